@@ -1,0 +1,14 @@
+"""els: the equivariant local score machine and friends (Kamb & Ganguli, ICML 2025), in torch.
+
+Public API::
+
+    els.alpha_bar(t)                       # legacy cosine schedule
+    els.IS, els.ES, els.LS, els.ELS        # analytic machines: .denoise(), .eps()
+    els.sample(model, noise, steps=20, scales=None, label=None)   # DDIM
+"""
+from .machines import ELS, ES, IS, LS, Machine
+from .sampling import sample
+from .schedule import add_noise, alpha_bar, noise_variance
+
+__all__ = ["alpha_bar", "noise_variance", "add_noise", "Machine", "IS", "ES", "LS", "ELS", "sample"]
+__version__ = "0.1.0"

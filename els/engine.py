@@ -1,0 +1,81 @@
+"""The one hot loop: a streaming softmax-weighted average over a dictionary (SPEC §4).
+
+For queries ``q`` (M, D) and dictionary chunks of keys ``k`` (n, D) and values ``v`` (n, V + 1)
+it returns ``softmax(q @ k.T) @ v`` over the whole dictionary, reading it one chunk at a time
+(online log-sum-exp), so working memory is one ``(M, n)`` block of logits, never the
+dictionary. It is attention with scale 1: the machines fold the noise level into the queries.
+The engine knows nothing about images.
+
+Speed: each row keeps a running log-sum-exp ``shift``. The engine writes ``-shift`` into the
+last query column and the keys carry a constant 1 there, so the matrix product already
+returns shifted logits and a chunk costs one product, one in-place ``exp`` and one product
+with the values (whose last column of ones accumulates the softmax denominator). Only rows
+whose chunk sum overflows, which happens when a chunk holds entries far closer than any seen
+before, are recomputed with their own maximum. The result is exact either way.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+
+#: default bytes for one (queries x chunk) block of logits, per device type.
+DEFAULT_CHUNK_BYTES = {"cpu": 4 * 2**20, "cuda": 512 * 2**20}
+#: a row's chunk sum above this (or inf/nan) is recomputed with the row's own maximum.
+_OVERFLOW = 1e30
+
+
+def chunk_length(n_queries: int, chunk_bytes: int, element_size: int) -> int:
+    """Dictionary entries per chunk so that an ``(n_queries, n)`` logit block takes about
+    ``chunk_bytes`` bytes (at least 1)."""
+    if chunk_bytes <= 0:
+        raise ValueError(f"chunk_bytes must be positive, got {chunk_bytes}")
+    return max(1, chunk_bytes // (element_size * max(1, n_queries)))
+
+
+def softmax_average(
+    queries: torch.Tensor, chunks: Iterable[tuple[torch.Tensor, torch.Tensor]]
+) -> torch.Tensor:
+    """Exact ``softmax(queries @ keys.T, dim=1) @ values[:, :-1]`` streamed over chunks.
+
+    queries: (M, D); the last column is reserved for the engine (its input value is ignored).
+    chunks: iterable of ``(keys (n, D), values (n, V + 1))``; the last key column and the last
+    value column must be all ones. Returns (M, V) in the dtype of ``queries``, on its device.
+    """
+    q = queries.clone()
+    acc = shift = None
+    for keys, values in chunks:
+        if shift is None:  # first chunk: find each row's maximum explicitly
+            q[:, -1] = 0
+            logits = q @ keys.T
+            shift = logits.amax(dim=1)
+            logits.sub_(shift[:, None]).exp_()
+            acc = logits @ values
+        else:
+            q[:, -1] = -shift
+            logits = q @ keys.T
+            part = logits.exp_() @ values
+            bad = ~(torch.isfinite(part).all(dim=1) & (part[:, -1] < _OVERFLOW))
+            if bad.any():
+                rows = bad.nonzero().squeeze(1)
+                part[rows], shift[rows], acc[rows] = _recompute_rows(
+                    q[rows], keys, values, shift[rows], acc[rows]
+                )
+            acc += part
+        # renormalise so the denominator is 1 and the shift is the running log-sum-exp
+        den = acc[:, -1].clone()
+        shift += den.log()
+        acc /= den[:, None]
+    if acc is None:
+        raise ValueError("the dictionary is empty: there is nothing to average over")
+    return acc[:, :-1]
+
+
+def _recompute_rows(q, keys, values, shift, acc):
+    """Chunk sums for rows that overflowed, with each row's own maximum as the new shift."""
+    q = q.clone()
+    q[:, -1] = 0
+    logits = q @ keys.T
+    new_shift = torch.maximum(shift, logits.amax(dim=1))
+    part = logits.sub_(new_shift[:, None]).exp_() @ values
+    return part, new_shift, acc * torch.exp(shift - new_shift)[:, None]

@@ -1,0 +1,179 @@
+"""Every machine against the brute-force float64 reference, and the exact identities (SPEC §3)."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import els
+from reference import reference_denoise
+
+F64 = dict(dtype=torch.float64, device="cpu")
+
+
+def data(n=3, c=1, h=5, w=6, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    images = torch.rand(n, c, h, w, generator=g, dtype=torch.float64) * 2 - 1
+    labels = torch.arange(n) % 2
+    x = torch.randn(2, c, h, w, generator=g, dtype=torch.float64)
+    return images, labels, x
+
+
+def build(kind, images, labels=None, **kw):
+    return getattr(els, kind)(images, labels, **kw, **F64)
+
+
+CASES = [("IS", {}), ("ES", {}),
+         *[("LS", {"patch_size": p}) for p in (1, 3, 5, 7, 13)],
+         *[("ELS", {"patch_size": p, "padding": "zeros"}) for p in (1, 3, 5, 7, 13)],
+         *[("ELS", {"patch_size": p, "padding": "circular", "train_patches": "valid"}) for p in (1, 3, 5)],
+         *[("ELS", {"patch_size": p, "padding": "circular", "train_patches": "wrap"}) for p in (1, 3, 5, 7, 13)]]
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("kind,kw", CASES, ids=[f"{k}-{kw}" for k, kw in CASES])
+def test_matches_bruteforce_reference(kind, kw, channels):
+    """Wrong here means the machine does not compute the SPEC §3 posterior mean."""
+    images, _, x = data(c=channels)
+    got = build(kind, images, **kw).denoise(x, torch.tensor([0.4, 0.8], dtype=torch.float64))
+    want = reference_denoise(kind, x.numpy(), [0.4, 0.8], images.numpy(), **kw)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("kind,kw", [("IS", {}), ("LS", {"patch_size": 3}),
+                                     ("ELS", {"patch_size": 3, "padding": "zeros"}),
+                                     ("ELS", {"patch_size": 3, "padding": "circular"})])
+def test_class_conditional_matches_reference(kind, kw):
+    """Wrong here means a label does not restrict the dictionary to that class's images."""
+    images, labels, x = data(n=5)
+    machine = build(kind, images, labels, **kw)
+    for label in (1, torch.tensor([0, 1])):
+        got = machine.denoise(x, 0.5, label=label)
+        ref_label = label if isinstance(label, int) else label.tolist()
+        want = reference_denoise(kind, x.numpy(), 0.5, images.numpy(), labels.numpy(), ref_label, **kw)
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-9, atol=1e-10)
+
+
+def test_ls_with_patch_covering_image_is_ideal_score():
+    """LS with P >= 2 max(H, W) - 1 sees the whole image from every pixel: it must equal IS."""
+    images, _, x = data(h=4, w=5)
+    got = build("LS", images, patch_size=9).denoise(x, 0.6)
+    np.testing.assert_allclose(got, build("IS", images).denoise(x, 0.6), rtol=1e-10, atol=1e-12)
+
+
+def test_wrapped_els_with_full_patch_is_equivariant_score():
+    """Circular ELS with wrapped patches of the full (odd, square) image size must equal ES."""
+    images, _, x = data(h=5, w=5)
+    got = build("ELS", images, patch_size=5, padding="circular", train_patches="wrap").denoise(x, 0.6)
+    np.testing.assert_allclose(got, build("ES", images).denoise(x, 0.6), rtol=1e-10, atol=1e-12)
+
+
+def _sign_images(n=3, c=2, h=5, w=6):
+    """Images of +-1 pixels: all windows of one support have the same norm |p|^2."""
+    g = torch.Generator().manual_seed(3)
+    images = torch.randint(0, 2, (n, c, h, w), generator=g).double() * 2 - 1
+    return torch.cat([images, images[:1]])  # image 0 twice: multiplicity 2
+
+
+@pytest.mark.parametrize("kind,kw", [("IS", {}), ("ES", {}), ("LS", {"patch_size": 3}),
+                                     ("ELS", {"patch_size": 3, "padding": "circular", "train_patches": "wrap"}),
+                                     ("ELS", {"patch_size": 3, "padding": "circular", "train_patches": "valid"})])
+def test_high_noise_limit_is_mean_of_dictionary_values(kind, kw):
+    """With equal-norm entries and x_t = 0 (the t -> 1 limit of the query) the weights are
+    uniform: x0_hat is the mean of the dictionary values, duplicates counted (dedup on)."""
+    images = _sign_images()
+    x = torch.zeros(1, *images.shape[1:], dtype=torch.float64)
+    got = build(kind, images, **kw).denoise(x, 1.0)
+    if kind in ("IS", "LS"):
+        want = images.mean(0, keepdim=True)
+    elif kw.get("train_patches") == "valid":
+        want = images[:, :, 1:-1, 1:-1].mean((0, 2, 3), keepdim=True).expand_as(x)
+    else:
+        want = images.mean((0, 2, 3), keepdim=True).expand_as(x)
+    np.testing.assert_allclose(got, want, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind,kw", [("IS", {}), ("LS", {"patch_size": 3}),
+                                     ("ELS", {"patch_size": 3, "padding": "circular", "train_patches": "wrap"}),
+                                     ("ELS", {"patch_size": 3, "padding": "zeros"})])
+def test_low_noise_limit_is_nearest_entry(kind, kw):
+    """At t = 0 the posterior mean is the value of the nearest dictionary entry: querying with a
+    training image itself must return that image."""
+    images, _, _ = data(n=4)
+    got = build(kind, images, **kw).denoise(images, 0.0)
+    np.testing.assert_allclose(got, images, atol=1e-12)
+
+
+def test_circular_els_commutes_with_roll():
+    """Circular ELS is translation equivariant: denoise(roll(x)) == roll(denoise(x))."""
+    images, _, x = data()
+    m = build("ELS", images, patch_size=3, padding="circular")
+    rolled = m.denoise(torch.roll(x, (2, 3), (2, 3)), 0.5)
+    np.testing.assert_allclose(rolled, torch.roll(m.denoise(x, 0.5), (2, 3), (2, 3)), atol=1e-12)
+
+
+def test_zero_padded_els_breaks_equivariance():
+    """Control for the test above: the boundary-broken ELS must NOT commute with roll."""
+    images, _, x = data()
+    m = build("ELS", images, patch_size=3, padding="zeros")
+    rolled = m.denoise(torch.roll(x, (2, 3), (2, 3)), 0.5)
+    assert (rolled - torch.roll(m.denoise(x, 0.5), (2, 3), (2, 3))).abs().max() > 1e-3
+
+
+def test_boundary_broken_els_equals_circular_valid_els_inside():
+    """Interior pixels of bbELS use all interior training patches, like circular ELS-valid."""
+    images, _, x = data(h=8, w=9)
+    a = build("ELS", images, patch_size=3, padding="zeros").denoise(x, 0.5)
+    b = build("ELS", images, patch_size=3, padding="circular").denoise(x, 0.5)
+    np.testing.assert_allclose(a[..., 1:-1, 1:-1], b[..., 1:-1, 1:-1], rtol=1e-10, atol=1e-12)
+    assert (a - b).abs().max() > 1e-3  # ...and differ at the border
+
+
+@pytest.mark.parametrize("kind,kw", [("ES", {}), ("ELS", {"patch_size": 3, "padding": "circular"}),
+                                     ("ELS", {"patch_size": 3, "padding": "zeros"}), ("LS", {"patch_size": 3})])
+def test_dedup_and_chunking_do_not_change_the_result(kind, kw):
+    """De-duplication and any chunk size (down to one entry) must give the same posterior mean."""
+    images, _, x = data(n=4)
+    images[1:3] = images[0]  # exact duplicates
+    images[3, :, :2] = images[0, :, :2]  # duplicated patches inside distinct images
+    want = build(kind, images, dedup=False, **kw).denoise(x, 0.3)
+    for chunk_bytes in (8, 1000, 2**20):
+        for dedup in (True, False):
+            got = build(kind, images, dedup=dedup, chunk_bytes=chunk_bytes, **kw).denoise(x, 0.3)
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_dedup_shrinks_the_dictionary_by_the_duplicate_count():
+    """Three identical images must leave one third of the ELS patches, weighted by count 3."""
+    images, _, _ = data(n=1)
+    m = build("ELS", images.repeat(3, 1, 1, 1), patch_size=3, padding="circular", train_patches="wrap")
+    (_, dictionaries) = m._dictionaries(3, None)
+    assert len(dictionaries[0]) == 30
+    np.testing.assert_allclose(dictionaries[0].log_mult.exp(), 3.0)
+
+
+def test_lazy_dictionary_equals_materialised():
+    """A dictionary too large for the cache is gathered per chunk: same answer."""
+    images, _, x = data()
+    kw = dict(patch_size=3, padding="circular")
+    want = build("ELS", images, **kw).denoise(x, 0.4)
+    np.testing.assert_allclose(build("ELS", images, cache_bytes=0, **kw).denoise(x, 0.4), want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("t", [0.05, 0.5, 0.95])
+def test_float32_agrees_with_float64(t):
+    """float32 must agree with float64 within 1e-4 on 32x32 images at every noise level."""
+    g = torch.Generator().manual_seed(1)
+    images = torch.rand(20, 1, 32, 32, generator=g, dtype=torch.float64) * 2 - 1
+    x = els.add_noise(images[:2], t, torch.randn(2, 1, 32, 32, generator=g, dtype=torch.float64))
+    for kind, kw in [("IS", {}), ("ELS", {"patch_size": 5, "padding": "zeros"})]:
+        want = build(kind, images, **kw).denoise(x, t)
+        got = getattr(els, kind)(images.float(), **kw, device="cpu").denoise(x.float(), t)
+        np.testing.assert_allclose(got.double(), want, atol=1e-4)
+
+
+def test_device_and_dtype_defaults():
+    """Machines default to float32, on CUDA when available else the CPU."""
+    m = els.IS(torch.zeros(1, 1, 2, 2))
+    assert m.dtype == torch.float32
+    assert m.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
