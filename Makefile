@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# spinning OpenMP threads make small torch ops ~100x slower when the 2 cores are shared
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: setup test book bench clean
 

@@ -6,6 +6,12 @@ Public API::
     els.IS, els.ES, els.LS, els.ELS        # analytic machines: .denoise(), .eps()
     els.sample(model, noise, steps=20, scales=None, label=None)   # DDIM
 """
+import os
+
+# Passive OpenMP waiting: spinning threads make small torch ops ~100x slower on a shared CPU.
+# Only effective when els is imported before torch; the Makefile and conftest.py set it too.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from .machines import ELS, ES, IS, LS, Machine
 from .sampling import sample
 from .schedule import add_noise, alpha_bar, noise_variance

@@ -41,41 +41,40 @@ def softmax_average(
     queries: (M, D); the last column is reserved for the engine (its input value is ignored).
     chunks: iterable of ``(keys (n, D), values (n, V + 1))``; the last key column and the last
     value column must be all ones. Returns (M, V) in the dtype of ``queries``, on its device.
+    Logits are formed transposed, ``keys @ queries.T`` (n, M), so that the product with the
+    few value columns is a wide ``values.T @ logits`` rather than a skinny one.
     """
-    q = queries.clone()
-    acc = shift = None
+    qt = queries.T.contiguous()  # (D, M); row -1 carries -shift
+    acc = shift = None  # acc: (V + 1, M) weighted sums with shift removed; shift: (M,)
     for keys, values in chunks:
-        if shift is None:  # first chunk: find each row's maximum explicitly
-            q[:, -1] = 0
-            logits = q @ keys.T
-            shift = logits.amax(dim=1)
-            logits.sub_(shift[:, None]).exp_()
-            acc = logits @ values
+        if shift is None:  # first chunk: find each query's maximum explicitly
+            qt[-1] = 0
+            logits = keys @ qt
+            shift = logits.amax(dim=0)
+            acc = values.T @ logits.sub_(shift).exp_()
         else:
-            q[:, -1] = -shift
-            logits = q @ keys.T
-            part = logits.exp_() @ values
-            bad = ~(torch.isfinite(part).all(dim=1) & (part[:, -1] < _OVERFLOW))
+            qt[-1] = -shift
+            part = values.T @ (keys @ qt).exp_()
+            bad = ~(torch.isfinite(part).all(dim=0) & (part[-1] < _OVERFLOW))
             if bad.any():
-                rows = bad.nonzero().squeeze(1)
-                part[rows], shift[rows], acc[rows] = _recompute_rows(
-                    q[rows], keys, values, shift[rows], acc[rows]
-                )
+                cols = bad.nonzero().squeeze(1)
+                part[:, cols], shift[cols], acc[:, cols] = _recompute(
+                    qt[:, cols], keys, values, shift[cols], acc[:, cols])
             acc += part
         # renormalise so the denominator is 1 and the shift is the running log-sum-exp
-        den = acc[:, -1].clone()
+        den = acc[-1].clone()
         shift += den.log()
-        acc /= den[:, None]
+        acc /= den
     if acc is None:
         raise ValueError("the dictionary is empty: there is nothing to average over")
-    return acc[:, :-1]
+    return acc[:-1].T
 
 
-def _recompute_rows(q, keys, values, shift, acc):
-    """Chunk sums for rows that overflowed, with each row's own maximum as the new shift."""
-    q = q.clone()
-    q[:, -1] = 0
-    logits = q @ keys.T
-    new_shift = torch.maximum(shift, logits.amax(dim=1))
-    part = logits.sub_(new_shift[:, None]).exp_() @ values
-    return part, new_shift, acc * torch.exp(shift - new_shift)[:, None]
+def _recompute(qt, keys, values, shift, acc):
+    """Chunk sums for queries that overflowed, with each query's own maximum as the new shift."""
+    qt = qt.clone()
+    qt[-1] = 0
+    logits = keys @ qt
+    new_shift = torch.maximum(shift, logits.amax(dim=0))
+    part = values.T @ logits.sub_(new_shift).exp_()
+    return part, new_shift, acc * torch.exp(shift - new_shift)

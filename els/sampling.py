@@ -1,7 +1,8 @@
-"""Deterministic DDIM sampling for anything with ``eps(x_t, t, label=None)`` (SPEC §2)."""
+"""Deterministic DDIM sampling for anything with ``eps(x_t, t, label=None)`` (SPEC §2), and
+the seeded noise and labels that let networks and machines start from the same point."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 from tqdm.auto import tqdm
@@ -23,6 +24,22 @@ def sample(
     present (exact at low signal). ``scales``: one odd patch size per step, low noise first
     (``scales[i - 1]`` at t = i / steps), passed as ``patch_size``. Returns x0 (B, C, H, W).
     """
+    x0 = noise
+    for _, _, x0, _ in trajectory(model, noise, steps, scales, label, progress):
+        pass
+    return x0  # the last step lands on t = 0, where x = x0_hat
+
+
+def trajectory(
+    model,
+    noise: torch.Tensor,
+    steps: int = 20,
+    scales: Sequence[int] | None = None,
+    label: int | torch.Tensor | None = None,
+    progress: bool = False,
+) -> Iterator[tuple[float, torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """The DDIM steps of :func:`sample`, one ``(t, x_t, x0_hat, eps_hat)`` per step, from
+    t = 1 down to t = 1 / steps; tensors (B, C, H, W)."""
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
     if scales is not None and len(scales) != steps:
@@ -32,9 +49,9 @@ def sample(
         t, t_prev = i / steps, (i - 1) / steps
         kwargs = {} if scales is None else {"patch_size": int(scales[i - 1])}
         x0, eps = predict(model, x, t, label, **kwargs)
+        yield t, x, x0, eps
         ab_prev = float(alpha_bar(t_prev))
         x = ab_prev**0.5 * x0 + (1 - ab_prev) ** 0.5 * eps
-    return x
 
 
 def predict(model, x_t: torch.Tensor, t: float, label=None, **kwargs) -> tuple[torch.Tensor, torch.Tensor]:
@@ -47,3 +64,18 @@ def predict(model, x_t: torch.Tensor, t: float, label=None, **kwargs) -> tuple[t
         return x0, (x_t - ab**0.5 * x0) / (1 - ab) ** 0.5
     eps = model.eps(x_t, t, label=label, **kwargs)
     return (x_t - (1 - ab) ** 0.5 * eps) / ab**0.5, eps
+
+
+def seeded_inputs(
+    seeds: Sequence[int], shape: Sequence[int], classes: Sequence[int] | None = None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Noise (B, *shape) and labels (B,) (None if ``classes`` is None) for the given seeds:
+    seed s always gives the same noise and the same label drawn uniformly from ``classes``,
+    whatever the other seeds, so every model compared starts from the same point."""
+    noise, labels = [], []
+    for seed in seeds:
+        g = torch.Generator().manual_seed(int(seed))
+        noise.append(torch.randn(*shape, generator=g))
+        if classes is not None:
+            labels.append(int(classes[int(torch.randint(len(classes), (), generator=g))]))
+    return torch.stack(noise), (None if classes is None else torch.tensor(labels))

@@ -1,0 +1,132 @@
+"""Calibrating the locality scale P(t) of a machine against a trained network (SPEC §5).
+
+Along the network's own DDIM trajectory, every candidate patch size is scored at every step
+by the cosine similarity between the machine's and the network's noise predictions at the
+network's current ``x_t``. Per step, each seed votes for its best candidate and the schedule
+takes the median vote. Results are appended one seed per line to a JSONL file, so an
+interrupted run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from .machines import Machine
+from .sampling import seeded_inputs, trajectory
+from .storage import append_line, write_atomic
+
+
+@dataclass
+class Calibration:
+    """A calibrated schedule and the evidence behind it.
+
+    schedule: one odd patch size per step, low noise first (``schedule[i - 1]`` at t = i/steps).
+    similarity[s][i - 1][k]: cosine similarity of candidate k at t = i/steps for seeds[s].
+    choice[s][i - 1]: the best candidate of seed s at that step.
+    """
+
+    schedule: list[int]
+    candidates: list[int]
+    seeds: list[int]
+    labels: list[int | None]
+    similarity: list[list[list[float]]]
+    choice: list[list[int]]
+
+    def save(self, path: str | Path) -> None:
+        write_atomic(path, json.dumps(asdict(self)))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Calibration":
+        return cls(**json.loads(Path(path).read_text()))
+
+
+def default_candidates(height: int, width: int) -> list[int]:
+    """3, 5, ... up to the largest odd size that fits the image (SPEC §5)."""
+    largest = max(height, width)
+    return list(range(3, largest + 1 if largest % 2 else largest, 2))
+
+
+def calibrate(
+    network,
+    machine_factory: Callable[[torch.Tensor, torch.Tensor | None], Machine],
+    data: tuple[torch.Tensor, torch.Tensor | None],
+    candidates: Sequence[int] | None = None,
+    seeds: int | Sequence[int] = 10,
+    steps: int = 20,
+    out: str | Path | None = None,
+    progress: bool = True,
+) -> Calibration:
+    """Calibrate P(t) for ``machine_factory(images, labels)`` against ``network``.
+
+    network: anything with ``eps(x_t, t, label=None)``; class-conditional when it has
+    ``conditional == True`` (each seed then draws a random label from the training labels).
+    data: ``(images (N, C, H, W), labels (N,) or None)``, the training set the machine uses.
+    seeds: a count (seeds 0..n-1) or explicit seeds. out: JSONL file of per-seed results;
+    seeds already in it are not recomputed. Returns the :class:`Calibration`.
+    """
+    images, labels = data
+    machine = machine_factory(images, labels)
+    candidates = list(candidates or default_candidates(*images.shape[2:]))
+    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    conditional = bool(getattr(network, "conditional", False))
+    if conditional and labels is None:
+        raise ValueError("the network is class-conditional: pass data=(images, labels)")
+    classes = sorted(torch.unique(labels).tolist()) if conditional else None
+    done = _read_jsonl(out)
+    todo = [s for s in seeds if s not in done]
+    bar = tqdm(total=len(todo) * steps, desc="calibrate", disable=not progress)
+    for seed in todo:
+        noise, label = seeded_inputs([seed], images.shape[1:], classes)
+        sims = [None] * steps
+        for t, x_t, _, net_eps in trajectory(network, noise.to(images.dtype), steps, label=label):
+            i = round(t * steps)
+            sims[i - 1] = [_cosine(machine.eps(x_t, t, label=label, patch_size=p), net_eps) for p in candidates]
+            bar.update()
+        done[seed] = {"seed": seed, "label": None if label is None else int(label[0]),
+                      "candidates": candidates, "similarity": sims}
+        _append_jsonl(out, done[seed])
+    bar.close()
+    return _summarise([done[s] for s in seeds], candidates)
+
+
+def _summarise(records: list[dict], candidates: list[int]) -> Calibration:
+    for r in records:
+        if r["candidates"] != candidates:
+            raise ValueError(f"seed {r['seed']} in the results file used candidates {r['candidates']}, "
+                             f"not {candidates}: use a new output file or the same candidates")
+    sims = torch.tensor([r["similarity"] for r in records], dtype=torch.float64)  # (S, steps, K)
+    choice = torch.tensor(candidates)[sims.argmax(-1)]  # (S, steps)
+    schedule = choice.median(dim=0).values  # lower median: always one of the candidates
+    return Calibration(schedule.tolist(), candidates, [r["seed"] for r in records],
+                       [r["label"] for r in records], sims.tolist(), choice.tolist())
+
+
+def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Cosine similarity of two tensors over all elements (not mean-centred)."""
+    a, b = a.double().flatten(), b.double().flatten()
+    return float(a @ b / (a.norm() * b.norm()).clamp(min=1e-300))
+
+
+def _read_jsonl(path) -> dict[int, dict]:
+    """Per-seed records already written (a torn last line from a crash is ignored)."""
+    if path is None or not Path(path).exists():
+        return {}
+    records = {}
+    for line in Path(path).read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        records[record["seed"]] = record
+    return records
+
+
+def _append_jsonl(path, record: dict) -> None:
+    if path is not None:
+        append_line(path, json.dumps(record))
+

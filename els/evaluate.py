@@ -1,0 +1,180 @@
+"""Comparing machines with a network from the same seeds (SPEC §6).
+
+Every sample is scored by Pearson ``r`` between the machine's and the network's final images
+(all pixels and channels, mean-centred), ``r2 = r**2``, the coefficient of determination
+``R2 = 1 - SS_res / SS_tot`` of the machine predicting the network, and the MSE. Rows are
+appended to a CSV one batch of seeds at a time, so an interrupted run resumes.
+
+Note (SPEC §6): the paper's tables are headed r^2 but its evaluation code computes plain
+Pearson r; our summaries report both.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from .sampling import sample, seeded_inputs
+from .storage import append_line, write_atomic
+
+METRICS = ("r", "r2", "R2", "mse")
+COLUMNS = ("seed", "label", "network_steps", "machine", *METRICS)
+HEADER = ",".join(COLUMNS)
+
+
+def agreement(prediction: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per-sample agreement of ``prediction`` with ``target``, both (B, ...): Pearson r over all
+    other dimensions (mean-centred), r^2, R^2 = 1 - SS_res / SS_tot (about the target's own
+    mean) and MSE; each a (B,) float64 tensor."""
+    if prediction.shape != target.shape:
+        raise ValueError(f"prediction {tuple(prediction.shape)} and target {tuple(target.shape)} differ in shape")
+    p = prediction.double().flatten(1)
+    y = target.double().flatten(1)
+    pc, yc = p - p.mean(1, keepdim=True), y - y.mean(1, keepdim=True)
+    r = (pc * yc).sum(1) / (pc.norm(dim=1) * yc.norm(dim=1))
+    ss_res = ((y - p) ** 2).sum(1)
+    return {"r": r, "r2": r**2, "R2": 1 - ss_res / (yc**2).sum(1), "mse": ss_res / y.shape[1]}
+
+
+def evaluate(
+    network,
+    machines: Mapping[str, tuple[object, Sequence[int] | None]],
+    seeds: int | Sequence[int] = 100,
+    steps: int = 20,
+    network_steps: Sequence[int] = (20, 150),
+    out: str | Path | None = None,
+    batch_size: int = 10,
+    progress: bool = True,
+) -> list[dict]:
+    """Sample ``network`` (with each of ``network_steps``) and every machine (with ``steps`` and
+    its schedule) from the same seeded noise and labels, and score each machine against each
+    network run.
+
+    machines: name -> (machine, scales or None); the first machine's training images give the
+    image shape, and its labels the classes when the network is class-conditional.
+    out: CSV file of per-sample rows (see ``COLUMNS``); complete seeds in it are skipped, a
+    partly written seed is recomputed. A ``<out>.timing.json`` beside it accumulates seconds
+    per component. Returns all rows, old and new.
+    """
+    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    first = next(iter(machines.values()))[0]
+    conditional = bool(getattr(network, "conditional", False))
+    if conditional and first.labels is None:
+        raise ValueError("the network is class-conditional: build the machines with labels=")
+    classes = sorted(torch.unique(first.labels).tolist()) if conditional else None
+    per_seed = len(network_steps) * len(machines)
+    rows = _complete_rows(out, per_seed)
+    timing = _read_timing(out)
+    done = {row["seed"] for row in rows}
+    todo = [s for s in seeds if s not in done]
+    bar = tqdm(total=len(todo), desc="evaluate", disable=not progress)
+    for start in range(0, len(todo), batch_size):
+        batch = todo[start:start + batch_size]
+        noise, labels = seeded_inputs(batch, first.images.shape[1:], classes)
+        noise = noise.to(first.images.dtype)
+        outputs = {}
+        for k in network_steps:
+            outputs[f"network@{k}"] = _timed(timing, f"network@{k}", len(batch),
+                                             lambda: sample(network, noise, k, label=labels))
+        for name, (machine, scales) in machines.items():
+            outputs[name] = _timed(timing, name, len(batch),
+                                   lambda: sample(machine, noise, steps, scales, label=labels))
+        new = []
+        for k in network_steps:
+            target = outputs[f"network@{k}"].cpu()
+            for name in machines:
+                scores = agreement(outputs[name].cpu(), target)
+                for j, seed in enumerate(batch):
+                    new.append({"seed": seed, "label": None if labels is None else int(labels[j]),
+                                "network_steps": k, "machine": name,
+                                **{m: float(scores[m][j]) for m in METRICS}})
+        rows += new
+        if out:
+            for row in sorted(new, key=lambda r: r["seed"]):  # one seed's rows together
+                append_line(out, _format(row))
+            write_atomic(_timing_path(out), json.dumps(timing, indent=1))
+        bar.update(len(batch))
+    bar.close()
+    return rows
+
+
+def summarise(rows: Sequence[dict], reference: str = "IS") -> dict:
+    """Per network step count and machine: median and quartiles of each metric over samples,
+    the sample count, and the share of samples where the machine's r beats ``reference``'s."""
+    out: dict = {}
+    groups: dict = {}
+    for row in rows:
+        groups.setdefault((row["network_steps"], row["machine"]), []).append(row)
+    for (k, name), group in sorted(groups.items()):
+        entry = {"n": len(group)}
+        for m in METRICS:
+            q = torch.tensor([row[m] for row in group], dtype=torch.float64).quantile(
+                torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))
+            entry[m] = {"q25": float(q[0]), "median": float(q[1]), "q75": float(q[2])}
+        ref = {row["seed"]: row["r"] for row in groups.get((k, reference), [])}
+        if ref and name != reference:
+            entry["beats_" + reference] = sum(row["r"] > ref[row["seed"]] for row in group) / len(group)
+        out.setdefault(str(k), {})[name] = entry
+    return out
+
+
+def read_rows(path: str | Path) -> list[dict]:
+    """Rows of an evaluation CSV (torn or malformed lines are skipped)."""
+    if not Path(path).exists():
+        return []
+    rows = []
+    with open(path, newline="") as f:
+        for raw in csv.reader(f):
+            if len(raw) != len(COLUMNS) or raw[0] == "seed":
+                continue
+            try:
+                row = {"seed": int(raw[0]), "label": int(raw[1]) if raw[1] else None,
+                       "network_steps": int(raw[2]), "machine": raw[3],
+                       **{m: float(v) for m, v in zip(METRICS, raw[4:])}}
+            except ValueError:
+                continue
+            rows.append(row)
+    return rows
+
+
+def _complete_rows(out, per_seed: int) -> list[dict]:
+    """Rows of seeds that were written completely; the file is rewritten without the rest."""
+    if out is None:
+        return []
+    rows = read_rows(out)
+    counts: dict[int, int] = {}
+    for row in rows:
+        counts[row["seed"]] = counts.get(row["seed"], 0) + 1
+    keep = [row for row in rows if counts[row["seed"]] == per_seed]
+    if len(keep) != len(rows) or (Path(out).exists() and not Path(out).read_text().endswith("\n")):
+        write_atomic(out, "".join(line + "\n" for line in [HEADER, *map(_format, keep)]))
+    elif not Path(out).exists():
+        write_atomic(out, HEADER + "\n")
+    return keep
+
+
+def _timing_path(out) -> Path:
+    return Path(f"{out}.timing.json")
+
+
+def _read_timing(out) -> dict:
+    path = None if out is None else _timing_path(out)
+    return json.loads(path.read_text()) if path is not None and path.exists() else {}
+
+
+def _timed(timing: dict, name: str, n: int, fn):
+    start = time.perf_counter()
+    result = fn()
+    entry = timing.setdefault(name, {"seconds": 0.0, "samples": 0})
+    entry["seconds"] += time.perf_counter() - start
+    entry["samples"] += n
+    return result
+
+
+def _format(row: dict) -> str:
+    return ",".join("" if row[c] is None else str(row[c]) for c in COLUMNS)

@@ -1,0 +1,63 @@
+"""P(t) calibration (SPEC §5): recovers a known schedule, and resumes."""
+import torch
+
+import els
+from els.calibrate import Calibration, calibrate, default_candidates
+
+
+class ScheduledMachine:
+    """A stand-in 'network': an ELS machine whose patch size follows a known schedule."""
+
+    def __init__(self, machine, schedule):
+        self.machine, self.schedule, self.calls = machine, schedule, 0
+
+    def eps(self, x_t, t, label=None):
+        self.calls += 1
+        return self.machine.eps(x_t, t, label=label, patch_size=self.schedule[round(t * len(self.schedule)) - 1])
+
+
+def images(n=12, seed=0):
+    return torch.rand(n, 1, 8, 8, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+def factory(x, labels):
+    return els.ELS(x, labels, padding="zeros", device="cpu")
+
+
+def test_recovers_a_known_schedule(tmp_path):
+    """If the network *is* the machine with schedule S, calibration must return S exactly."""
+    known = [3, 3, 5, 7, 7]
+    net = ScheduledMachine(factory(images(), None), known)
+    result = calibrate(net, factory, (images(), None), candidates=[3, 5, 7], seeds=3, steps=5,
+                       out=tmp_path / "c.jsonl", progress=False)
+    assert result.schedule == known
+    assert all(choice == known for choice in result.choice)
+    best = torch.tensor(result.similarity).amax(-1)
+    assert torch.allclose(best, torch.ones_like(best))
+
+
+def test_resumes_without_recomputing(tmp_path):
+    """Seeds already in the results file are read back, not recomputed; the saved JSON loads."""
+    net = ScheduledMachine(factory(images(), None), [3, 5])
+    kw = dict(candidates=[3, 5], steps=2, out=tmp_path / "c.jsonl", progress=False)
+    calibrate(net, factory, (images(), None), seeds=2, **kw)
+    calls = net.calls
+    result = calibrate(net, factory, (images(), None), seeds=3, **kw)
+    assert net.calls - calls == 2  # only seed 2's two steps
+    assert result.seeds == [0, 1, 2] and len(result.similarity) == 3
+    result.save(tmp_path / "c.json")
+    assert Calibration.load(tmp_path / "c.json") == result
+
+
+def test_conditional_network_gets_a_label_per_seed(tmp_path):
+    """A class-conditional network is calibrated with a random training label per seed."""
+    x, labels = images(), torch.arange(12) % 3
+    net = ScheduledMachine(factory(x, labels), [3, 5])
+    net.conditional = True
+    result = calibrate(net, factory, (x, labels), candidates=[3, 5], seeds=4, steps=2, progress=False)
+    assert result.schedule == [3, 5] and set(result.labels) <= {0, 1, 2}
+
+
+def test_default_candidates_reach_the_image_size():
+    assert default_candidates(32, 32) == list(range(3, 32, 2))
+    assert default_candidates(9, 7) == [3, 5, 7, 9]

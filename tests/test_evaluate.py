@@ -1,0 +1,100 @@
+"""Agreement metrics, the per-sample CSV's resumption, and the summary (SPEC §6)."""
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import els
+from els.evaluate import agreement, evaluate, read_rows, summarise
+
+
+def test_metrics_agree_with_numpy():
+    g = torch.Generator().manual_seed(0)
+    p, y = torch.randn(5, 3, 4, 4, generator=g), torch.randn(5, 3, 4, 4, generator=g)
+    got = agreement(p, y)
+    for i in range(5):
+        a, b = p[i].flatten().numpy().astype(float), y[i].flatten().numpy().astype(float)
+        r = np.corrcoef(a, b)[0, 1]
+        assert got["r"][i] == pytest.approx(r, rel=1e-10)
+        assert got["r2"][i] == pytest.approx(r * r, rel=1e-10)
+        assert got["R2"][i] == pytest.approx(1 - ((b - a) ** 2).sum() / ((b - b.mean()) ** 2).sum(), rel=1e-10)
+        assert got["mse"][i] == pytest.approx(((b - a) ** 2).mean(), rel=1e-10)
+
+
+def test_identical_outputs_score_one():
+    y = torch.randn(3, 1, 5, 5)
+    got = agreement(y.clone(), y)
+    for m in ("r", "r2", "R2"):
+        assert torch.allclose(got[m], torch.ones(3, dtype=torch.float64))
+    assert (got["mse"] == 0).all()
+
+
+def test_scaled_prediction_has_r_one_but_lower_R2():
+    """r ignores scale and offset; R^2 does not: this is why both are reported."""
+    y = torch.randn(2, 1, 5, 5)
+    got = agreement(2 * y + 1, y)
+    assert torch.allclose(got["r"], torch.ones(2, dtype=torch.float64))
+    assert (got["R2"] < 0.5).all()
+
+
+_RUN = """
+import sys, torch, els
+from els.evaluate import evaluate
+images = torch.rand(8, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
+network = els.ELS(images, patch_size=5, padding="zeros", device="cpu")
+machines = {"IS": (els.IS(images, device="cpu"), None),
+            "ELS": (els.ELS(images, patch_size=3, padding="zeros", device="cpu"), None)}
+evaluate(network, machines, seeds=int(sys.argv[2]), steps=4, network_steps=(4, 6), out=sys.argv[1],
+         batch_size=1, progress=False)
+"""
+
+
+def _run(out, seeds):
+    return subprocess.Popen([sys.executable, "-c", _RUN, str(out), str(seeds)])
+
+
+def test_interrupted_run_resumes_without_duplicates_or_losses(tmp_path):
+    """Kill the run once some rows are on disk; rerun; every seed must have exactly one row per
+    (network steps, machine), equal to an uninterrupted run."""
+    out = tmp_path / "rows.csv"
+    proc = _run(out, 40)
+    deadline = time.time() + 60
+    while time.time() < deadline and len(read_rows(out)) < 8:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    written = len(read_rows(out))
+    assert 0 < written < 40 * 4, "the kill must land mid-way"
+    assert _run(out, 40).wait() == 0
+    _run(tmp_path / "straight.csv", 40).wait()
+    key = lambda r: (r["seed"], r["network_steps"], r["machine"])
+    resumed, straight = sorted(read_rows(out), key=key), sorted(read_rows(tmp_path / "straight.csv"), key=key)
+    assert [key(r) for r in resumed] == [key(r) for r in straight]
+    assert len({key(r) for r in resumed}) == 40 * 4
+    for a, b in zip(resumed, straight):
+        assert a["r"] == pytest.approx(b["r"], rel=1e-6)
+
+
+def test_summary_matches_recomputation_from_csv(tmp_path):
+    """The summary's medians and shares must equal a direct recomputation from the CSV."""
+    images = torch.rand(6, 1, 6, 6, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    net = els.ELS(images, patch_size=3, padding="zeros", device="cpu")
+    machines = {"IS": (els.IS(images, device="cpu"), None),
+                "LS": (els.LS(images, patch_size=3, device="cpu"), None)}
+    evaluate(net, machines, seeds=9, steps=3, network_steps=(3,), out=tmp_path / "e.csv", progress=False)
+    with open(tmp_path / "e.csv") as f:
+        table = list(csv.DictReader(f))
+    summary = summarise(read_rows(tmp_path / "e.csv"))
+    for name in ("IS", "LS"):
+        r = np.array([float(row["r"]) for row in table if row["machine"] == name])
+        assert summary["3"][name]["r"]["median"] == pytest.approx(np.median(r), rel=1e-12)
+        assert summary["3"][name]["n"] == 9
+    is_r = {row["seed"]: float(row["r"]) for row in table if row["machine"] == "IS"}
+    share = np.mean([float(row["r"]) > is_r[row["seed"]] for row in table if row["machine"] == "LS"])
+    assert summary["3"]["LS"]["beats_IS"] == pytest.approx(share)
