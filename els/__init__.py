@@ -5,6 +5,8 @@ Public API::
     els.alpha_bar(t)                       # legacy cosine schedule
     els.IS, els.ES, els.LS, els.ELS        # analytic machines: .denoise(), .eps()
     els.sample(model, noise, steps=20, scales=None, label=None)   # DDIM
+    els.calibrate(...), els.evaluate(...)  # P(t) calibration, agreement with a network
+    els.data.load(...), els.models.ResNet/UNet, els.train.train(...)
 """
 import os
 
@@ -12,9 +14,13 @@ import os
 # Only effective when els is imported before torch; the Makefile and conftest.py set it too.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from . import data, models, paper, presets
+from .calibrate import calibrate
+from .evaluate import evaluate
 from .machines import ELS, ES, IS, LS, Machine
 from .sampling import sample
 from .schedule import add_noise, alpha_bar, noise_variance
 
-__all__ = ["alpha_bar", "noise_variance", "add_noise", "Machine", "IS", "ES", "LS", "ELS", "sample"]
+__all__ = ["alpha_bar", "noise_variance", "add_noise", "Machine", "IS", "ES", "LS", "ELS", "sample",
+           "calibrate", "evaluate", "data", "models", "paper", "presets"]
 __version__ = "0.1.0"

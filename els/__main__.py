@@ -1,0 +1,123 @@
+"""Command line: ``python -m els <command> ...``.
+
+    python -m els data fetch mnist fashion_mnist
+    python -m els train --dataset mnist --arch resnet --padding zeros --preset laptop \\
+        --out artifacts/models/mnist_resnet_zeros [--conditional] [--max-minutes M] [--resume] [--seed S]
+
+New commands: write ``add_<name>(subparsers)`` that sets ``func`` and list it in ``COMMANDS``.
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from typing import Callable
+
+
+# --------------------------------------------------------------------------- data
+def add_data(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("data", help="datasets: fill the local cache")
+    dsub = p.add_subparsers(dest="data_command", required=True)
+    f = dsub.add_parser("fetch", help="load each dataset once and cache it; say where it came from")
+    f.add_argument("names", nargs="+", help="mnist, fashion_mnist, cifar10")
+    f.add_argument("--root", default=None, help="cache folder (default $ELS_DATA or ~/.cache/els)")
+    f.add_argument("--offline", action="store_true", help="do not try torchvision downloads")
+    f.set_defaults(func=run_data_fetch)
+
+
+def run_data_fetch(args: argparse.Namespace) -> int:
+    from . import data
+
+    data.fetch(args.names, root=args.root, download=False if args.offline else None)
+    return 0
+
+
+# --------------------------------------------------------------------------- train
+def add_train(sub: argparse._SubParsersAction) -> None:
+    from . import data, models, presets
+
+    p = sub.add_parser("train", help="train a diffusion network (checkpoints, manifest, sample grid)")
+    p.add_argument("--dataset", required=True, choices=[n for n in data.NAMES])
+    p.add_argument("--root", default=None, help="data cache / CIFAR batches / image folder")
+    p.add_argument("--arch", required=True, choices=list(models.ARCHS))
+    p.add_argument("--padding", default="zeros", choices=list(models.PADDINGS))
+    p.add_argument("--conditional", action="store_true", help="class-conditional network")
+    p.add_argument("--preset", default="laptop", choices=list(presets.PRESETS))
+    p.add_argument("--out", required=True, help="output folder, e.g. artifacts/models/NAME")
+    p.add_argument("--max-minutes", type=float, default=None, help="total training time budget (overrides preset)")
+    p.add_argument("--steps", type=int, default=None, help="total optimiser steps (overrides preset)")
+    p.add_argument("--max-images", type=int, default=None, help="class-balanced subset size (overrides preset)")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for torch (default: all cores; use 1 on a busy machine)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from . import data, models, presets, train
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    tp = presets.get(args.preset).train
+    max_images = args.max_images if args.max_images is not None else tp.max_images
+    images, labels = data.load(args.dataset, "train", max_images=max_images, root=args.root, seed=args.seed)
+    num_classes = int(labels.max()) + 1 if args.conditional else None
+    if args.conditional and num_classes < 2:
+        raise SystemExit(f"--conditional needs a labelled dataset; {args.dataset} has a single class")
+    torch.manual_seed(args.seed)  # network initialisation
+    model = models.build(args.arch, channels=images.shape[1], padding=args.padding, num_classes=num_classes,
+                         **tp.model_kwargs(args.arch))
+    batch = args.batch_size or tp.batch_size
+    steps = args.steps if args.steps is not None else tp.total_steps(len(images), batch)
+    max_minutes = args.max_minutes if args.max_minutes is not None else tp.max_minutes
+    print(f"els train: {args.arch} ({args.padding}{', conditional' if num_classes else ''}), "
+          f"{models.count_parameters(model):,} parameters, {len(images)} {args.dataset} images, "
+          f"budget: {steps if steps is not None else 'no'} steps / "
+          f"{max_minutes if max_minutes is not None else 'no'} minutes")
+    result = train.train(
+        model, images, labels, steps=steps, max_minutes=max_minutes, batch_size=batch,
+        lr=args.lr or tp.lr, lr_decay=tp.lr_decay, ema=tp.ema, seed=args.seed, out_dir=args.out,
+        checkpoint_every=tp.checkpoint_every, resume=args.resume, device=args.device,
+        progress=not args.no_progress,
+        data_info={"name": args.dataset, "split": "train", "max_images": max_images, "subset_seed": args.seed,
+                   "conditional": bool(num_classes), "preset": args.preset},
+        command="python -m els " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+    print(f"els train: {result.step} steps, {result.images_seen} images, {result.wall_seconds / 60:.1f} min, "
+          f"loss {result.loss:.4f}; wrote {args.out}")
+    return 0
+
+
+# --------------------------------------------------------------------------- entry point
+#: subcommand name -> function adding its parser (it sets ``func``); add ``reproduce``, ``bench`` here.
+COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
+    "data": add_data,
+    "train": add_train,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m els", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in COMMANDS.values():
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (FileNotFoundError, ValueError) as e:  # a clear message, not a traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

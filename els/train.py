@@ -1,0 +1,402 @@
+"""Training an eps-predicting network (SPEC §7): MSE between predicted and true noise at
+``t = randint(0, 1000) / 1000`` under the legacy cosine schedule, AdamW (no weight decay),
+per-step exponential learning-rate decay, optional EMA of the weights.
+
+``train(...)`` runs on CPU or CUDA within a step and/or time budget, writes resumable
+checkpoints atomically, and finally exports the model (EMA weights if EMA is on) with
+``els.models.save``, a ``manifest.json`` and a ``samples.png`` grid of 20-step DDIM samples.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from . import models
+from .schedule import alpha_bar
+
+CHECKPOINT = "checkpoint.pt"
+MODEL = "model.pt"
+MANIFEST = "manifest.json"
+SAMPLES = "samples.png"
+_LOSS_BETA = 0.99  # running average of the loss (bias-corrected exponential average)
+
+
+@dataclass
+class TrainResult:
+    """What ``train`` returns. ``model`` is the exported network (the EMA copy when EMA is on),
+    in eval mode; ``loss`` the running average of the training loss at the end."""
+
+    model: models.DiffusionNet
+    step: int
+    images_seen: int
+    loss: float
+    wall_seconds: float
+    out_dir: Path | None = None
+    losses: list[float] = field(default_factory=list)  # per-step losses of this call
+    manifest: dict[str, Any] | None = None
+
+
+def train(model: models.DiffusionNet, images: torch.Tensor, labels: torch.Tensor | None = None, *,
+          steps: int | None = None, max_minutes: float | None = None, batch_size: int = 128,
+          lr: float = 1e-4, lr_decay: float = 0.999965, ema: float | None = None, seed: int = 0,
+          out_dir: str | os.PathLike | None = None, checkpoint_every: int | None = 1000,
+          checkpoint_minutes: float | None = 10.0, resume: bool = False,
+          device: str | torch.device | None = None, schedule: str = "legacy_cosine",
+          progress: bool = True, n_samples: int = 64, sample_steps: int = 20,
+          data_info: dict[str, Any] | None = None, command: str | None = None) -> TrainResult:
+    """Train ``model`` in place on ``images (N, C, H, W)`` in ``[-1, 1]`` (and ``labels (N,)``
+    for a class-conditional model).
+
+    Stops after ``steps`` optimiser steps in total or ``max_minutes`` of training wall time in
+    total (both counted across resumes), whichever comes first; at least one must be given.
+    ``lr`` decays by ``lr_decay`` per step; ``ema`` is the EMA decay (e.g. 0.999) or None;
+    the decay used at step ``k`` is ``min(ema, (1 + k) / (10 + k))`` so short runs are not
+    dominated by the initial weights.
+    With ``out_dir``, a checkpoint is written every ``checkpoint_every`` steps, every
+    ``checkpoint_minutes`` and at the end (also on Ctrl-C), and ``resume=True`` continues the
+    run saved there (same batches, noise and weights as an uninterrupted run). At the end the
+    export (``model.pt`` + ``.json``), ``manifest.json`` and ``samples.png`` are written.
+    ``device`` defaults to CUDA when available.
+    """
+    _check_args(images, labels, model, steps, max_minutes, batch_size, lr, lr_decay, ema, n_samples)
+    device = torch.device(device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu"))
+    out = Path(out_dir) if out_dir is not None else None
+    if resume and out is None:
+        raise ValueError("resume=True needs out_dir= (the folder holding checkpoint.pt)")
+    model.to(device).train()
+    data = images.to(device, torch.float32)
+    lab = labels.to(device).long() if (labels is not None and model.conditional) else None
+    n = len(data)
+    run_config = {"model": model.config, "batch_size": batch_size, "lr": lr, "lr_decay": lr_decay,
+                  "ema": ema, "seed": seed, "schedule": schedule, "n_images": n,
+                  "data_checksum": _checksum(images, labels if model.conditional else None)}
+
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=lr_decay)
+    ema_model = _ema_copy(model) if ema is not None else None
+    gen = torch.Generator().manual_seed(seed)
+    state = {"step": 0, "elapsed": 0.0, "loss_avg": 0.0, "images_seen": 0}
+
+    ckpt_path = out / CHECKPOINT if out is not None else None
+    if resume and ckpt_path.is_file():
+        state = _load_checkpoint(ckpt_path, model, ema_model, opt, sched, gen, run_config, device)
+        print(f"els.train: resuming {ckpt_path} at step {state['step']} "
+              f"({state['elapsed'] / 60:.1f} min trained so far)")
+    elif resume:
+        print(f"els.train: no checkpoint in {out}; starting a new run")
+
+    budget_s = max_minutes * 60 if max_minutes is not None else math.inf
+    total = steps if steps is not None else None
+    b = min(batch_size, n)
+    per_epoch = max(1, n // b)
+    perm_epoch, perm = -1, None
+    losses: list[float] = []
+    loss_avg = torch.tensor(state["loss_avg"], device=device)
+    start_step = state["step"]
+    updating = False
+    t0 = time.perf_counter()
+    last_ckpt = t0
+    bar = tqdm(total=total, initial=state["step"], disable=not progress, desc="train", unit="step",
+               dynamic_ncols=True)
+
+    elapsed_before = state["elapsed"]
+
+    def elapsed() -> float:
+        return elapsed_before + (time.perf_counter() - t0)
+
+    def checkpoint() -> None:
+        if ckpt_path is not None:
+            snap = dict(state, elapsed=elapsed(), loss_avg=float(loss_avg))
+            _save_checkpoint(ckpt_path, model, ema_model, opt, sched, gen, snap, run_config)
+
+    try:
+        while (total is None or state["step"] < total) and elapsed() < budget_s:
+            step = state["step"]
+            epoch, j = divmod(step, per_epoch)
+            if epoch != perm_epoch:  # data order depends only on (seed, epoch): resumable
+                perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch + 1))
+                perm_epoch = epoch
+            idx = perm[j * b:(j + 1) * b].to(device)
+            x0 = data[idx]
+            t = torch.randint(0, 1000, (b,), generator=gen).double() / 1000
+            noise = torch.randn(x0.shape, generator=gen).to(device)
+            ab = alpha_bar(t, schedule).float().to(device).view(-1, 1, 1, 1)
+            x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+            pred = model(x_t, t.float().to(device), lab[idx] if lab is not None else None)
+            loss = F.mse_loss(pred, noise)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            updating = True  # weights change before the step counter does
+            opt.step()
+            sched.step()
+            if ema_model is not None:  # warm-up: early on the average forgets the random init faster
+                _ema_update(ema_model, model, min(ema, (1 + step) / (10 + step)))
+            loss_avg = _LOSS_BETA * loss_avg + (1 - _LOSS_BETA) * loss.detach()
+            state["step"] = step + 1
+            state["images_seen"] += b
+            updating = False
+            losses.append(loss.detach())
+            bar.update(1)
+            if state["step"] % 10 == 0 or state["step"] == total:
+                rate = (state["step"] - start_step) * b / max(time.perf_counter() - t0, 1e-9)
+                bar.set_postfix(loss=f"{_debias(float(loss_avg), state['step']):.4f}", img_s=f"{rate:.0f}")
+            if ckpt_path is not None and (
+                    (checkpoint_every and state["step"] % checkpoint_every == 0)
+                    or (checkpoint_minutes and time.perf_counter() - last_ckpt > checkpoint_minutes * 60)):
+                checkpoint()
+                last_ckpt = time.perf_counter()
+    except KeyboardInterrupt:
+        bar.close()
+        if not updating:  # a half-applied step would make the resumed run differ
+            checkpoint()
+        print(f"els.train: interrupted at step {state['step']}; "
+              + ("checkpoint saved" if not updating else "kept the last periodic checkpoint")
+              + ", rerun with resume=True")
+        raise
+    bar.close()
+    state["elapsed"] = elapsed()
+    state["loss_avg"] = float(loss_avg)
+    checkpoint()
+
+    export = ema_model if ema_model is not None else model
+    export.eval()
+    result = TrainResult(model=export, step=state["step"], images_seen=state["images_seen"],
+                         loss=_debias(state["loss_avg"], state["step"]), wall_seconds=state["elapsed"],
+                         out_dir=out, losses=torch.stack(losses).tolist() if losses else [])
+    if out is not None:
+        result.manifest = _export(result, images, run_config, data_info, command, device, seed,
+                                  n_samples, sample_steps, steps, max_minutes)
+    return result
+
+
+# --------------------------------------------------------------------------- helpers
+def _check_args(images, labels, model, steps, max_minutes, batch_size, lr, lr_decay, ema, n_samples) -> None:
+    if not isinstance(model, models.DiffusionNet):
+        raise TypeError(f"model must be an els.models network (ResNet, UNet, ...), got {type(model).__name__}")
+    if not torch.is_tensor(images) or images.dim() != 4:
+        raise TypeError("images must be a (N, C, H, W) float tensor in [-1, 1] (see els.data.load)")
+    if labels is not None and (not torch.is_tensor(labels) or labels.shape != (len(images),)):
+        raise TypeError(f"labels must be a ({len(images)},) int tensor or None")
+    if model.conditional and labels is None:
+        raise ValueError("the model is class-conditional: pass labels= (N,) class indices")
+    if steps is None and max_minutes is None:
+        raise ValueError("give steps= and/or max_minutes= (the training budget)")
+    if steps is not None and (not isinstance(steps, int) or steps < 0):
+        raise ValueError(f"steps must be a non-negative int, got {steps!r}")
+    if max_minutes is not None and max_minutes < 0:
+        raise ValueError(f"max_minutes must be >= 0, got {max_minutes}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if not lr > 0 or not 0 < lr_decay <= 1:
+        raise ValueError(f"need lr > 0 and 0 < lr_decay <= 1, got lr={lr}, lr_decay={lr_decay}")
+    if ema is not None and not 0 < ema < 1:
+        raise ValueError(f"ema must be None or a decay in (0, 1) such as 0.999, got {ema}")
+    if n_samples < 0:
+        raise ValueError(f"n_samples must be >= 0, got {n_samples}")
+
+
+def _debias(avg: float, step: int) -> float:
+    return avg / (1 - _LOSS_BETA ** step) if step > 0 else float("nan")
+
+
+def _checksum(images: torch.Tensor, labels: torch.Tensor | None) -> list[float]:
+    """Cheap fingerprint of the training data, to refuse resuming on different data."""
+    per_image = images.detach().cpu().flatten(1).sum(1, dtype=torch.float64)  # no full float64 copy
+    weights = torch.arange(1, len(per_image) + 1, dtype=torch.float64)
+    s = [float(per_image.sum()), float((per_image * weights).sum())]
+    if labels is not None:
+        s.append(float((labels.detach().cpu().double() * weights).sum()))
+    return [round(v, 3) for v in s]
+
+
+def _ema_copy(model: torch.nn.Module) -> torch.nn.Module:
+    ema_model = copy.deepcopy(model)
+    for p in ema_model.parameters():
+        p.requires_grad_(False)
+    return ema_model.eval()
+
+
+@torch.no_grad()
+def _ema_update(ema_model: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    for pe, p in zip(ema_model.parameters(), model.parameters()):
+        pe.lerp_(p, 1 - decay)
+    for be, b in zip(ema_model.buffers(), model.buffers()):
+        be.copy_(b)
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _save_checkpoint(path, model, ema_model, opt, sched, gen, state, run_config) -> None:
+    rng = {"generator": gen.get_state(), "torch_cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        rng["torch_cuda"] = torch.cuda.get_rng_state_all()
+    _atomic_save({
+        "format": "els-checkpoint-1",
+        "model": model.state_dict(),
+        "ema": ema_model.state_dict() if ema_model is not None else None,
+        "optimizer": opt.state_dict(),
+        "scheduler": sched.state_dict(),
+        "rng": rng,
+        "state": state,
+        "config": run_config,
+    }, path)
+
+
+def _load_checkpoint(path, model, ema_model, opt, sched, gen, run_config, device) -> dict:
+    ck = torch.load(path, map_location=device, weights_only=True)
+    diff = {k: (ck["config"].get(k), v) for k, v in run_config.items() if ck["config"].get(k) != v}
+    if diff:
+        detail = "; ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in diff.items())
+        raise ValueError(f"cannot resume {path}: the run differs ({detail}). Use the same model, data "
+                         "and hyperparameters, or a new out_dir")
+    model.load_state_dict(ck["model"])
+    if ema_model is not None:
+        ema_model.load_state_dict(ck["ema"])
+    opt.load_state_dict(ck["optimizer"])
+    sched.load_state_dict(ck["scheduler"])
+    gen.set_state(ck["rng"]["generator"].cpu())
+    torch.set_rng_state(ck["rng"]["torch_cpu"].cpu())
+    if "torch_cuda" in ck["rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in ck["rng"]["torch_cuda"]])
+    return dict(ck["state"])
+
+
+def git_commit() -> dict[str, Any]:
+    """``{"commit": sha or None, "dirty": bool or None}`` of the repository holding ``els``."""
+    repo = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=10)
+        if sha.returncode != 0:
+            return {"commit": None, "dirty": None}
+        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10)
+        return {"commit": sha.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def machine_info(device: str | torch.device = "cpu") -> dict[str, Any]:
+    """Platform, CPU count, torch version and the training device (GPU name on CUDA)."""
+    device = torch.device(device)
+    info = {"platform": platform.platform(), "python": platform.python_version(),
+            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__, "device": str(device)}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+@torch.no_grad()
+def nearest_neighbors(samples: torch.Tensor, images: torch.Tensor,
+                      chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each sample ``(S, C, H, W)``, the L2 distance (over all pixels and channels, in the
+    ``[-1, 1]`` units of the images) to the nearest of ``images (N, C, H, W)`` and its index.
+
+    Returns ``(distance (S,) float32, index (S,) int64)``; memory is bounded by ``chunk``.
+    """
+    if samples.shape[1:] != images.shape[1:]:
+        raise ValueError(f"samples {tuple(samples.shape[1:])} and images {tuple(images.shape[1:])} "
+                         "must have the same (C, H, W)")
+    q = samples.reshape(len(samples), -1).double()
+    best = torch.full((len(q),), math.inf, dtype=torch.float64, device=q.device)
+    arg = torch.zeros(len(q), dtype=torch.long, device=q.device)
+    for start in range(0, len(images), chunk):
+        p = images[start:start + chunk].reshape(-1, q.shape[1]).to(q.device, torch.float64)
+        d2 = (q * q).sum(1, keepdim=True) - 2 * q @ p.T + (p * p).sum(1)[None]
+        m, i = d2.min(1)
+        better = m < best
+        best = torch.where(better, m, best)
+        arg = torch.where(better, i + start, arg)
+    return best.clamp_min(0).sqrt().float(), arg
+
+
+def nearest_summary(samples: torch.Tensor, images: torch.Tensor) -> dict[str, float]:
+    """Median / min / max nearest-training-image L2 distance of ``samples``, and the median
+    as a per-pixel RMS (distance / sqrt(C H W)); for manifests and reports."""
+    d, _ = nearest_neighbors(samples, images)
+    dim = samples[0].numel()
+    return {"nn_l2_median": float(d.median()), "nn_l2_min": float(d.min()), "nn_l2_max": float(d.max()),
+            "nn_rms_median": float(d.median()) / math.sqrt(dim)}
+
+
+def draw_samples(model: models.DiffusionNet, n: int, shape: tuple[int, int, int], steps: int = 20,
+                 seed: int = 0, device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``n`` DDIM samples ``(n, C, H, W)`` from fixed-seed noise (labels ``arange(n) % K`` for a
+    conditional model); returns ``(samples, labels or None)``."""
+    from .sampling import sample
+
+    noise = torch.randn((n, *shape), generator=torch.Generator().manual_seed(seed)).to(device)
+    label = (torch.arange(n) % model.num_classes).to(device) if model.conditional else None
+    return sample(model, noise, steps=steps, label=label).cpu(), label
+
+
+def save_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int = 8) -> Path:
+    """Save ``(N, C, H, W)`` images in ``[-1, 1]`` as one PNG grid."""
+    from torchvision.utils import save_image
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_image((images.detach().cpu().float().clamp(-1, 1) + 1) / 2, str(path), nrow=nrow, padding=2)
+    return path
+
+
+def _export(result: TrainResult, images, run_config, data_info, command, device, seed,
+            n_samples, sample_steps, steps, max_minutes) -> dict[str, Any]:
+    out = result.out_dir
+    manifest: dict[str, Any] = {
+        "command": command if command is not None else " ".join(shlex.quote(a) for a in sys.argv),
+        "git": git_commit(),
+        "dataset": data_info or {},
+        "subset_size": len(images),
+        "seed": seed,
+        "model": result.model.config,
+        "parameters": sum(p.numel() for p in result.model.parameters()),
+        "hyperparameters": {k: run_config[k] for k in ("batch_size", "lr", "lr_decay", "ema", "schedule")}
+        | {"steps_budget": steps, "max_minutes": max_minutes},
+        "steps": result.step,
+        "images_seen": result.images_seen,
+        "epochs": result.images_seen / max(len(images), 1),
+        "wall_seconds": round(result.wall_seconds, 2),
+        "images_per_second": round(result.images_seen / max(result.wall_seconds, 1e-9), 1),
+        "final_loss": result.loss,
+        "exported_weights": "ema" if run_config["ema"] is not None else "raw",
+        "machine": machine_info(device),
+        "files": {"model": MODEL, "checkpoint": CHECKPOINT, "samples": None},
+    }
+    if n_samples > 0:
+        samples, _ = draw_samples(result.model, n_samples, tuple(images.shape[1:]), sample_steps,
+                                  seed=seed + 10_000, device=device)
+        save_grid(samples, out / SAMPLES, nrow=int(math.ceil(math.sqrt(n_samples))))
+        manifest["files"]["samples"] = SAMPLES
+        manifest["samples"] = {"n": n_samples, "ddim_steps": sample_steps, "noise_seed": seed + 10_000,
+                               **nearest_summary(samples, images.cpu())}
+    models.save(result.model, out / MODEL, extra={k: manifest[k] for k in (
+        "dataset", "subset_size", "seed", "steps", "images_seen", "final_loss", "exported_weights")})
+    tmp = out / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    os.replace(tmp, out / MANIFEST)
+    return manifest

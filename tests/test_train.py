@@ -1,0 +1,182 @@
+"""Training (els.train), presets and the command line, on tiny networks and random data."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import els.models as models
+import els.presets as presets
+import els.train as train
+from els.schedule import alpha_bar
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tests use one thread: on a busy 2-core machine, 2 torch threads can run 100x slower."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def toy_data(n: int = 24, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Smooth blobby images in [-1, 1] (learnable in a few steps) and labels."""
+    g = torch.Generator().manual_seed(seed)
+    low = torch.randn(n, 1, 4, 4, generator=g)
+    x = torch.nn.functional.interpolate(low, size=(16, 16), mode="bilinear", align_corners=False)
+    return x.tanh(), torch.arange(n) % 3
+
+
+def tiny_resnet(**kw) -> models.ResNet:
+    torch.manual_seed(0)
+    return models.ResNet(width=16, depth=2, emb_half=8, **kw)
+
+
+def fixed_loss(model, images, seed: int = 123) -> float:
+    """eps-MSE on a fixed set of (t, noise) draws."""
+    g = torch.Generator().manual_seed(seed)
+    x0 = images.repeat(4, 1, 1, 1)
+    t = torch.randint(0, 1000, (len(x0),), generator=g).double() / 1000
+    noise = torch.randn(x0.shape, generator=g)
+    ab = alpha_bar(t).float().view(-1, 1, 1, 1)
+    with torch.no_grad():
+        return float(((model(ab.sqrt() * x0 + (1 - ab).sqrt() * noise, t.float()) - noise) ** 2).mean())
+
+
+def test_a_few_steps_lower_the_loss():
+    """Fails if the optimisation step does not descend the eps-MSE (wrong target, sign,
+    schedule or an optimiser that never steps)."""
+    images, _ = toy_data()
+    model = tiny_resnet()
+    before = fixed_loss(model, images)
+    result = train.train(model, images, steps=30, batch_size=24, lr=3e-3, lr_decay=1.0, progress=False,
+                         device="cpu")
+    after = fixed_loss(model, images)
+    assert result.step == 30 and result.images_seen == 30 * 24
+    assert after < 0.8 * before, (before, after)
+
+
+def test_resume_continues_the_same_run_exactly(tmp_path):
+    """Fails if a run stopped after 2 steps and resumed for 2 more differs from 4 straight
+    steps: lost optimiser/scheduler/EMA/RNG state or a different data order."""
+    images, labels = toy_data(n=20)
+    kw = dict(batch_size=8, lr=1e-3, lr_decay=0.99, ema=0.9, seed=5, progress=False, device="cpu", n_samples=0)
+    straight = tiny_resnet(num_classes=3)
+    r_straight = train.train(straight, images, labels, steps=4, **kw)
+
+    first = tiny_resnet(num_classes=3)
+    train.train(first, images, labels, steps=2, out_dir=tmp_path, checkpoint_every=1, **kw)
+    ck = torch.load(tmp_path / train.CHECKPOINT, weights_only=True)
+    assert {"model", "ema", "optimizer", "scheduler", "rng", "state", "config"} <= set(ck)
+    assert ck["state"]["step"] == 2 and ck["state"]["elapsed"] > 0
+    second = tiny_resnet(num_classes=3)
+    r_resumed = train.train(second, images, labels, steps=4, out_dir=tmp_path, resume=True, **kw)
+
+    assert r_resumed.step == 4 and r_resumed.images_seen == r_straight.images_seen
+    for a, b in zip(straight.state_dict().values(), second.state_dict().values()):
+        assert torch.equal(a, b)
+    for a, b in zip(r_straight.model.state_dict().values(), r_resumed.model.state_dict().values()):
+        assert torch.equal(a, b)  # the EMA export too
+
+
+def test_resume_refuses_a_different_run(tmp_path):
+    """Fails if resuming with other hyperparameters silently mixes two runs."""
+    images, _ = toy_data(n=8)
+    kw = dict(lr=1e-3, progress=False, device="cpu", n_samples=0, out_dir=tmp_path)
+    train.train(tiny_resnet(), images, steps=1, batch_size=4, **kw)
+    with pytest.raises(ValueError, match="batch_size"):
+        train.train(tiny_resnet(), images, steps=2, batch_size=8, resume=True, **kw)
+
+
+def test_export_writes_model_manifest_and_samples(tmp_path):
+    """Fails if the final export is missing, does not reload to the same network, or the
+    manifest lacks the provenance fields (data, seed, time, images seen, loss, machine)."""
+    images, _ = toy_data(n=8)
+    result = train.train(tiny_resnet(), images, steps=3, batch_size=4, lr=1e-3, ema=0.5, progress=False,
+                         device="cpu", out_dir=tmp_path, n_samples=4, sample_steps=2,
+                         data_info={"name": "toy"}, command="pytest")
+    for name in (train.MODEL, "model.json", train.MANIFEST, train.SAMPLES, train.CHECKPOINT):
+        assert (tmp_path / name).is_file(), name
+    manifest = json.loads((tmp_path / train.MANIFEST).read_text())
+    for key in ("command", "git", "dataset", "subset_size", "seed", "wall_seconds", "images_seen",
+                "final_loss", "machine", "samples"):
+        assert key in manifest, key
+    assert manifest["images_seen"] == 12 and manifest["exported_weights"] == "ema"
+    assert manifest["samples"]["nn_l2_median"] >= 0
+    loaded = models.load(tmp_path / train.MODEL)
+    x = torch.randn(2, 1, 16, 16)
+    assert torch.equal(loaded.eps(x, 0.5), result.model.eps(x, 0.5))
+
+
+def test_time_budget_stops_training():
+    """Fails if max_minutes is ignored (a laptop run would never end)."""
+    images, _ = toy_data(n=8)
+    result = train.train(tiny_resnet(), images, steps=10**6, max_minutes=0.5 / 60, batch_size=4,
+                         progress=False, device="cpu")
+    assert 0 < result.step < 10**6 and result.wall_seconds < 5
+
+
+def test_bad_training_arguments_raise():
+    """Fails if a missing budget or missing labels for a conditional model is not reported."""
+    images, labels = toy_data(n=8)
+    with pytest.raises(ValueError, match="steps"):
+        train.train(tiny_resnet(), images, progress=False)
+    with pytest.raises(ValueError, match="labels"):
+        train.train(tiny_resnet(num_classes=3), images, steps=1, progress=False)
+    with pytest.raises(ValueError, match="ema"):
+        train.train(tiny_resnet(), images, steps=1, ema=1.5, progress=False)
+
+
+def test_nearest_neighbors_matches_brute_force():
+    """Fails if the nearest-training-image distance (used to spot memorisation) is wrong."""
+    g = torch.Generator().manual_seed(0)
+    images = torch.randn(50, 2, 5, 3, generator=g)
+    samples = torch.cat([images[[7, 31]], torch.randn(3, 2, 5, 3, generator=g)])
+    dist, idx = train.nearest_neighbors(samples, images, chunk=16)
+    brute = torch.cdist(samples.flatten(1).double(), images.flatten(1).double())
+    torch.testing.assert_close(dist.double(), brute.min(1).values, atol=1e-5, rtol=1e-5)
+    assert torch.equal(idx, brute.argmin(1)) and idx[:2].tolist() == [7, 31]
+    assert dist[:2].abs().max() < 1e-5
+
+
+def test_presets_have_the_documented_sizes():
+    """Fails if a preset drifts from SPEC §7 (paper) or is missing a field other code uses."""
+    paper = presets.get("paper").train
+    assert (paper.resnet_width, paper.resnet_depth, paper.unet_widths) == (256, 6, (64, 128, 256))
+    assert (paper.batch_size, paper.lr, paper.lr_decay) == (128, 1e-4, 0.999965)
+    assert paper.total_steps(60000) == 300 * 60000 // 128 + (1 if 300 * 60000 % 128 else 0)
+    smoke = presets.get("smoke")
+    assert smoke.train.steps is not None and smoke.evaluation.n_seeds == 4
+    assert presets.get("laptop").train.max_minutes <= 90
+    for name in presets.PRESETS:
+        for arch in models.ARCHS:
+            models.build(arch, **presets.get(name).train.model_kwargs(arch))
+    with pytest.raises(ValueError, match="smoke, laptop, paper"):
+        presets.get("huge")
+
+
+def test_cli_trains_a_smoke_model_and_fetches_from_cache(tmp_path, monkeypatch, capsys):
+    """Fails if `python -m els train ... --preset smoke` or `data fetch` is broken end to end."""
+    import els.__main__ as cli
+    import els.data as data
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    g = torch.Generator().manual_seed(0)
+    for split in ("train", "test"):
+        torch.save({"images": torch.randint(0, 256, (40, 28, 28), dtype=torch.uint8, generator=g),
+                    "labels": torch.arange(40) % 10}, cache / f"mnist_{split}.pt")
+    monkeypatch.setenv("ELS_DATA", str(cache))
+    monkeypatch.setenv("ELS_OFFLINE", "1")
+    monkeypatch.setattr(data, "_announced", set())
+    assert cli.main(["data", "fetch", "mnist"]) == 0
+    assert "from cache" in capsys.readouterr().out
+    out = tmp_path / "run"
+    assert cli.main(["train", "--dataset", "mnist", "--arch", "unet", "--conditional", "--preset", "smoke",
+                     "--steps", "2", "--out", str(out), "--no-progress", "--device", "cpu"]) == 0
+    manifest = json.loads((out / train.MANIFEST).read_text())
+    assert manifest["steps"] == 2 and manifest["dataset"]["name"] == "mnist"
+    assert models.load(out / train.MODEL).num_classes == 10
+    assert cli.main(["data", "fetch", "cifar10", "--offline", "--root", str(tmp_path / "none")]) == 1
