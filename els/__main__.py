@@ -4,6 +4,9 @@
     python -m els train --dataset mnist --arch resnet --padding zeros --preset laptop \\
         --out artifacts/models/mnist_resnet_zeros [--conditional] [--max-minutes M] [--resume] [--seed S]
 
+    python -m els reproduce --preset laptop [--models NAME ...]
+    python -m els bench [--images 6000]
+
 New commands: write ``add_<name>(subparsers)`` that sets ``func`` and list it in ``COMMANDS``.
 """
 from __future__ import annotations
@@ -94,11 +97,51 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- reproduce
+def add_reproduce(sub: argparse._SubParsersAction) -> None:
+    from . import presets, reproduce
+
+    p = sub.add_parser("reproduce", help="calibrate P(t) and compare machines with every committed checkpoint")
+    p.add_argument("--preset", default="laptop", choices=list(presets.PRESETS))
+    p.add_argument("--models", nargs="*", default=None,
+                   help=f"model names (default: all of {', '.join(m.name for m in reproduce.MODELS)})")
+    p.add_argument("--models-dir", default="artifacts/models")
+    p.add_argument("--out", default="artifacts/results")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run_reproduce)
+
+
+def run_reproduce(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import reproduce
+
+    specs = [m for m in reproduce.MODELS if args.models is None or m.name in args.models]
+    missing = [m.name for m in specs if not (Path(args.models_dir) / m.name / "model.pt").exists()]
+    if missing:
+        print(f"els reproduce: no checkpoint yet for {', '.join(missing)}; skipping (train it with python -m els train)")
+    summaries = [reproduce.reproduce_model(m, args.preset, Path(args.models_dir), Path(args.out),
+                                           progress=not args.no_progress)
+                 for m in specs if m.name not in missing]
+    if summaries:
+        print(reproduce.table(summaries))
+    return 0
+
+
+# --------------------------------------------------------------------------- bench
+def add_bench(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="engine benchmark (same as python -m els.bench)")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for els.bench, e.g. --images 6000")
+    p.set_defaults(func=lambda a: __import__("els.bench", fromlist=["main"]).main(a.args))
+
+
 # --------------------------------------------------------------------------- entry point
 #: subcommand name -> function adding its parser (it sets ``func``); add ``reproduce``, ``bench`` here.
 COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
     "data": add_data,
     "train": add_train,
+    "reproduce": add_reproduce,
+    "bench": add_bench,
 }
 
 

@@ -1,0 +1,127 @@
+"""Calibrate and evaluate every committed checkpoint, and tabulate ours beside the paper's
+(SPEC §5, §6, §8). ``python -m els reproduce --preset laptop`` runs it; every stage writes
+its results as it goes and is skipped or resumed when rerun.
+
+Per model, under ``<out>/<model>/``: ``calibration_<machine>.jsonl|json`` (P(t) for ELS with
+the network's padding and for LS), ``samples.csv`` (per-sample agreement, see
+:mod:`els.evaluate`), ``summary.json`` and figures; per training snapshot, the same under
+``snapshots/<name>/`` with ELS and IS only.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from . import data, models, paper, presets
+from .calibrate import Calibration, calibrate, default_candidates
+from .evaluate import evaluate, summarise
+from .machines import ELS, IS, LS
+from .storage import write_atomic
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A committed checkpoint: ``artifacts/models/<name>/model.pt`` with its manifest."""
+
+    name: str
+    data: str
+    arch: str
+    padding: str
+    conditional: bool
+    snapshots: tuple[str, ...] = ()
+
+
+#: the laptop checkpoints of the data/models issue
+MODELS = (
+    ModelSpec("mnist_resnet_zeros", "mnist", "resnet", "zeros", False, ("15min",)),
+    ModelSpec("mnist_unet_zeros", "mnist", "unet", "zeros", False),
+    ModelSpec("fashion_mnist_resnet_zeros", "fashion_mnist", "resnet", "zeros", True, ("15min",)),
+    ModelSpec("fashion_mnist_unet_zeros", "fashion_mnist", "unet", "zeros", True),
+    ModelSpec("mnist_resnet_circular", "mnist", "resnet", "circular", False),
+)
+SNAPSHOT_SEEDS = 30  # per training snapshot (fewer only when the preset has fewer)
+
+
+def training_data(model_dir: Path, max_images: int | None = None):
+    """The training subset the network saw, from its manifest (images, labels or None)."""
+    info = json.loads((model_dir / "manifest.json").read_text())["dataset"]
+    images, labels = data.load(info["name"], "train", max_images=max_images or info.get("max_images"),
+                               seed=info.get("subset_seed", 0))
+    return images, (labels if info.get("conditional") else None)
+
+
+def reproduce_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = Path("artifacts/models"),
+                    out: Path = Path("artifacts/results"), progress: bool = True,
+                    sizes: presets.EvalPreset | None = None) -> dict:
+    """Calibrate ELS and LS against one checkpoint, evaluate IS, LS, ELS (ours and, where
+    published, the paper's schedule) and each snapshot; returns the summary. ``sizes``
+    overrides the preset's evaluation sizes."""
+    p = sizes or presets.get(preset).evaluation
+    model_dir, out = models_dir / spec.name, out / spec.name
+    images, labels = training_data(model_dir, p.calibration_images)
+    network = models.load(model_dir / "model.pt")
+    start = time.perf_counter()
+    els_factory = partial(ELS, padding=spec.padding)
+    schedules = {name: _calibrated(network, factory, images, labels, p, out / f"calibration_{name}", progress)
+                 for name, factory in (("ELS", els_factory), ("LS", LS))}
+    calibration_s = time.perf_counter() - start
+    els_machine = els_factory(images, labels)
+    machines = {"IS": (IS(images, labels), None), "LS": (LS(images, labels), schedules["LS"].schedule),
+                "ELS": (els_machine, schedules["ELS"].schedule)}
+    published = paper.schedule(spec.data, spec.arch, spec.padding)
+    if published and p.steps == len(published):
+        machines["ELS (paper schedule)"] = (els_machine, published)
+    rows = evaluate(network, machines, seeds=p.n_seeds, steps=p.steps, network_steps=p.network_steps,
+                    out=out / "samples.csv", progress=progress)
+    summary = {"model": spec.name, "preset": preset, "images": len(images), "quick": p.quick,
+               "schedules": {k: v.schedule for k, v in schedules.items()}, "paper_schedule": published,
+               "calibration_seconds_this_run": calibration_s,
+               "timing": json.loads(Path(f"{out / 'samples.csv'}.timing.json").read_text()),
+               "agreement": summarise(rows), "snapshots": {}}
+    for name in spec.snapshots:
+        snap = models.load(model_dir / "snapshots" / name / "model.pt")
+        snap_out = out / "snapshots" / name
+        schedule = _calibrated(snap, els_factory, images, labels, p, snap_out / "calibration_ELS", progress)
+        snap_rows = evaluate(snap, {"IS": machines["IS"], "ELS": (els_machine, schedule.schedule)},
+                             seeds=min(p.n_seeds, SNAPSHOT_SEEDS), steps=p.steps,
+                             network_steps=p.network_steps[:1], out=snap_out / "samples.csv", progress=progress)
+        summary["snapshots"][name] = {"schedule": schedule.schedule, "agreement": summarise(snap_rows)}
+    write_atomic(out / "summary.json", json.dumps(summary, indent=1))
+    return summary
+
+
+def _calibrated(network, factory, images, labels, p, stem: Path, progress: bool) -> Calibration:
+    candidates = default_candidates(*images.shape[2:])
+    if p.max_scale:
+        candidates = [c for c in candidates if c <= p.max_scale]
+    result = calibrate(network, factory, (images, labels), candidates, seeds=p.calibration_seeds, steps=p.steps,
+                       out=stem.with_suffix(".jsonl"), progress=progress)
+    result.save(stem.with_suffix(".json"))
+    return result
+
+
+def table(summaries: list[dict], network_steps: int = 150) -> str:
+    """Markdown table: our medians (r and r^2) beside the paper's, one row per model."""
+    lines = ["| model | ELS r (paper) | LS r (paper) | IS r (paper) | ELS r^2 | LS r^2 | IS r^2 | ELS > IS (paper) | n |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for s in summaries:
+        spec = next(m for m in MODELS if m.name == s["model"])
+        ref = paper.agreement_row(spec.data, spec.arch, spec.padding, spec.conditional)
+        agree = s["agreement"].get(str(network_steps)) or s["agreement"][max(s["agreement"], key=int)]
+
+        def cell(machine, metric="r", paper_value=None):
+            if machine not in agree:
+                return "-"
+            value = f"{agree[machine][metric]['median']:.2f}"
+            return value if paper_value is None else f"{value} ({paper_value:.2f})"
+
+        beats = agree.get("ELS", {}).get("beats_IS")
+        lines.append(
+            f"| {s['model']} | {cell('ELS', 'r', ref and ref.ELS)} | {cell('LS', 'r', ref and ref.LS)} | "
+            f"{cell('IS', 'r', ref and ref.IS)} | {cell('ELS', 'r2')} | {cell('LS', 'r2')} | {cell('IS', 'r2')} | "
+            f"{'-' if beats is None else f'{beats:.2f}'}{'' if ref is None else f' ({ref.beats_IS:.2f})'} | "
+            f"{agree.get('ELS', {}).get('n', '-')} |")
+    return "\n".join(lines)
