@@ -95,8 +95,13 @@ class Dictionary:
             log_mult = torch.zeros(len(starts), dtype=source.dtype, device=source.device)
         d = cls(source, starts, offsets, value_cols, log_mult)
         row_bytes = (len(offsets) + len(value_cols) + 4) * source.element_size()
-        if len(starts) * row_bytes <= materialise_bytes:
-            d.keys, d.values = d._augment(0, len(starts))
+        if len(starts) * row_bytes <= materialise_bytes:  # filled chunk by chunk: no transient copies
+            n, width = len(starts), len(offsets)
+            d.keys = source.new_empty(n, width + 3)
+            d.values = source.new_empty(n, len(value_cols) + 1)
+            for i in range(0, n, chunk_entries):
+                j = min(i + chunk_entries, n)
+                d.keys[i:j], d.values[i:j] = d._augment(i, j)
         return d
 
     def __len__(self) -> int:
