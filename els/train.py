@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import models
+from .provenance import nearest_neighbours
 from .schedule import alpha_bar
 
 CHECKPOINT = "checkpoint.pt"
@@ -311,33 +312,10 @@ def machine_info(device: str | torch.device = "cpu") -> dict[str, Any]:
 
 
 @torch.no_grad()
-def nearest_neighbors(samples: torch.Tensor, images: torch.Tensor,
-                      chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
-    """For each sample ``(S, C, H, W)``, the L2 distance (over all pixels and channels, in the
-    ``[-1, 1]`` units of the images) to the nearest of ``images (N, C, H, W)`` and its index.
-
-    Returns ``(distance (S,) float32, index (S,) int64)``; memory is bounded by ``chunk``.
-    """
-    if samples.shape[1:] != images.shape[1:]:
-        raise ValueError(f"samples {tuple(samples.shape[1:])} and images {tuple(images.shape[1:])} "
-                         "must have the same (C, H, W)")
-    q = samples.reshape(len(samples), -1).double()
-    best = torch.full((len(q),), math.inf, dtype=torch.float64, device=q.device)
-    arg = torch.zeros(len(q), dtype=torch.long, device=q.device)
-    for start in range(0, len(images), chunk):
-        p = images[start:start + chunk].reshape(-1, q.shape[1]).to(q.device, torch.float64)
-        d2 = (q * q).sum(1, keepdim=True) - 2 * q @ p.T + (p * p).sum(1)[None]
-        m, i = d2.min(1)
-        better = m < best
-        best = torch.where(better, m, best)
-        arg = torch.where(better, i + start, arg)
-    return best.clamp_min(0).sqrt().float(), arg
-
-
 def nearest_summary(samples: torch.Tensor, images: torch.Tensor) -> dict[str, float]:
     """Median / min / max nearest-training-image L2 distance of ``samples``, and the median
     as a per-pixel RMS (distance / sqrt(C H W)); for manifests and reports."""
-    d, _ = nearest_neighbors(samples, images)
+    d, _ = nearest_neighbours(samples, images)
     dim = samples[0].numel()
     return {"nn_l2_median": float(d.median()), "nn_l2_min": float(d.min()), "nn_l2_max": float(d.max()),
             "nn_rms_median": float(d.median()) / math.sqrt(dim)}

@@ -10,6 +10,13 @@ import math
 import numpy as np
 
 
+def random_images(*shape, seed=0):
+    """Uniform float64 images in [-1, 1) of the given shape, from a fixed seed."""
+    import torch
+
+    return torch.rand(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * 2 - 1
+
+
 def _abar(t: float) -> float:
     return math.cos(t / 1.008 * math.pi / 2) ** 2
 

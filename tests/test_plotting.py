@@ -1,6 +1,5 @@
 """Figure helpers (els.plotting): the small computations are checked against brute force,
 the drawing functions for the figure they promise."""
-import itertools
 
 import matplotlib
 
@@ -11,17 +10,14 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import els  # noqa: E402
-from els import plotting  # noqa: E402
+from els import plotting, provenance  # noqa: E402
+from reference import random_images as _rand  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
 def _close_figures():
     yield
     plt.close("all")
-
-
-def _rand(*shape, seed=0):
-    return torch.rand(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * 2 - 1
 
 
 # --------------------------------------------------------------------------- to_display and grids
@@ -60,78 +56,6 @@ def test_show_rows_labels_rows_and_rejects_ragged_rows():
 
 
 # --------------------------------------------------------------------------- nearest images
-def test_nearest_neighbours_matches_brute_force():
-    """Nearest training image and its distance, as in the memorisation figures."""
-    images, samples = _rand(30, 2, 5, 4), _rand(6, 2, 5, 4, seed=1)
-    samples[2] = images[17]
-    dist, index = plotting.nearest_neighbours(samples, images, chunk=7)
-    brute = ((samples[:, None] - images[None]) ** 2).flatten(2).sum(-1).sqrt()
-    np.testing.assert_allclose(dist, brute.min(1).values, atol=1e-9)
-    assert index.tolist() == brute.argmin(1).tolist()
-    assert index[2] == 17 and dist[2] < 1e-9
-
-
-@pytest.mark.parametrize("channels,height,width", [(1, 6, 6), (3, 5, 7)])
-def test_nearest_translates_matches_an_explicit_search_over_all_shifts(channels, height, width):
-    """The FFT cross-correlation must find the same (image, shift, distance) as rolling every
-    training image by every shift; torch.roll(images[i], shift) must be the match."""
-    images, samples = _rand(9, channels, height, width), _rand(4, channels, height, width, seed=2)
-    samples[1] = torch.roll(images[5], (2, 3), dims=(-2, -1)) + 1e-3 * samples[1]
-    dist, index, shift = plotting.nearest_translates(samples, images, chunk=4)
-    for b in range(len(samples)):
-        best = min((float((samples[b] - torch.roll(images[i], (r, c), dims=(-2, -1))).norm()), i, r, c)
-                   for i in range(len(images)) for r in range(height) for c in range(width))
-        assert abs(dist[b].item() - best[0]) < 1e-9
-        signed = [(best[2] + height // 2) % height - height // 2, (best[3] + width // 2) % width - width // 2]
-        assert (index[b].item(), *shift[b].tolist()) == (best[1], *signed)
-        assert all(-(n // 2) <= s < n - n // 2 for s, n in zip(shift[b].tolist(), (height, width)))
-        rolled = torch.roll(images[index[b]], tuple(shift[b].tolist()), dims=(-2, -1))
-        assert abs(float((samples[b] - rolled).norm()) - dist[b].item()) < 1e-9
-    assert index[1] == 5 and shift[1].tolist() == [2, 3 if width > 6 else -3]
-
-
-# --------------------------------------------------------------------------- patch sources
-def _brute_sources(x, images, P, padding, same_location):
-    h = P // 2
-    pad = (lambda z: torch.nn.functional.pad(z, (h, h, h, h))) if padding == "zeros" else \
-        (lambda z: torch.nn.functional.pad(z, (h, h, h, h), mode="circular"))
-    xp, ip = pad(x), pad(images)
-    B, _, H, W = x.shape
-    index = torch.zeros(B, H, W, dtype=torch.long)
-    position = torch.zeros(B, H, W, 2, dtype=torch.long)
-    for b, r, c in itertools.product(range(B), range(H), range(W)):
-        q = xp[b, :, r:r + P, c:c + P]
-        spots = [(r, c)] if same_location else list(itertools.product(range(H), range(W)))
-        best = min((float(((q - ip[j, :, v:v + P, w:w + P]) ** 2).sum()), j, v, w)
-                   for j in range(len(images)) for v, w in spots)
-        index[b, r, c], position[b, r, c] = best[1], torch.tensor(best[2:])
-    return index, position
-
-
-@pytest.mark.parametrize("padding", ["zeros", "circular"])
-@pytest.mark.parametrize("same_location", [False, True])
-def test_patch_sources_matches_brute_force(padding, same_location):
-    """The source map of the mosaic figures: for every pixel, the training image and position
-    of the nearest P x P patch (anywhere, or at the same location for LS)."""
-    images, x = _rand(3, 2, 5, 6).float(), _rand(2, 2, 5, 6, seed=3).float()
-    index, position, dist = plotting.patch_sources(x, images, patch_size=3, padding=padding,
-                                                   same_location=same_location, chunk_elements=50)
-    want_index, want_position = _brute_sources(x, images, 3, padding, same_location)
-    assert torch.equal(index, want_index)
-    assert torch.equal(position, want_position)
-    assert dist.shape == (2, 5, 6) and (dist >= 0).all()
-
-
-def test_patch_sources_finds_copied_patches_exactly():
-    """A sample assembled from training pixels has distance 0 where its patch is a copy."""
-    images = _rand(4, 1, 8, 8)
-    x = images[2:3].clone()
-    index, position, dist = plotting.patch_sources(x, images, patch_size=3)
-    assert (index == 2).all() and dist.max() < 1e-2  # float32 |q|^2 - 2qk + |k|^2 cancellation
-    rows, cols = torch.meshgrid(torch.arange(8), torch.arange(8), indexing="ij")
-    assert torch.equal(position[0, ..., 0], rows) and torch.equal(position[0, ..., 1], cols)
-
-
 def test_background_mask_marks_flat_patches_only():
     """Grey pixels in the source map are those whose whole patch is dark background."""
     x = -torch.ones(1, 1, 9, 9)
@@ -162,21 +86,6 @@ def test_spread_pixels_picks_distinct_far_apart_pixels_inside_the_mask():
     assert len(plotting.spread_pixels(mask, 20)) == 8
 
 
-def test_show_patch_matches_boxes_target_and_source_patches():
-    """One box per chosen pixel on the sample, and one on each source image at the source
-    position (a wrong offset would point at the wrong stroke)."""
-    images = _rand(3, 1, 8, 8).float()
-    index, position, _ = plotting.patch_sources(images[1:2], images, patch_size=3)
-    fig = plotting.show_patch_matches(images[1], images, index[0], position[0], [(2, 3), (5, 5)],
-                                      patch_size=3, title="Matches")
-    assert len(fig.axes) == 3
-    assert len(fig.axes[0].patches) == 2 and len(fig.axes[1].patches) == 1
-    box = fig.axes[1].patches[0]
-    assert box.get_xy() == (3 - 1 - 0.5, 2 - 1 - 0.5) and box.get_width() == 3
-    assert fig.axes[1].get_title().startswith("train #1")
-
-
-# --------------------------------------------------------------------------- Recorder
 def test_recorder_keeps_every_ddim_step_without_changing_the_result():
     """Trajectory figures read x_t and x0_hat per step; recording must not alter sampling."""
     images = _rand(6, 1, 4, 4)
@@ -203,3 +112,20 @@ def test_recorder_accepts_models_with_only_eps():
     out = els.sample(recorder, _rand(3, 1, 4, 4, seed=5), steps=4)
     np.testing.assert_allclose(out, image.expand_as(out), atol=1e-9)
     np.testing.assert_allclose(recorder.x0_hat[1], image.expand(3, -1, -1, -1), atol=1e-9)
+
+
+def test_show_patch_matches_boxes_target_and_source_patches():
+    """One box per chosen pixel on the sample, and one on each source image at the source
+    position (a wrong offset would point at the wrong stroke)."""
+    images = _rand(3, 1, 8, 8).float()
+    index, position, _ = provenance.patch_sources(images[1:2], images, patch_size=3)
+    fig = plotting.show_patch_matches(images[1], images, index[0], position[0], [(2, 3), (5, 5)],
+                                      patch_size=3, title="Matches")
+    assert len(fig.axes) == 3
+    assert len(fig.axes[0].patches) == 2 and len(fig.axes[1].patches) == 1
+    box = fig.axes[1].patches[0]
+    assert box.get_xy() == (3 - 1 - 0.5, 2 - 1 - 0.5) and box.get_width() == 3
+    assert fig.axes[1].get_title().startswith("train #1")
+
+
+# --------------------------------------------------------------------------- Recorder
