@@ -90,7 +90,48 @@ def reproduce_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = 
                              network_steps=p.network_steps[:1], out=snap_out / "samples.csv", progress=progress)
         summary["snapshots"][name] = {"schedule": schedule.schedule, "agreement": summarise(snap_rows)}
     write_atomic(out / "summary.json", json.dumps(summary, indent=1))
+    for fig, name in ((agreement_figure(rows, spec.name), "agreement.png"),
+                      (schedule_figure(summary["schedules"], published, spec.name), "schedules.png")):
+        fig.savefig(out / name, dpi=120)
+        fig.clf()
     return summary
+
+
+def agreement_figure(rows: list[dict], title: str, network_steps: int | None = None):
+    """The paper's scatter: per sample, r(machine, network) against r(IS, network), with the
+    diagonal; points above it are samples the machine predicts better than the ideal score."""
+    import matplotlib.pyplot as plt
+
+    k = network_steps or max(r["network_steps"] for r in rows)
+    ideal = {r["seed"]: r["r"] for r in rows if r["network_steps"] == k and r["machine"] == "IS"}
+    fig, ax = plt.subplots(figsize=(4.2, 4.2))
+    for name in sorted({r["machine"] for r in rows} - {"IS"}):
+        pts = [(ideal[r["seed"]], r["r"]) for r in rows if r["network_steps"] == k and r["machine"] == name]
+        ax.scatter(*zip(*pts), s=10, alpha=0.7, label=name)
+    ax.plot([-1, 1], [-1, 1], "k--", lw=1, label="equal to IS")
+    low = min(min(ideal.values()), 0)
+    ax.set(xlim=(low, 1), ylim=(low, 1), xlabel="r(IS, network)", ylabel="r(machine, network)",
+           title=f"{title}: agreement per sample (network {k} steps)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def schedule_figure(schedules: dict[str, list[int]], published: list[int] | None, title: str):
+    """Calibrated patch size against time for each machine, beside the paper's schedule."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    for name, schedule in schedules.items():
+        n = len(schedule)
+        ax.step([i / n for i in range(1, n + 1)], schedule, where="mid", label=f"{name} (ours)")
+    if published:
+        n = len(published)
+        ax.step([i / n for i in range(1, n + 1)], published, "k--", where="mid", label="ELS (paper)")
+    ax.set(xlabel="diffusion time t", ylabel="patch size P (pixels)", title=f"{title}: calibrated P(t)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
 
 
 def _calibrated(network, factory, images, labels, p, stem: Path, progress: bool) -> Calibration:
