@@ -90,10 +90,12 @@ def reproduce_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = 
                              network_steps=p.network_steps[:1], out=snap_out / "samples.csv", progress=progress)
         summary["snapshots"][name] = {"schedule": schedule.schedule, "agreement": summarise(snap_rows)}
     write_atomic(out / "summary.json", json.dumps(summary, indent=1))
+    import matplotlib.pyplot as plt
+
     for fig, name in ((agreement_figure(rows, spec.name), "agreement.png"),
                       (schedule_figure(summary["schedules"], published, spec.name), "schedules.png")):
         fig.savefig(out / name, dpi=120)
-        fig.clf()
+        plt.close(fig)
     return summary
 
 
