@@ -13,15 +13,6 @@ import torch.nn.functional as F
 import els.data as data
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tests use one thread: on a busy 2-core machine, 2 torch threads can run 100x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 # --------------------------------------------------------------------------- fixture writers
 def write_idx(path, array: np.ndarray, gz: bool) -> None:
     """Write ``array`` (uint8) in the IDX format used by MNIST."""

@@ -10,13 +10,6 @@ import torch
 import els.models as models
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tests use one thread: on a busy 2-core machine, 2 torch threads can run 100x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 TINY = {"resnet": {"width": 16, "depth": 2, "emb_half": 8},
         "unet": {"widths": (16, 16, 16), "emb_half": 8},

@@ -12,15 +12,6 @@ import els.train as train
 from els.schedule import alpha_bar
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tests use one thread: on a busy 2-core machine, 2 torch threads can run 100x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def toy_data(n: int = 24, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Smooth blobby images in [-1, 1] (learnable in a few steps) and labels."""
     g = torch.Generator().manual_seed(seed)
