@@ -59,6 +59,7 @@ def calibrate(
     seeds: int | Sequence[int] = 10,
     steps: int = 20,
     out: str | Path | None = None,
+    batch_size: int = 5,
     progress: bool = True,
 ) -> Calibration:
     """Calibrate P(t) for ``machine_factory(images, labels)`` against ``network``.
@@ -67,7 +68,8 @@ def calibrate(
     ``conditional == True`` (each seed then draws a random label from the training labels).
     data: ``(images (N, C, H, W), labels (N,) or None)``, the training set the machine uses.
     seeds: a count (seeds 0..n-1) or explicit seeds. out: JSONL file of per-seed results;
-    seeds already in it are not recomputed. Returns the :class:`Calibration`.
+    seeds already in it are not recomputed; ``batch_size`` seeds run together (results are
+    written after each batch). Returns the :class:`Calibration`.
     """
     images, labels = data
     machine = machine_factory(images, labels)
@@ -80,16 +82,20 @@ def calibrate(
     done = _read_jsonl(out)
     todo = [s for s in seeds if s not in done]
     bar = tqdm(total=len(todo) * steps, desc="calibrate", disable=not progress)
-    for seed in todo:
-        noise, label = seeded_inputs([seed], images.shape[1:], classes)
-        sims = [None] * steps
+    for start in range(0, len(todo), batch_size):
+        batch = todo[start:start + batch_size]
+        noise, label = seeded_inputs(batch, images.shape[1:], classes)
+        sims = [[None] * steps for _ in batch]  # sims[b][i - 1][k]
         for t, x_t, _, net_eps in trajectory(network, noise.to(images.dtype), steps, label=label):
             i = round(t * steps)
-            sims[i - 1] = [_cosine(machine.eps(x_t, t, label=label, patch_size=p), net_eps) for p in candidates]
-            bar.update()
-        done[seed] = {"seed": seed, "label": None if label is None else int(label[0]),
-                      "candidates": candidates, "similarity": sims}
-        _append_jsonl(out, done[seed])
+            per_candidate = [_cosine(machine.eps(x_t, t, label=label, patch_size=p), net_eps) for p in candidates]
+            for b in range(len(batch)):
+                sims[b][i - 1] = [float(c[b]) for c in per_candidate]
+            bar.update(len(batch))
+        for b, seed in enumerate(batch):
+            done[seed] = {"seed": seed, "label": None if label is None else int(label[b]),
+                          "candidates": candidates, "similarity": sims[b]}
+            _append_jsonl(out, done[seed])
     bar.close()
     return _summarise([done[s] for s in seeds], candidates)
 
@@ -106,10 +112,11 @@ def _summarise(records: list[dict], candidates: list[int]) -> Calibration:
                        [r["label"] for r in records], sims.tolist(), choice.tolist())
 
 
-def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Cosine similarity of two tensors over all elements (not mean-centred)."""
-    a, b = a.double().flatten(), b.double().flatten()
-    return float(a @ b / (a.norm() * b.norm()).clamp(min=1e-300))
+def _cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Cosine similarity per sample of two (B, ...) tensors over all other elements (not
+    mean-centred); a (B,) float64 tensor."""
+    a, b = a.double().flatten(1), b.double().flatten(1)
+    return (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1)).clamp(min=1e-300)
 
 
 def _read_jsonl(path) -> dict[int, dict]:

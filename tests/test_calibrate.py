@@ -49,6 +49,18 @@ def test_resumes_without_recomputing(tmp_path):
     assert Calibration.load(tmp_path / "c.json") == result
 
 
+def test_batching_seeds_changes_nothing():
+    """Seeds calibrated together give the same similarities as seeds calibrated one by one."""
+    x, labels = images(), torch.arange(12) % 3
+    net = ScheduledMachine(factory(x, labels), [3, 5, 7])
+    net.conditional = True
+    kw = dict(candidates=[3, 5, 7], seeds=4, steps=3, progress=False)
+    one = calibrate(net, factory, (x, labels), batch_size=1, **kw)
+    together = calibrate(net, factory, (x, labels), batch_size=3, **kw)
+    assert one.labels == together.labels
+    assert torch.allclose(torch.tensor(one.similarity), torch.tensor(together.similarity), atol=1e-5)
+
+
 def test_conditional_network_gets_a_label_per_seed(tmp_path):
     """A class-conditional network is calibrated with a random training label per seed."""
     x, labels = images(), torch.arange(12) % 3
