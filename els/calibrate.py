@@ -81,20 +81,23 @@ def calibrate(
     classes = sorted(torch.unique(labels).tolist()) if conditional else None
     done = _read_jsonl(out)
     todo = [s for s in seeds if s not in done]
-    bar = tqdm(total=len(todo) * steps, desc="calibrate", disable=not progress)
+    bar = tqdm(total=len(todo) * steps * len(candidates), desc="calibrate (seeds x steps x P)",
+               disable=not progress)
     for start in range(0, len(todo), batch_size):
         batch = todo[start:start + batch_size]
         noise, label = seeded_inputs(batch, images.shape[1:], classes)
-        sims = [[None] * steps for _ in batch]  # sims[b][i - 1][k]
-        for t, x_t, _, net_eps in trajectory(network, noise.to(images.dtype), steps, label=label):
-            i = round(t * steps)
-            per_candidate = [_cosine(machine.eps(x_t, t, label=label, patch_size=p), net_eps) for p in candidates]
-            for b in range(len(batch)):
-                sims[b][i - 1] = [float(c[b]) for c in per_candidate]
-            bar.update(len(batch))
+        # the network's trajectory first, then one candidate at a time: each candidate's
+        # dictionary is built once per batch instead of once per step
+        path = [(t, x_t, net_eps) for t, x_t, _, net_eps in
+                trajectory(network, noise.to(images.dtype), steps, label=label)]
+        sims = torch.empty(len(batch), steps, len(candidates), dtype=torch.float64)
+        for k, p in enumerate(candidates):
+            for t, x_t, net_eps in path:
+                sims[:, round(t * steps) - 1, k] = _cosine(machine.eps(x_t, t, label=label, patch_size=p), net_eps)
+                bar.update(len(batch))
         for b, seed in enumerate(batch):
             done[seed] = {"seed": seed, "label": None if label is None else int(label[b]),
-                          "candidates": candidates, "similarity": sims[b]}
+                          "candidates": candidates, "similarity": sims[b].tolist()}
             _append_jsonl(out, done[seed])
     bar.close()
     return _summarise([done[s] for s in seeds], candidates)
