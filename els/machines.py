@@ -18,6 +18,7 @@ import torch
 
 from .engine import DEFAULT_CHUNK_BYTES, chunk_length, softmax_average
 from .patches import PADDINGS, Dictionary, border_groups, gather, pad, window_offsets
+from .same_location import same_location_average
 from .schedule import alpha_bar, per_image
 
 TRAIN_PATCHES = ("valid", "wrap")
@@ -123,7 +124,15 @@ class Machine:
         xp = pad(x[rows], *layout.pads, layout.mode).reshape(-1)
         image_starts = torch.arange(len(rows), device=self.device) * (C * Hp * Wp)
         flat_out = out.view(len(out), C, H * W)
+        singles = torch.tensor([int(q) for (q, _), d in zip(layout.groups, dictionaries) if d is None],
+                               dtype=torch.long, device=self.device)
+        if len(singles):  # pixels alone in their group: the same-position box-filter path
+            local = same_location_average(x[rows], self._class_images(label), a[rows], s2[rows],
+                                          layout.window, layout.pads, layout.mode, self.chunk_bytes)
+            flat_out[rows[:, None], :, singles[None, :]] = local.flatten(2)[:, :, singles].transpose(1, 2)
         for (positions, _), dictionary in zip(layout.groups, dictionaries):
+            if dictionary is None:
+                continue
             starts = image_starts[:, None] + _padded(positions, W, Wp)[None, :]
             q = gather(xp, starts.reshape(-1), offsets)
             m = len(positions)
@@ -144,7 +153,7 @@ class Machine:
             self._cache.move_to_end(key)
             return self._cache[key]
         layout = self.layout(size)
-        images = self.images if label is None else self.images[self.labels == label]
+        images = self._class_images(label)
         N, C, H, W = images.shape
         top, bottom, left, right = layout.pads
         Hp, Wp = H + top + bottom, W + left + right
@@ -157,7 +166,10 @@ class Machine:
             value_cols = torch.arange(C, device=self.device) * (kh * kw) + (kh // 2) * kw + kw // 2
         image_starts = torch.arange(N, device=self.device) * (C * Hp * Wp)
         dictionaries = []
-        for _, positions in layout.groups:
+        for queries, positions in layout.groups:
+            if _single(queries, positions) and not layout.whole_image:
+                dictionaries.append(None)  # computed by same_location_average, no dictionary
+                continue
             starts = (image_starts[:, None] + _padded(positions, W, Wp)[None, :]).reshape(-1)
             budget = max(0, self.cache_bytes - self._cached_bytes())
             dictionaries.append(
@@ -169,7 +181,10 @@ class Machine:
         return entry
 
     def _cached_bytes(self) -> int:
-        return sum(d.nbytes for _, ds in self._cache.values() for d in ds)
+        return sum(d.nbytes for _, ds in self._cache.values() for d in ds if d is not None)
+
+    def _class_images(self, label):
+        return self.images if label is None else self.images[self.labels == label]
 
     def _label_batches(self, label, batch):
         """Yield (label or None, rows (b,)) so each batch part uses one dictionary."""
@@ -346,6 +361,11 @@ def _noise_levels(t, batch, dtype, device):
     """(a, s2) per image: sqrt(abar(t)) and 1 - abar(t), with s2 kept >= 1e-12 (t = 0 limit)."""
     ab = alpha_bar(_checked_t(t, batch))
     return ab.sqrt().to(device, dtype), (1 - ab).clamp(min=1e-12).to(device, dtype)
+
+
+def _single(queries: torch.Tensor, positions: torch.Tensor) -> bool:
+    """A group of one query pixel whose dictionary is its own position (LS-like)."""
+    return len(queries) == 1 and len(positions) == 1 and bool(queries[0] == positions[0])
 
 
 def _padded(positions: torch.Tensor, width: int, padded_width: int) -> torch.Tensor:

@@ -43,6 +43,7 @@ MODELS = (
     ModelSpec("mnist_resnet_circular", "mnist", "resnet", "circular", False),
 )
 SNAPSHOT_SEEDS = 30  # per training snapshot (fewer only when the preset has fewer)
+EVAL_BATCH = 25  # seeds sampled together (larger products; results are written per batch)
 
 
 def training_data(model_dir: Path, max_images: int | None = None):
@@ -75,7 +76,7 @@ def reproduce_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = 
     if published and p.steps == len(published):
         machines["ELS (paper schedule)"] = (els_machine, published)
     rows = evaluate(network, machines, seeds=p.n_seeds, steps=p.steps, network_steps=p.network_steps,
-                    out=out / "samples.csv", progress=progress)
+                    out=out / "samples.csv", batch_size=EVAL_BATCH, progress=progress)
     summary = {"model": spec.name, "preset": preset, "images": len(images), "quick": p.quick,
                "schedules": {k: v.schedule for k, v in schedules.items()}, "paper_schedule": published,
                "calibration_seconds_this_run": calibration_s,
@@ -87,7 +88,8 @@ def reproduce_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = 
         schedule = _calibrated(snap, els_factory, images, labels, p, snap_out / "calibration_ELS", progress)
         snap_rows = evaluate(snap, {"IS": machines["IS"], "ELS": (els_machine, schedule.schedule)},
                              seeds=min(p.n_seeds, SNAPSHOT_SEEDS), steps=p.steps,
-                             network_steps=p.network_steps[:1], out=snap_out / "samples.csv", progress=progress)
+                             network_steps=p.network_steps[:1], out=snap_out / "samples.csv", batch_size=EVAL_BATCH,
+                             progress=progress)
         summary["snapshots"][name] = {"schedule": schedule.schedule, "agreement": summarise(snap_rows)}
     write_atomic(out / "summary.json", json.dumps(summary, indent=1))
     import matplotlib.pyplot as plt
@@ -141,7 +143,7 @@ def _calibrated(network, factory, images, labels, p, stem: Path, progress: bool)
     if p.max_scale:
         candidates = [c for c in candidates if c <= p.max_scale]
     result = calibrate(network, factory, (images, labels), candidates, seeds=p.calibration_seeds, steps=p.steps,
-                       out=stem.with_suffix(".jsonl"), progress=progress)
+                       out=stem.with_suffix(".jsonl"), batch_size=p.calibration_seeds, progress=progress)
     result.save(stem.with_suffix(".json"))
     return result
 
