@@ -9,10 +9,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .machines import checked_patch_size
-from .patches import pad
+from .machines import Machine, checked_patch_size
+from .patches import gather, pad, window_offsets
+from .schedule import alpha_bar
 
-__all__ = ["nearest_neighbours", "nearest_translates", "patch_sources"]
+__all__ = ["nearest_neighbours", "nearest_translates", "patch_sources", "top_patches"]
 
 
 def nearest_neighbours(samples: torch.Tensor, images: torch.Tensor, chunk: int = 4096):
@@ -123,6 +124,74 @@ def patch_sources(
     pos = arg % L
     position = torch.stack([pos // W, pos % W], -1).reshape(B, H, W, 2)
     return index, position, best.clamp(min=0).sqrt().reshape(B, H, W)
+
+
+def top_patches(
+    machine: Machine,
+    x_t: torch.Tensor,
+    t: float,
+    patch_size: int | None = None,
+    label: int | None = None,
+    chunk: int = 2**16,
+):
+    """For every pixel of ``x_t``, the training patch with the largest weight in a local
+    machine's posterior mean at time ``t`` (LS or ELS, with the machine's own dictionaries:
+    same position for LS, same border signature for zero-padded ELS, every position for
+    circular ELS).
+
+    x_t: (B, C, H, W); t in (0, 1]; patch_size: default the machine's; label: restrict to that
+    class as the machine does. Returns ``(index (B, H, W), position (B, H, W, 2), weight
+    (B, H, W))``: the training image (an index into ``machine.images``), the (row, column) of
+    the patch centre, and that patch's softmax weight (1 = the pixel copies it outright).
+    Brute force over the dictionary in blocks of ``chunk`` patches (float64 sums).
+    """
+    x = as_image_batch(x_t).to(machine.device, machine.dtype)
+    check_same_shape(x, machine.images)
+    if machine.patch_size is None:
+        raise ValueError(f"{type(machine).__name__} compares whole images; top_patches needs LS or ELS")
+    layout = machine.layout(checked_patch_size(patch_size or machine.patch_size))
+    if not 0 < float(t) <= 1:
+        raise ValueError(f"t must lie in (0, 1], got {t}")
+    ab = float(alpha_bar(float(t)))
+    a, s2 = ab**0.5, 1 - ab
+    rows = torch.arange(len(machine.images), device=machine.device)
+    if label is not None:
+        if machine.labels is None:
+            raise ValueError("label given, but the machine was built without labels")
+        rows = rows[machine.labels.to(machine.device) == label]
+    images = machine.images[rows]
+    B, C, H, W = x.shape
+    top, bottom, left, right = layout.pads
+    Hp, Wp = H + top + bottom, W + left + right
+    offsets = window_offsets(C, Hp, Wp, *layout.window, device=machine.device)
+    xp = pad(x, *layout.pads, layout.mode).reshape(-1)
+    ip = pad(images, *layout.pads, layout.mode).reshape(-1)
+    index = torch.zeros(B, H * W, dtype=torch.long)
+    position = torch.zeros(B, H * W, dtype=torch.long)
+    weight = torch.zeros(B, H * W, dtype=torch.float64)
+    for queries, positions in layout.groups:
+        padded_q = queries // W * Wp + queries % W
+        padded_k = positions // W * Wp + positions % W
+        keys_at = (torch.arange(len(images), device=machine.device)[:, None] * (C * Hp * Wp)
+                   + padded_k[None, :]).reshape(-1)                      # image-major
+        for b in range(B):
+            q = gather(xp, b * C * Hp * Wp + padded_q, offsets).double()  # (m, D)
+            best = torch.full((len(q),), float("inf"), dtype=torch.float64, device=machine.device)
+            arg = torch.zeros(len(q), dtype=torch.long, device=machine.device)
+            lse = torch.full((len(q),), float("-inf"), dtype=torch.float64, device=machine.device)
+            for start in range(0, len(keys_at), chunk):
+                keys = a * gather(ip, keys_at[start:start + chunk], offsets).double()
+                d2 = torch.cdist(q, keys).square()                          # (m, n)
+                value, j = d2.min(1)
+                better = value < best
+                best[better], arg[better] = value[better], j[better] + start
+                lse = torch.logaddexp(lse, torch.logsumexp(-d2 / (2 * s2), 1))
+            cols = queries.cpu()
+            index[b, cols] = rows[arg // len(positions)].cpu()
+            position[b, cols] = positions[arg % len(positions)].cpu()
+            weight[b, cols] = torch.exp(-best / (2 * s2) - lse).cpu()
+    return (index.reshape(B, H, W), torch.stack([position // W, position % W], -1).reshape(B, H, W, 2),
+            weight.reshape(B, H, W))
 
 
 def _patches(x: torch.Tensor, patch_size: int, padding: str) -> torch.Tensor:

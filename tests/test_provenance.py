@@ -79,3 +79,52 @@ def test_patch_sources_finds_copied_patches_exactly():
     assert (index == 2).all() and dist.max() < 1e-2  # float32 |q|^2 - 2qk + |k|^2 cancellation
     rows, cols = torch.meshgrid(torch.arange(8), torch.arange(8), indexing="ij")
     assert torch.equal(position[0, ..., 0], rows) and torch.equal(position[0, ..., 1], cols)
+
+
+# --------------------------------------------------------------------------- top patches
+@pytest.mark.parametrize("kind,kw", [("LS", {}), ("ELS", {"padding": "zeros"}),
+                                     ("ELS", {"padding": "circular"})])
+def test_top_patches_is_the_heaviest_entry_of_the_machine(kind, kw):
+    """At a moderate noise level: the returned patch is the brute-force argmax of the weights
+    over the machine's own dictionary, and its weight is the softmax weight. Near t = 0 the
+    machine's output at each pixel is the centre of that patch."""
+    import els
+
+    images, x = _rand(5, 1, 6, 6), _rand(2, 1, 6, 6, seed=3)
+    machine = getattr(els, kind)(images, patch_size=3, device="cpu", dtype=torch.float64, **kw)
+    t = 0.3
+    ab = float(els.alpha_bar(t))
+    index, position, weight = provenance.top_patches(machine, x, t)
+    h, H, W = 1, 6, 6
+    mode = "circular" if kw.get("padding") == "circular" else "constant"
+    xp = torch.nn.functional.pad(x, (h,) * 4, mode=mode)
+    ip = torch.nn.functional.pad(images, (h,) * 4, mode=mode)
+    sig = lambda r, c: (min(r, h), min(H - 1 - r, h), min(c, h), min(W - 1 - c, h))  # noqa: E731
+    for b, r, c in itertools.product(range(2), range(H), range(W)):
+        if kind == "LS":
+            allowed = [(r, c)]
+        elif kw["padding"] == "zeros":
+            allowed = [(v, w) for v in range(H) for w in range(W) if sig(v, w) == sig(r, c)]
+        else:  # circular ELS, non-wrapping training patches (the paper's default)
+            allowed = [(v, w) for v in range(h, H - h) for w in range(h, W - h)]
+        q = xp[b, :, r:r + 3, c:c + 3]
+        logits = torch.tensor([[-float(((q - ab**0.5 * ip[n, :, v:v + 3, w:w + 3]) ** 2).sum()) / (2 * (1 - ab))
+                                for (v, w) in allowed] for n in range(5)], dtype=torch.float64)
+        n, k = divmod(int(logits.argmax()), len(allowed))
+        assert (index[b, r, c].item(), tuple(position[b, r, c].tolist())) == (n, allowed[k])
+        assert abs(weight[b, r, c].item() - logits.flatten().softmax(0).max().item()) < 1e-9
+    # low noise: the output pixel is the centre of the heaviest patch
+    t0 = 0.02
+    index, position, weight = provenance.top_patches(machine, x, t0)
+    out = machine.denoise(x, t0)
+    assert (weight > 0.99).float().mean() > 0.5
+    centre = images[index, 0, position[..., 0], position[..., 1]]
+    # the other patches hold 1 - weight in total and differ from the centre by at most 2
+    assert ((out[:, 0] - centre).abs() <= 2 * (1 - weight) + 1e-9).all()
+
+
+def test_top_patches_refuses_whole_image_machines():
+    import els
+    m = els.IS(_rand(3, 1, 5, 5), device="cpu")
+    with pytest.raises(ValueError, match="LS or ELS"):
+        provenance.top_patches(m, _rand(1, 1, 5, 5), 0.5)
