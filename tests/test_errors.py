@@ -96,3 +96,15 @@ def test_valid_patches_larger_than_image():
 def test_patch_size_on_a_machine_without_one():
     with pytest.raises(ValueError, match="no patch size"):
         els.IS(IMAGES).denoise(X, 0.5, patch_size=3)
+
+
+def test_missing_artifact_says_how_to_get_it(tmp_path, monkeypatch):
+    from els import artifacts
+
+    monkeypatch.setenv("ELS_ARTIFACTS", str(tmp_path))
+    assert artifacts.root() == tmp_path
+    assert artifacts.path("results", "x", required=False) == tmp_path / "results" / "x"
+    with pytest.raises(FileNotFoundError, match="python -m els reproduce"):
+        artifacts.path("results", "mnist_resnet_zeros")
+    monkeypatch.delenv("ELS_ARTIFACTS")
+    assert artifacts.path("models", "mnist_resnet_zeros", "model.pt").exists()  # committed
