@@ -62,10 +62,10 @@ import torch
 
 import els
 import els.artifacts
-import els.calibrate
 import els.models
 import els.paper
 import els.reproduce
+from els.calibrate import Calibration
 
 PRESET = os.environ.get("ELS_PRESET", "paper" if torch.cuda.is_available() else "laptop")
 SIZES = {  # live calibration: machine images, candidate patch sizes, seeds
@@ -102,7 +102,7 @@ print(f"preset {PRESET!r}: {SIZES}")
 network = els.models.load(els.artifacts.path("models", "mnist_resnet_zeros", "model.pt"))
 train_images, _ = els.reproduce.training_data(els.artifacts.path("models", "mnist_resnet_zeros"),
                                               SIZES["n_train"])
-live = els.calibrate.calibrate(
+live = els.calibrate(
     network, lambda x, y: els.ELS(x, y, padding="zeros"), (train_images, None),
     candidates=SIZES["candidates"], seeds=SIZES["seeds"], steps=20)
 print("calibrated P(t), low noise first:", live.schedule)
@@ -158,7 +158,7 @@ fig.tight_layout()
 # %% mystnb={"figure": {"caption": "Similarity maps of the committed ELS calibrations (median over seeds): for each step, how well each patch size predicts the network's noise. White dots: the calibrated schedule.", "name": "fig-committed-similarity"}}
 fig, axes = plt.subplots(1, max(1, len(summaries)), figsize=(5 * max(1, len(summaries)), 3.6), squeeze=False)
 for ax, name in zip(axes[0], summaries):
-    calibration = els.calibrate.Calibration.load(results / name / "calibration_ELS.json")
+    calibration = Calibration.load(results / name / "calibration_ELS.json")
     im = similarity_map(calibration, ax, name.replace("_", " "))
 fig.colorbar(im, ax=axes[0].tolist(), label="cosine similarity")
 fig.suptitle("How sharply the data pick the patch size")

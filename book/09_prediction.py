@@ -63,11 +63,11 @@ from IPython.display import Markdown
 
 import els
 import els.artifacts
-import els.evaluate
 import els.models
 import els.plotting
 import els.reproduce
 import els.sampling
+from els.evaluate import agreement, read_rows
 
 PRESET = os.environ.get("ELS_PRESET", "paper" if torch.cuda.is_available() else "laptop")
 SIZES = {  # gallery: machine training images and seeds
@@ -128,7 +128,7 @@ Markdown("\n".join(lines))
 n = max(1, len(summaries))
 fig, axes = plt.subplots(1, n, figsize=(4.3 * n, 4.3), squeeze=False)
 for ax, name in zip(axes[0], summaries):
-    rows = els.evaluate.read_rows(results / name / "samples.csv")
+    rows = read_rows(results / name / "samples.csv")
     k = max(r["network_steps"] for r in rows)
     ideal = {r["seed"]: r["r"] for r in rows if r["network_steps"] == k and r["machine"] == "IS"}
     for machine in sorted({r["machine"] for r in rows} - {"IS"}):
@@ -162,7 +162,7 @@ outputs = {
                                     progress=True),
     "IS": els.sample(els.IS(train_images), noise, steps=20),
 }
-scores = {k: els.evaluate.agreement(v, outputs["network\n(150 steps)"])["r"] for k, v in outputs.items()}
+scores = {k: agreement(v, outputs["network\n(150 steps)"])["r"] for k, v in outputs.items()}
 
 # %% mystnb={"figure": {"caption": "The committed MNIST ResNet (top), the calibrated ELS machine and the ideal score machine, each from the same noise; r is the Pearson correlation with the network's image.", "name": "fig-gallery"}}
 fig = els.plotting.show_rows(outputs, titles={k: [f"r = {v:.2f}" for v in scores[k]] for k in outputs if k != "network\n(150 steps)"},

@@ -62,13 +62,13 @@ import torch
 
 import els
 import els.artifacts
-import els.calibrate
-import els.evaluate
 import els.models
 import els.plotting
 import els.provenance
 import els.reproduce
 import els.sampling
+from els.calibrate import Calibration
+from els.evaluate import agreement, read_rows
 
 PRESET = os.environ.get("ELS_PRESET", "paper" if torch.cuda.is_available() else "laptop")
 SIZES = {  # machine training images, samples for the distance study, seed of the worked example
@@ -81,7 +81,7 @@ print(f"preset {PRESET!r}: {SIZES}")
 name = "mnist_resnet_zeros"
 network = els.models.load(els.artifacts.path("models", name, "model.pt"))
 train_images, _ = els.reproduce.training_data(els.artifacts.path("models", name), SIZES["n_train"])
-schedule = els.calibrate.Calibration.load(els.artifacts.path("results", name, "calibration_ELS.json")).schedule
+schedule = Calibration.load(els.artifacts.path("results", name, "calibration_ELS.json")).schedule
 machine = els.ELS(train_images, padding="zeros")
 print(f"{name}; ELS schedule (low noise first): {schedule}")
 
@@ -164,7 +164,7 @@ net_path = list(els.sampling.trajectory(network, noise, 20))
 net_sample = net_path[-1][2]
 n_index, n_position, n_weight = els.provenance.top_patches(machine, net_path[-1][1], t_last, patch_size=P_last)
 n_background = els.plotting.background_mask(net_sample, P_last)
-r = els.evaluate.agreement(els_sample, net_sample)["r"].item()
+r = agreement(els_sample, net_sample)["r"].item()
 print(f"network vs ELS from the same noise: r = {r:.2f}; heaviest-patch weight, median over "
       f"foreground pixels: network {n_weight[0][~n_background[0]].median():.2f}, "
       f"ELS {weight[0][~background[0]].median():.2f}")
