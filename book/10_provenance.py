@@ -68,7 +68,7 @@ import els.provenance
 import els.reproduce
 import els.sampling
 from els.calibrate import Calibration
-from els.evaluate import agreement, read_rows
+from els.evaluate import agreement
 
 PRESET = os.environ.get("ELS_PRESET", "paper" if torch.cuda.is_available() else "laptop")
 SIZES = {  # machine training images, samples for the distance study, seed of the worked example

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+import sys
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from .calibrate import Calibration, calibrate, default_candidates
 from .evaluate import evaluate, summarise
 from .machines import ELS, IS, LS
 from .storage import write_atomic
+from .train import git_commit, machine_info
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,12 @@ def reproduce_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = 
                              progress=progress)
         summary["snapshots"][name] = {"schedule": schedule.schedule, "agreement": summarise(snap_rows)}
     write_atomic(out / "summary.json", json.dumps(summary, indent=1))
+    manifest = {"command": "python -m els " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("__main__.py")
+                else f"els.reproduce.reproduce_model({spec.name!r}, preset={preset!r})",
+                "git": git_commit(), "machine": machine_info(), "sizes": asdict(p),
+                "wall_seconds_last_run": time.perf_counter() - start,
+                "seconds_per_sample": {k: v["seconds"] / v["samples"] for k, v in summary["timing"].items()}}
+    write_atomic(out / "manifest.json", json.dumps(manifest, indent=1))
     import matplotlib.pyplot as plt
 
     for fig, name in ((agreement_figure(rows, spec.name), "agreement.png"),
