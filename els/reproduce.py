@@ -45,6 +45,7 @@ MODELS = (
     ModelSpec("mnist_resnet_circular", "mnist", "resnet", "circular", False),
 )
 SNAPSHOT_SEEDS = 30  # per training snapshot (fewer only when the preset has fewer)
+GALLERY_SEEDS = 8  # seeds shown in gallery.png
 EVAL_BATCH = 25  # seeds sampled together (larger products; results are written per batch)
 
 
@@ -102,8 +103,10 @@ def reproduce_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = 
     write_atomic(out / "manifest.json", json.dumps(manifest, indent=1))
     import matplotlib.pyplot as plt
 
+    gallery = gallery_figure(network, machines, range(GALLERY_SEEDS), max(p.network_steps), p.steps, spec.name)
     for fig, name in ((agreement_figure(rows, spec.name), "agreement.png"),
-                      (schedule_figure(summary["schedules"], published, spec.name), "schedules.png")):
+                      (schedule_figure(summary["schedules"], published, spec.name), "schedules.png"),
+                      (gallery, "gallery.png")):
         fig.savefig(out / name, dpi=120)
         plt.close(fig)
     return summary
@@ -122,11 +125,30 @@ def agreement_figure(rows: list[dict], title: str, network_steps: int | None = N
         ax.scatter(*zip(*pts), s=10, alpha=0.7, label=name)
     ax.plot([-1, 1], [-1, 1], "k--", lw=1, label="equal to IS")
     low = min(min(ideal.values()), 0)
-    ax.set(xlim=(low, 1), ylim=(low, 1), xlabel="r(IS, network)", ylabel="r(machine, network)",
-           title=f"{title}: agreement per sample (network {k} steps)")
+    ax.set(xlim=(low, 1), ylim=(low, 1), xlabel="r(IS, network)", ylabel="r(machine, network)")
+    ax.set_title(f"{title}\nagreement per sample (network {k} steps)", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def gallery_figure(network, machines: dict, seeds, network_steps: int, steps: int, title: str):
+    """Network (``network_steps`` DDIM steps) above each machine (``steps``, its schedule),
+    all from the same seeded noise and labels, with each machine's r against the network."""
+    from .evaluate import agreement
+    from .plotting import show_rows
+    from .sampling import sample, seeded_inputs
+
+    first = next(iter(machines.values()))[0]
+    classes = sorted(first.labels.unique().tolist()) if getattr(network, "conditional", False) else None
+    noise, labels = seeded_inputs(list(seeds), first.images.shape[1:], classes)
+    noise = noise.to(first.images.dtype)
+    target = sample(network, noise, network_steps, label=labels).cpu()
+    rows, titles = {f"network\n({network_steps} steps)": target}, {}
+    for name, (machine, scales) in machines.items():
+        rows[name] = sample(machine, noise, steps, scales, label=labels).cpu()
+        titles[name] = [f"r = {v:.2f}" for v in agreement(rows[name], target)["r"]]
+    return show_rows(rows, titles=titles, title=f"{title}: network and machines from the same noise")
 
 
 def schedule_figure(schedules: dict[str, list[int]], published: list[int] | None, title: str):

@@ -28,7 +28,10 @@ def test_reproduce_a_tiny_checkpoint(tmp_path):
     assert summary["agreement"]["3"]["ELS"]["n"] == 3 and "beats_IS" in summary["agreement"]["3"]["ELS"]
     assert set(summary["snapshots"]["early"]["agreement"]["3"]) == {"IS", "ELS"}
     assert json.loads((out / spec.name / "summary.json").read_text())["schedules"] == summary["schedules"]
-    assert (out / spec.name / "agreement.png").stat().st_size > 0 and (out / spec.name / "schedules.png").exists()
+    for figure in ("agreement.png", "schedules.png", "gallery.png"):
+        assert (out / spec.name / figure).stat().st_size > 0
+    manifest = json.loads((out / spec.name / "manifest.json").read_text())
+    assert manifest["sizes"]["n_seeds"] == 3 and "commit" in manifest["git"]
     before = (out / spec.name / "samples.csv").read_text()
     reproduce_model(spec, "smoke", tmp_path / "models", out, progress=False, sizes=sizes)
     assert (out / spec.name / "samples.csv").read_text() == before
