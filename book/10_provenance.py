@@ -46,8 +46,8 @@ if "google.colab" in sys.modules:
 # **What you will learn**
 #
 # - how to read the machine's weights: `els.provenance.top_patches`;
-# - that the weights collapse onto single patches as $t \to 0$ (local consistency);
-# - that one generated digit borrows from dozens of training images, at shifted positions;
+# - that the output becomes locally consistent as $t \to 0$;
+# - that one generated image borrows from hundreds of training images, at shifted positions;
 # - that network and ELS outputs are far from every training image, while IS outputs are
 #   copies: creativity, not memorisation.
 
@@ -95,27 +95,36 @@ print(f"{name}; ELS schedule (low noise first): {schedule}")
 # border signature as $u$.
 #
 # We sample one image with the machine, keeping the whole trajectory, and read the weights
-# at every step.
+# at every step. Two questions: how much weight does the heaviest patch get, and does the
+# machine's output pixel $\hat x_0(u)$ equal the centre of that patch (local consistency)?
 
 # %%
 noise, _ = els.sampling.seeded_inputs([SIZES["seed"]], train_images.shape[1:])
 path = list(els.sampling.trajectory(machine, noise, 20, schedule, progress=True))
 els_sample = path[-1][2]
-top_weight = []
-for t, x_t, _, _ in path:
-    _, _, weight = els.provenance.top_patches(machine, x_t, t, patch_size=schedule[round(t * 20) - 1])
-    top_weight.append((t, weight[0]))
+steps = []
+for t, x_t, x0, _ in path:
+    index, position, weight = els.provenance.top_patches(machine, x_t, t, patch_size=schedule[round(t * 20) - 1])
+    centre = train_images[index, 0, position[..., 0], position[..., 1]]   # (1, H, W)
+    steps.append((t, float(weight.median()), float(((x0[:, 0] - centre).abs() < 0.1).float().mean())))
 
-# %% mystnb={"figure": {"caption": "Weight of the heaviest training patch at each pixel along one ELS trajectory: median over pixels and the share of pixels where it exceeds 0.9. At high noise every pixel averages many patches; in the last steps almost every pixel copies one patch.", "name": "fig-collapse"}}
+# %% mystnb={"figure": {"caption": "Along one ELS trajectory: the share of pixels whose output equals (within 0.1) the centre of their heaviest training patch, and the median weight of that patch. The weight stays spread over many near-identical patches, but by the last steps they agree on the centre value almost everywhere: the output becomes locally consistent.", "name": "fig-collapse"}}
 fig, ax = plt.subplots(figsize=(5.5, 3.4))
-ts = [t for t, _ in top_weight]
-ax.plot(ts, [float(w.median()) for _, w in top_weight], "o-", label="median over pixels")
-ax.plot(ts, [float((w > 0.9).float().mean()) for _, w in top_weight], "s--", label="share of pixels above 0.9")
-ax.set(xlabel="diffusion time t", ylabel="weight of the heaviest patch", ylim=(0, 1.02),
-       title="The softmax collapses onto single patches")
+ts = [t for t, _, _ in steps]
+ax.plot(ts, [c for _, _, c in steps], "o-", label="pixels equal to the heaviest patch's centre")
+ax.plot(ts, [w for _, w, _ in steps], "s--", label="median weight of the heaviest patch")
+ax.set(xlabel="diffusion time t", ylabel="share of pixels / weight", ylim=(0, 1.02),
+       title="Local consistency emerges as t -> 0")
 ax.invert_xaxis()
-ax.legend()
+ax.legend(fontsize=8)
 fig.tight_layout()
+
+# %% [markdown]
+# The heaviest single patch rarely holds much weight: a 3x3 piece of a stroke edge looks
+# almost the same in hundreds of training digits, and those near-copies share the softmax.
+# What collapses is their *disagreement*: by the last steps nearly every output pixel equals
+# the centre of its best-matching training patch. That is the local consistency of chapter
+# 6, reached in finite time.
 
 # %% [markdown]
 # ## A mosaic, taken apart
@@ -157,7 +166,8 @@ fig.tight_layout()
 #
 # The trained network has no softmax to open, but we can ask the machine which training
 # patches best explain the network's own $x_t$ at its last step. If the network is a patch
-# mosaic machine, its image should decompose in the same way.
+# mosaic machine, its image should decompose in the same way, with weights comparable to
+# the machine's own.
 
 # %%
 net_path = list(els.sampling.trajectory(network, noise, 20))
@@ -207,10 +217,12 @@ fig.tight_layout()
 #
 # - `els.provenance.top_patches` opens the machine's softmax: for each pixel, the heaviest
 #   training patch and its weight.
-# - Along a trajectory the weights collapse: by the last steps nearly every pixel copies one
-#   patch. That is local consistency, reached in finite time.
-# - A single generated digit is assembled from patches of many training images, taken from
-#   other positions: a patch mosaic. The trained network's image decomposes the same way.
+# - Along a trajectory the output becomes locally consistent: by the last steps nearly every
+#   pixel equals the centre of its best-matching training patch (the weight itself is shared
+#   by many near-identical patches).
+# - A single generated image is assembled from patches of hundreds of training images, taken
+#   from other positions: a patch mosaic. The machine can read the trained network's image
+#   in the same terms.
 # - Network and ELS samples are far from every training image; IS samples are copies.
 #
 # ## Exercises
