@@ -156,12 +156,13 @@ fig.suptitle("Calibrated P(t): ours and the paper's")
 fig.tight_layout()
 
 # %% mystnb={"figure": {"caption": "Similarity maps of the committed ELS calibrations (median over seeds): for each step, how well each patch size predicts the network's noise. White dots: the calibrated schedule.", "name": "fig-committed-similarity"}}
-fig, axes = plt.subplots(1, max(1, len(summaries)), figsize=(5 * max(1, len(summaries)), 3.6), squeeze=False)
+fig, axes = plt.subplots(1, max(1, len(summaries)), figsize=(5 * max(1, len(summaries)), 3.8), squeeze=False,
+                         layout="constrained")
 for ax, name in zip(axes[0], summaries):
     calibration = Calibration.load(results / name / "calibration_ELS.json")
     im = similarity_map(calibration, ax, name.replace("_", " "))
-fig.colorbar(im, ax=axes[0].tolist(), label="cosine similarity")
 fig.suptitle("How sharply the data pick the patch size")
+colourbar = fig.colorbar(im, ax=axes[0].tolist(), label="cosine similarity")
 
 # %% [markdown]
 # Read the maps column by column. At low noise (left) only small patches predict the
