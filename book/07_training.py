@@ -168,10 +168,10 @@ steps = SIZES["steps"] or (None if SIZES["minutes"] else sizes.total_steps(len(i
 result = els.train.train(
     model, images, steps=steps, max_minutes=SIZES["minutes"], batch_size=sizes.batch_size,
     lr=sizes.lr, lr_decay=sizes.lr_decay, ema=sizes.ema, seed=0, n_samples=0)
-print(f"{result.step} steps, {result.images_seen:,} images seen in {result.wall_seconds / 60:.1f} min, "
-      f"running loss {result.loss:.3f}")
+print(f"{result.step} steps, {result.images_seen:,} images seen in {result.wall_seconds / 60:.1f} min; "
+      f"mean loss over the last 20 steps {torch.tensor(result.losses[-20:]).mean():.3f}")
 
-# %% mystnb={"figure": {"caption": "Training loss of the from-scratch run (per step, and its running average). The loss falls fast at first; the samples need far more steps than this to look like digits.", "name": "fig-loss"}}
+# %% mystnb={"figure": {"caption": "Training loss of the from-scratch run (per step, and the mean of the last 50 steps). The first steps overshoot (the learning rate starts at its peak, with no warm-up), then the loss falls fast; the samples need far more steps than this to look like digits.", "name": "fig-loss"}}
 losses = torch.tensor(result.losses)
 smooth = torch.tensor([losses[max(0, i - 49):i + 1].mean() for i in range(len(losses))])
 fig, ax = plt.subplots(figsize=(6, 3.2))
@@ -249,5 +249,5 @@ fig = els.plotting.show_rows(rows, titles=titles, title="Network samples and the
 # 1. Retrain the ResNet with `padding="circular"` and check, with `torch.roll`, that the
 #    network commutes with translations (`els.models` tests do this). What does that mean
 #    for where digits appear in its samples?
-# 2. Change `depth` of the ResNet to 2 and 10 and measure the receptive field with
-#    `sensitivity`. How do the samples change after the same training time?
+# 2. The loss curve above spikes in the first steps. Add a learning-rate warm-up (scale the
+#    rate by `min(1, step / 100)`) and compare the loss after the same number of steps.
