@@ -203,19 +203,19 @@ fig.tight_layout()
 # 256, and our machines see 500 training images instead of 5,000. Read the table with that
 # in mind:
 #
-# - For the MNIST ResNet, the calibrated ELS machine agrees with the network almost as well
-#   as in the paper (network sampled with 150 steps), and beats the ideal score on every
-#   sample.
-# - LS and IS agree *less* with our networks than with the paper's. Our samples are blobbier
-#   than those of a fully trained network, and the ideal score's clean training digits are
-#   further from them.
-# - The ELS machine with the paper's *published* schedule does clearly worse than with ours:
-#   our ResNet is more local than the paper's (it calibrates to $P = 3$ for the whole second
-#   half of sampling). A schedule has to be calibrated for each network; it does not
-#   transfer.
-# - Against the network sampled with 20 steps, agreement is lower than with 150 steps,
-#   whereas the paper reports similar values for both. We have not found the cause yet; the
-#   20-step samples of our networks keep more small-scale noise, which no machine predicts.
+# - For both MNIST networks the calibrated ELS machine agrees with the network about as well
+#   as in the paper (network sampled with 150 steps), and beats the ideal score on almost
+#   every sample.
+# - LS and IS agree *less* with our networks than with the paper's, most of all for the
+#   ResNet, whose samples are blobbier than those of a fully trained network: the ideal
+#   score's clean training digits are far from them.
+# - For the ResNet, the ELS machine with the paper's *published* schedule does clearly worse
+#   than with ours: our ResNet is more local than the paper's (it calibrates to $P = 3$ for
+#   the whole second half of sampling). For the UNet our schedule is close to the published
+#   one and both agree equally well. A schedule has to be calibrated for each network.
+# - Against the ResNet sampled with 20 steps, agreement is lower than with 150 steps,
+#   whereas the paper reports similar values for both; for the UNet our 20-step numbers
+#   match the paper's. We have not found the cause for the ResNet yet.
 #
 # What would close the gap: longer training (the snapshot curve is still rising), the
 # paper's width and data, and machines with more training images and calibration seeds.
