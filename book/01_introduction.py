@@ -161,6 +161,10 @@ fig = els.plotting.show_rows(
 # | [Locality](04_locality.ipynb) | what if each pixel may only look at a patch? | `els.LS` |
 # | [Equivariance](05_equivariance.ipynb) | what if the denoiser must commute with translations? | `els.ES` |
 # | [Locality and equivariance](06_els.ipynb) | both at once: patch mosaics, borders, a black-and-white toy | `els.ELS` |
+# | [Training small convolutional diffusion models](07_training.ipynb) | what are the networks the theory should predict? | `els.models`, `els.train` |
+# | [Calibrating the patch size](08_calibration.ipynb) | which patch size matches a network at each noise level? | `els.calibrate` |
+# | [Predicting trained networks](09_prediction.ipynb) | how well does ELS predict a network from the same noise? | `els.evaluate` |
+# | [Patch mosaics and provenance](10_provenance.ipynb) | where does each generated pixel come from? | `els.provenance` |
 #
 # Every machine is the same computation, a softmax-weighted average of pieces of training
 # images, with a different rule for *which* pieces a pixel may compare itself with:
