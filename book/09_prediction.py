@@ -94,7 +94,7 @@ print("models with results:", ", ".join(summaries))
 # $$
 #
 # The paper's tables are headed $r^2$, but its evaluation code computes the plain Pearson $r$
-# (SPEC §6); so the columns to compare with the paper are our $r$ columns. $R^2$ is stricter:
+# (see the paper's released code); so the columns to compare with the paper are our $r$ columns. $R^2$ is stricter:
 # it also penalises a machine whose output has the right shape but the wrong contrast.
 # The network is sampled with 150 DDIM steps (and 20), the machines with 20 steps and their
 # calibrated schedules (`els.evaluate`).
