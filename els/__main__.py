@@ -91,10 +91,15 @@ def run_train(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         data_info={"name": args.dataset, "split": "train", "max_images": max_images, "subset_seed": args.seed,
                    "conditional": bool(num_classes), "preset": args.preset},
-        command="python -m els " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+        command=_command_line())
     print(f"els train: {result.step} steps, {result.images_seen} images, {result.wall_seconds / 60:.1f} min, "
           f"loss {result.loss:.4f}; wrote {args.out}")
     return 0
+
+
+def _command_line() -> str:
+    """This invocation as a shell command, for manifests."""
+    return "python -m els " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
 # --------------------------------------------------------------------------- reproduce
@@ -121,7 +126,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
     if missing:
         print(f"els reproduce: no checkpoint yet for {', '.join(missing)}; skipping (train it with python -m els train)")
     summaries = [reproduce.reproduce_model(m, args.preset, Path(args.models_dir), Path(args.out),
-                                           progress=not args.no_progress)
+                                           progress=not args.no_progress, command=_command_line())
                  for m in specs if m.name not in missing]
     if summaries:
         print(reproduce.table(summaries))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from .engine import DEFAULT_CHUNK_BYTES, chunk_length, softmax_average
-from .patches import PADDINGS, Dictionary, border_groups, gather, pad, window_offsets
+from .patches import PADDINGS, Dictionary, border_groups, gather, pad, padded_positions, window_offsets
 from .same_location import same_location_average
 from .schedule import alpha_bar, per_image
 
@@ -133,7 +133,7 @@ class Machine:
         for (positions, _), dictionary in zip(layout.groups, dictionaries):
             if dictionary is None:
                 continue
-            starts = image_starts[:, None] + _padded(positions, W, Wp)[None, :]
+            starts = image_starts[:, None] + padded_positions(positions, W, Wp)[None, :]
             q = gather(xp, starts.reshape(-1), offsets)
             m = len(positions)
             ai, s2i = a[rows].repeat_interleave(m), s2[rows].repeat_interleave(m)
@@ -170,7 +170,7 @@ class Machine:
             if _single(queries, positions) and not layout.whole_image:
                 dictionaries.append(None)  # computed by same_location_average, no dictionary
                 continue
-            starts = (image_starts[:, None] + _padded(positions, W, Wp)[None, :]).reshape(-1)
+            starts = (image_starts[:, None] + padded_positions(positions, W, Wp)[None, :]).reshape(-1)
             budget = max(0, self.cache_bytes - self._cached_bytes())
             dictionaries.append(
                 Dictionary.build(source, starts, offsets, value_cols, self.dedup, budget))
@@ -366,8 +366,3 @@ def _noise_levels(t, batch, dtype, device):
 def _single(queries: torch.Tensor, positions: torch.Tensor) -> bool:
     """A group of one query pixel whose dictionary is its own position (LS-like)."""
     return len(queries) == 1 and len(positions) == 1 and bool(queries[0] == positions[0])
-
-
-def _padded(positions: torch.Tensor, width: int, padded_width: int) -> torch.Tensor:
-    """Flat image positions r * W + c to flat padded-plane offsets r * Wp + c."""
-    return positions // width * padded_width + positions % width

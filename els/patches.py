@@ -38,6 +38,12 @@ def window_offsets(channels: int, height: int, width: int, kh: int, kw: int, dev
     return (c[:, None, None] + r[None, :, None] + w[None, None, :]).reshape(-1)
 
 
+def padded_positions(positions: torch.Tensor, width: int, padded_width: int) -> torch.Tensor:
+    """Flat image positions ``r * W + c`` to flat offsets ``r * Wp + c`` in the padded plane
+    (where the window with its top-left corner at padded (r, c) starts)."""
+    return positions // width * padded_width + positions % width
+
+
 def gather(flat: torch.Tensor, starts: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
     """Windows ``flat[starts[i] + offsets]`` as an (n, D) tensor."""
     return flat[starts[:, None] + offsets[None, :]]

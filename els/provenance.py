@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from .machines import Machine, checked_patch_size
-from .patches import gather, pad, window_offsets
+from .patches import gather, pad, padded_positions, window_offsets
 from .schedule import alpha_bar
 
 __all__ = ["nearest_neighbours", "nearest_translates", "patch_sources", "top_patches"]
@@ -170,8 +170,8 @@ def top_patches(
     position = torch.zeros(B, H * W, dtype=torch.long)
     weight = torch.zeros(B, H * W, dtype=torch.float64)
     for queries, positions in layout.groups:
-        padded_q = queries // W * Wp + queries % W
-        padded_k = positions // W * Wp + positions % W
+        padded_q = padded_positions(queries, W, Wp)
+        padded_k = padded_positions(positions, W, Wp)
         keys_at = (torch.arange(len(images), device=machine.device)[:, None] * (C * Hp * Wp)
                    + padded_k[None, :]).reshape(-1)                      # image-major
         for b in range(B):

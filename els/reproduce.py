@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-import sys
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -59,10 +58,11 @@ def training_data(model_dir: Path, max_images: int | None = None):
 
 def reproduce_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = Path("artifacts/models"),
                     out: Path = Path("artifacts/results"), progress: bool = True,
-                    sizes: presets.EvalPreset | None = None) -> dict:
+                    sizes: presets.EvalPreset | None = None, command: str | None = None) -> dict:
     """Calibrate ELS and LS against one checkpoint, evaluate IS, LS, ELS (ours and, where
     published, the paper's schedule) and each snapshot; returns the summary. ``sizes``
-    overrides the preset's evaluation sizes."""
+    overrides the preset's evaluation sizes; ``command`` is recorded in ``manifest.json``
+    (default: this function call)."""
     p = sizes or presets.get(preset).evaluation
     model_dir, out = models_dir / spec.name, out / spec.name
     images, labels = training_data(model_dir, p.calibration_images)
@@ -95,8 +95,7 @@ def reproduce_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = 
                              progress=progress)
         summary["snapshots"][name] = {"schedule": schedule.schedule, "agreement": summarise(snap_rows)}
     write_atomic(out / "summary.json", json.dumps(summary, indent=1))
-    manifest = {"command": "python -m els " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("__main__.py")
-                else f"els.reproduce.reproduce_model({spec.name!r}, preset={preset!r})",
+    manifest = {"command": command or f"els.reproduce.reproduce_model({spec.name!r}, preset={preset!r})",
                 "git": git_commit(), "machine": machine_info(), "sizes": asdict(p),
                 "wall_seconds_last_run": time.perf_counter() - start,
                 "seconds_per_sample": {k: v["seconds"] / v["samples"] for k, v in summary["timing"].items()}}

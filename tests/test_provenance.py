@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from els import provenance
+from reference import _abar, _patch, _signature
 from reference import random_images as _rand
 
 
@@ -93,22 +94,21 @@ def test_top_patches_is_the_heaviest_entry_of_the_machine(kind, kw):
     images, x = _rand(5, 1, 6, 6), _rand(2, 1, 6, 6, seed=3)
     machine = getattr(els, kind)(images, patch_size=3, device="cpu", dtype=torch.float64, **kw)
     t = 0.3
-    ab = float(els.alpha_bar(t))
+    ab = _abar(t)
     index, position, weight = provenance.top_patches(machine, x, t)
     h, H, W = 1, 6, 6
-    mode = "circular" if kw.get("padding") == "circular" else "constant"
-    xp = torch.nn.functional.pad(x, (h,) * 4, mode=mode)
-    ip = torch.nn.functional.pad(images, (h,) * 4, mode=mode)
-    sig = lambda r, c: (min(r, h), min(H - 1 - r, h), min(c, h), min(W - 1 - c, h))  # noqa: E731
+    mode = "circular" if kw.get("padding") == "circular" else "zeros"
+    xs, ims = x.numpy(), images.numpy()
     for b, r, c in itertools.product(range(2), range(H), range(W)):
         if kind == "LS":
             allowed = [(r, c)]
         elif kw["padding"] == "zeros":
-            allowed = [(v, w) for v in range(H) for w in range(W) if sig(v, w) == sig(r, c)]
+            allowed = [(v, w) for v in range(H) for w in range(W)
+                       if _signature(v, w, H, W, h) == _signature(r, c, H, W, h)]
         else:  # circular ELS, non-wrapping training patches (the paper's default)
             allowed = [(v, w) for v in range(h, H - h) for w in range(h, W - h)]
-        q = xp[b, :, r:r + 3, c:c + 3]
-        logits = torch.tensor([[-float(((q - ab**0.5 * ip[n, :, v:v + 3, w:w + 3]) ** 2).sum()) / (2 * (1 - ab))
+        q = _patch(xs[b], r, c, 3, mode)
+        logits = torch.tensor([[-np.sum((q - ab**0.5 * _patch(ims[n], v, w, 3, mode)) ** 2) / (2 * (1 - ab))
                                 for (v, w) in allowed] for n in range(5)], dtype=torch.float64)
         n, k = divmod(int(logits.argmax()), len(allowed))
         assert (index[b, r, c].item(), tuple(position[b, r, c].tolist())) == (n, allowed[k])
