@@ -54,7 +54,6 @@ if "google.colab" in sys.modules:
 # ## Set-up
 
 # %%
-import json
 import os
 
 import matplotlib.pyplot as plt
@@ -136,22 +135,14 @@ fig.tight_layout()
 
 # %%
 results = els.artifacts.path("results", required=False)
-summaries = {p.parent.name: json.loads(p.read_text()) for p in sorted(results.glob("*/summary.json"))}
+summaries = els.reproduce.read_summaries(results)
 print("models with results:", ", ".join(summaries) or "none yet (run python -m els reproduce)")
 
 # %% mystnb={"figure": {"caption": "Calibrated patch size against diffusion time for each committed checkpoint (ELS and LS), with the paper's published ELS schedule (dashed) for the same data and architecture.", "name": "fig-schedules"}}
 fig, axes = plt.subplots(1, max(1, len(summaries)), figsize=(4.2 * max(1, len(summaries)), 3.4),
                          squeeze=False, sharey=True)
 for ax, (name, s) in zip(axes[0], summaries.items()):
-    for machine, schedule in s["schedules"].items():
-        n = len(schedule)
-        ax.step([i / n for i in range(1, n + 1)], schedule, where="mid", label=f"{machine} (ours)")
-    if s["paper_schedule"]:
-        n = len(s["paper_schedule"])
-        ax.step([i / n for i in range(1, n + 1)], s["paper_schedule"], "k--", where="mid", label="ELS (paper)")
-    ax.set(xlabel="diffusion time t", title=name.replace("_", " "))
-    ax.legend(fontsize=8)
-axes[0, 0].set_ylabel("patch size P (pixels)")
+    els.reproduce.schedule_figure(s["schedules"], s["paper_schedule"], name.replace("_", " "), ax=ax)
 fig.suptitle("Calibrated P(t): ours and the paper's")
 fig.tight_layout()
 

@@ -78,7 +78,7 @@ SIZES = {  # gallery: machine training images and seeds
 print(f"preset {PRESET!r}: {SIZES}")
 
 results = els.artifacts.path("results")
-summaries = {p.parent.name: json.loads(p.read_text()) for p in sorted(results.glob("*/summary.json"))}
+summaries = els.reproduce.read_summaries(results)
 print("models with results:", ", ".join(summaries))
 
 # %% [markdown]
@@ -128,18 +128,8 @@ Markdown("\n".join(lines))
 n = max(1, len(summaries))
 fig, axes = plt.subplots(1, n, figsize=(4.3 * n, 4.3), squeeze=False)
 for ax, name in zip(axes[0], summaries):
-    rows = read_rows(results / name / "samples.csv")
-    k = max(r["network_steps"] for r in rows)
-    ideal = {r["seed"]: r["r"] for r in rows if r["network_steps"] == k and r["machine"] == "IS"}
-    for machine in sorted({r["machine"] for r in rows} - {"IS"}):
-        pts = [(ideal[r["seed"]], r["r"]) for r in rows if r["network_steps"] == k and r["machine"] == machine]
-        ax.scatter(*zip(*pts), s=9, alpha=0.6, label=machine)
-    ax.plot([-1, 1], [-1, 1], "k--", lw=1)
-    low = min(0.0, min(ideal.values()))
-    ax.set(xlim=(low, 1), ylim=(low, 1), xlabel="r (IS, network)", ylabel="r (machine, network)",
-           title=name.replace("_", " "))
-    ax.legend(fontsize=7, loc="lower right")
-fig.suptitle(f"Agreement per sample (network sampled with {k} steps)")
+    els.reproduce.agreement_figure(read_rows(results / name / "samples.csv"), name.replace("_", " "), ax=ax)
+fig.suptitle("Agreement per sample with the network")
 fig.tight_layout()
 
 # %% [markdown]

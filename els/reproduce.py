@@ -111,14 +111,16 @@ def reproduce_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = 
     return summary
 
 
-def agreement_figure(rows: list[dict], title: str, network_steps: int | None = None):
+def agreement_figure(rows: list[dict], title: str, network_steps: int | None = None, ax=None):
     """The paper's scatter: per sample, r(machine, network) against r(IS, network), with the
-    diagonal; points above it are samples the machine predicts better than the ideal score."""
+    diagonal; points above it are samples the machine predicts better than the ideal score.
+    Draws on ``ax`` when given (else a new figure); returns the figure."""
     import matplotlib.pyplot as plt
 
     k = network_steps or max(r["network_steps"] for r in rows)
     ideal = {r["seed"]: r["r"] for r in rows if r["network_steps"] == k and r["machine"] == "IS"}
-    fig, ax = plt.subplots(figsize=(4.2, 4.2))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.2, 4.2))
     for name in sorted({r["machine"] for r in rows} - {"IS"}):
         pts = [(ideal[r["seed"]], r["r"]) for r in rows if r["network_steps"] == k and r["machine"] == name]
         ax.scatter(*zip(*pts), s=10, alpha=0.7, label=name)
@@ -127,8 +129,8 @@ def agreement_figure(rows: list[dict], title: str, network_steps: int | None = N
     ax.set(xlim=(low, 1), ylim=(low, 1), xlabel="r(IS, network)", ylabel="r(machine, network)")
     ax.set_title(f"{title}\nagreement per sample (network {k} steps)", fontsize=10)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    ax.figure.tight_layout()
+    return ax.figure
 
 
 def gallery_figure(network, machines: dict, seeds, network_steps: int, steps: int, title: str):
@@ -150,11 +152,13 @@ def gallery_figure(network, machines: dict, seeds, network_steps: int, steps: in
     return show_rows(rows, titles=titles, title=f"{title}: network and machines from the same noise")
 
 
-def schedule_figure(schedules: dict[str, list[int]], published: list[int] | None, title: str):
-    """Calibrated patch size against time for each machine, beside the paper's schedule."""
+def schedule_figure(schedules: dict[str, list[int]], published: list[int] | None, title: str, ax=None):
+    """Calibrated patch size against time for each machine, beside the paper's schedule.
+    Draws on ``ax`` when given (else a new figure); returns the figure."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5, 3.4))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.4))
     for name, schedule in schedules.items():
         n = len(schedule)
         ax.step([i / n for i in range(1, n + 1)], schedule, where="mid", label=f"{name} (ours)")
@@ -163,8 +167,13 @@ def schedule_figure(schedules: dict[str, list[int]], published: list[int] | None
         ax.step([i / n for i in range(1, n + 1)], published, "k--", where="mid", label="ELS (paper)")
     ax.set(xlabel="diffusion time t", ylabel="patch size P (pixels)", title=f"{title}: calibrated P(t)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def read_summaries(results: Path) -> dict[str, dict]:
+    """``summary.json`` of every reproduced model under ``results``, by model name."""
+    return {p.parent.name: json.loads(p.read_text()) for p in sorted(Path(results).glob("*/summary.json"))}
 
 
 def _calibrated(network, factory, images, labels, p, stem: Path, progress: bool) -> Calibration:
