@@ -4,6 +4,7 @@
     python -m els train --dataset mnist --arch resnet --padding zeros --preset laptop \\
         --out artifacts/models/mnist_resnet_zeros [--conditional] [--max-minutes M] [--resume] [--seed S]
 
+    python -m els recipes --dataset mnist --arch resnet --images 32000 [--recipes NAME ...]
     python -m els reproduce --preset laptop [--models NAME ...]
     python -m els bench [--images 6000]
 
@@ -52,6 +53,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-images", type=int, default=None, help="class-balanced subset size (overrides preset)")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--warmup-steps", type=int, default=None, help="linear lr warm-up steps (overrides preset)")
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
@@ -86,7 +88,8 @@ def run_train(args: argparse.Namespace) -> int:
           f"{max_minutes if max_minutes is not None else 'no'} minutes")
     result = train.train(
         model, images, labels, steps=steps, max_minutes=max_minutes, batch_size=batch,
-        lr=args.lr or tp.lr, lr_decay=tp.lr_decay, ema=tp.ema, seed=args.seed, out_dir=args.out,
+        lr=args.lr or tp.lr, lr_decay=tp.lr_decay,
+        warmup_steps=args.warmup_steps if args.warmup_steps is not None else tp.warmup_steps, ema=tp.ema, seed=args.seed, out_dir=args.out,
         checkpoint_every=tp.checkpoint_every, resume=args.resume, device=args.device,
         progress=not args.no_progress,
         data_info={"name": args.dataset, "split": "train", "max_images": max_images, "subset_seed": args.seed,
@@ -100,6 +103,36 @@ def run_train(args: argparse.Namespace) -> int:
 def _command_line() -> str:
     """This invocation as a shell command, for manifests."""
     return "python -m els " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+# --------------------------------------------------------------------------- recipes
+def add_recipes(sub: argparse._SubParsersAction) -> None:
+    from . import data, models, presets, recipes
+
+    p = sub.add_parser("recipes", help="compare training recipes at one budget of images seen")
+    p.add_argument("--dataset", default="mnist", choices=[n for n in data.NAMES])
+    p.add_argument("--arch", default="resnet", choices=list(models.ARCHS))
+    p.add_argument("--padding", default="zeros", choices=list(models.PADDINGS))
+    p.add_argument("--preset", default="laptop", choices=list(presets.PRESETS), help="network sizes and subset")
+    p.add_argument("--images", type=int, default=32_000, help="training images seen per recipe")
+    p.add_argument("--recipes", nargs="*", default=None, choices=list(recipes.RECIPES),
+                   help="default: all")
+    p.add_argument("--validation-images", type=int, default=500)
+    p.add_argument("--out", default=None, help="default: artifacts/recipes/<dataset>_<arch>")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run_recipes)
+
+
+def run_recipes(args: argparse.Namespace) -> int:
+    from . import recipes
+
+    chosen = {k: v for k, v in recipes.RECIPES.items() if args.recipes is None or k in args.recipes}
+    rows = recipes.compare(args.dataset, args.arch, args.padding, images_budget=args.images, recipes=chosen,
+                           preset=args.preset, out=args.out or f"artifacts/recipes/{args.dataset}_{args.arch}",
+                           n_validation=args.validation_images, progress=not args.no_progress,
+                           command=_command_line())
+    print(recipes.table(rows))
+    return 0
 
 
 # --------------------------------------------------------------------------- reproduce
@@ -145,6 +178,7 @@ def add_bench(sub: argparse._SubParsersAction) -> None:
 COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
     "data": add_data,
     "train": add_train,
+    "recipes": add_recipes,
     "reproduce": add_reproduce,
     "bench": add_bench,
 }

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from .machines import Machine
 from .sampling import seeded_inputs, trajectory
-from .storage import append_line, write_atomic
+from .storage import append_jsonl, read_jsonl, write_atomic
 
 
 @dataclass
@@ -123,20 +123,11 @@ def _cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def _read_jsonl(path) -> dict[int, dict]:
-    """Per-seed records already written (a torn last line from a crash is ignored)."""
-    if path is None or not Path(path).exists():
-        return {}
-    records = {}
-    for line in Path(path).read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        records[record["seed"]] = record
-    return records
+    """Per-seed records already written."""
+    return {} if path is None else {r["seed"]: r for r in read_jsonl(path)}
 
 
 def _append_jsonl(path, record: dict) -> None:
     if path is not None:
-        append_line(path, json.dumps(record))
+        append_jsonl(path, record)
 

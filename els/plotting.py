@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 # the computations behind the source figures; re-exported so chapters can reach them here too
-from .provenance import as_image_batch, check_same_shape, nearest_neighbours, nearest_translates, patch_sources
+from .provenance import as_image_batch, nearest_neighbours, nearest_translates, patch_sources
 
 __all__ = [
     "to_display",

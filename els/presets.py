@@ -18,7 +18,8 @@ class TrainPreset:
 
     ``max_images=None`` means the full training set. The run stops at ``steps`` (or, if
     ``steps`` is None, after ``epochs`` passes over the data) or after ``max_minutes`` of wall
-    time, whichever comes first. ``lr`` decays by ``lr_decay`` per step (exponential).
+    time, whichever comes first. ``lr`` decays by ``lr_decay`` per step (exponential), after a
+    linear warm-up over the first ``warmup_steps`` steps (0: none).
     """
 
     resnet_width: int
@@ -35,6 +36,7 @@ class TrainPreset:
     epochs: float | None = None
     max_minutes: float | None = None
     checkpoint_every: int = 1000
+    warmup_steps: int = 0
 
     def total_steps(self, n_images: int, batch_size: int | None = None) -> int | None:
         """Step budget for a training set of ``n_images``: ``steps``, else

@@ -1,6 +1,7 @@
 """Crash-safe files for long runs: atomic whole-file writes and append-only records."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -29,3 +30,23 @@ def append_line(path: str | Path, line: str) -> None:
         f.write(("\n" if torn else "") + line + "\n")
         f.flush()
         os.fsync(f.fileno())
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    """The JSON records of a JSON-lines file, in order (none if it does not exist); a torn last
+    line left by a crash is skipped."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def append_jsonl(path: str | Path, record: dict) -> None:
+    """Append one JSON record as a line (see ``append_line``)."""
+    append_line(path, json.dumps(record))

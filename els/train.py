@@ -1,6 +1,7 @@
 """Training an eps-predicting network (SPEC §7): MSE between predicted and true noise at
 ``t = randint(0, 1000) / 1000`` under the legacy cosine schedule, AdamW (no weight decay),
-per-step exponential learning-rate decay, optional EMA of the weights.
+per-step exponential learning-rate decay after an optional linear warm-up, optional EMA of
+the weights.
 
 ``train(...)`` runs on CPU or CUDA within a step and/or time budget, writes resumable
 checkpoints atomically, and finally exports the model (EMA weights if EMA is on) with
@@ -34,6 +35,8 @@ MODEL = "model.pt"
 MANIFEST = "manifest.json"
 SAMPLES = "samples.png"
 _LOSS_BETA = 0.99  # running average of the loss (bias-corrected exponential average)
+#: run settings added after checkpoints were first written, with the value older runs used
+_CONFIG_DEFAULTS = {"warmup_steps": 0}
 
 
 @dataclass
@@ -53,7 +56,8 @@ class TrainResult:
 
 def train(model: models.DiffusionNet, images: torch.Tensor, labels: torch.Tensor | None = None, *,
           steps: int | None = None, max_minutes: float | None = None, batch_size: int = 128,
-          lr: float = 1e-4, lr_decay: float = 0.999965, ema: float | None = None, seed: int = 0,
+          lr: float = 1e-4, lr_decay: float = 0.999965, warmup_steps: int = 0,
+          ema: float | None = None, seed: int = 0,
           out_dir: str | os.PathLike | None = None, checkpoint_every: int | None = 1000,
           checkpoint_minutes: float | None = 10.0, resume: bool = False,
           device: str | torch.device | None = None, schedule: str = "legacy_cosine",
@@ -64,7 +68,8 @@ def train(model: models.DiffusionNet, images: torch.Tensor, labels: torch.Tensor
 
     Stops after ``steps`` optimiser steps in total or ``max_minutes`` of training wall time in
     total (both counted across resumes), whichever comes first; at least one must be given.
-    ``lr`` decays by ``lr_decay`` per step; ``ema`` is the EMA decay (e.g. 0.999) or None;
+    The learning rate at step ``k`` is ``learning_rate(k, lr, lr_decay, warmup_steps)``;
+    ``ema`` is the EMA decay (e.g. 0.999) or None;
     the decay used at step ``k`` is ``min(ema, (1 + k) / (10 + k))`` so short runs are not
     dominated by the initial weights.
     With ``out_dir``, a checkpoint is written every ``checkpoint_every`` steps, every
@@ -73,7 +78,8 @@ def train(model: models.DiffusionNet, images: torch.Tensor, labels: torch.Tensor
     export (``model.pt`` + ``.json``), ``manifest.json`` and ``samples.png`` are written.
     ``device`` defaults to CUDA when available.
     """
-    _check_args(images, labels, model, steps, max_minutes, batch_size, lr, lr_decay, ema, n_samples)
+    _check_args(images, labels, model, steps, max_minutes, batch_size, lr, lr_decay, warmup_steps, ema,
+                n_samples)
     device = torch.device(device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu"))
     out = Path(out_dir) if out_dir is not None else None
     if resume and out is None:
@@ -83,18 +89,17 @@ def train(model: models.DiffusionNet, images: torch.Tensor, labels: torch.Tensor
     lab = labels.to(device).long() if (labels is not None and model.conditional) else None
     n = len(data)
     run_config = {"model": model.config, "batch_size": batch_size, "lr": lr, "lr_decay": lr_decay,
-                  "ema": ema, "seed": seed, "schedule": schedule, "n_images": n,
+                  "warmup_steps": warmup_steps, "ema": ema, "seed": seed, "schedule": schedule, "n_images": n,
                   "data_checksum": _checksum(images, labels if model.conditional else None)}
 
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=lr_decay)
     ema_model = _ema_copy(model) if ema is not None else None
     gen = torch.Generator().manual_seed(seed)
     state = {"step": 0, "elapsed": 0.0, "loss_avg": 0.0, "images_seen": 0}
 
     ckpt_path = out / CHECKPOINT if out is not None else None
     if resume and ckpt_path.is_file():
-        state = _load_checkpoint(ckpt_path, model, ema_model, opt, sched, gen, run_config, device)
+        state = _load_checkpoint(ckpt_path, model, ema_model, opt, gen, run_config, device)
         print(f"els.train: resuming {ckpt_path} at step {state['step']} "
               f"({state['elapsed'] / 60:.1f} min trained so far)")
     elif resume:
@@ -122,7 +127,7 @@ def train(model: models.DiffusionNet, images: torch.Tensor, labels: torch.Tensor
     def checkpoint() -> None:
         if ckpt_path is not None:
             snap = dict(state, elapsed=elapsed(), loss_avg=float(loss_avg))
-            _save_checkpoint(ckpt_path, model, ema_model, opt, sched, gen, snap, run_config)
+            _save_checkpoint(ckpt_path, model, ema_model, opt, gen, snap, run_config)
 
     try:
         while (total is None or state["step"] < total) and elapsed() < budget_s:
@@ -142,8 +147,9 @@ def train(model: models.DiffusionNet, images: torch.Tensor, labels: torch.Tensor
             opt.zero_grad(set_to_none=True)
             loss.backward()
             updating = True  # weights change before the step counter does
+            for group in opt.param_groups:
+                group["lr"] = learning_rate(step, lr, lr_decay, warmup_steps)
             opt.step()
-            sched.step()
             if ema_model is not None:  # warm-up: early on the average forgets the random init faster
                 _ema_update(ema_model, model, min(ema, (1 + step) / (10 + step)))
             loss_avg = _LOSS_BETA * loss_avg + (1 - _LOSS_BETA) * loss.detach()
@@ -184,8 +190,42 @@ def train(model: models.DiffusionNet, images: torch.Tensor, labels: torch.Tensor
     return result
 
 
+def learning_rate(step: int, lr: float, lr_decay: float, warmup_steps: int = 0) -> float:
+    """Learning rate of optimiser step ``step`` (0-based): ``lr * lr_decay**step``, scaled by
+    ``(step + 1) / warmup_steps`` during the first ``warmup_steps`` steps (linear warm-up)."""
+    warm = min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else 1.0
+    return lr * lr_decay ** step * warm
+
+
+@torch.no_grad()
+def validation_loss(model: models.DiffusionNet, images: torch.Tensor, labels: torch.Tensor | None = None, *,
+                    n_times: int = 8, seed: int = 0, batch_size: int = 250,
+                    schedule: str = "legacy_cosine") -> float:
+    """Training objective on held-out ``images (N, C, H, W)`` with fixed noise: the eps-MSE
+    averaged over every image at each of ``n_times`` evenly spaced times ``t = (k + 1/2) / n_times``.
+    Deterministic for a given ``seed``, so runs can be compared on the same draws."""
+    gen = torch.Generator().manual_seed(seed)
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    for k in range(n_times):
+        t = (k + 0.5) / n_times
+        ab = float(alpha_bar(torch.tensor([t], dtype=torch.float64), schedule))
+        for i in range(0, len(images), batch_size):
+            x0 = images[i:i + batch_size].to(device, torch.float32)
+            noise = torch.randn(x0.shape, generator=gen).to(device)
+            x_t = ab ** 0.5 * x0 + (1 - ab) ** 0.5 * noise
+            lab = labels[i:i + batch_size].to(device).long() if model.conditional else None
+            tt = torch.full((len(x0),), t, device=device)
+            total += float(F.mse_loss(model(x_t, tt, lab), noise, reduction="sum"))
+    model.train(was_training)
+    return total / (n_times * images.numel())
+
+
 # --------------------------------------------------------------------------- helpers
-def _check_args(images, labels, model, steps, max_minutes, batch_size, lr, lr_decay, ema, n_samples) -> None:
+def _check_args(images, labels, model, steps, max_minutes, batch_size, lr, lr_decay, warmup_steps, ema,
+                n_samples) -> None:
     if not isinstance(model, models.DiffusionNet):
         raise TypeError(f"model must be an els.models network (ResNet, UNet, ...), got {type(model).__name__}")
     if not torch.is_tensor(images) or images.dim() != 4:
@@ -204,6 +244,8 @@ def _check_args(images, labels, model, steps, max_minutes, batch_size, lr, lr_de
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     if not lr > 0 or not 0 < lr_decay <= 1:
         raise ValueError(f"need lr > 0 and 0 < lr_decay <= 1, got lr={lr}, lr_decay={lr_decay}")
+    if not isinstance(warmup_steps, int) or warmup_steps < 0:
+        raise ValueError(f"warmup_steps must be a non-negative int (0: no warm-up), got {warmup_steps!r}")
     if ema is not None and not 0 < ema < 1:
         raise ValueError(f"ema must be None or a decay in (0, 1) such as 0.999, got {ema}")
     if n_samples < 0:
@@ -250,7 +292,7 @@ def _atomic_save(obj: Any, path: Path) -> None:
             tmp.unlink()
 
 
-def _save_checkpoint(path, model, ema_model, opt, sched, gen, state, run_config) -> None:
+def _save_checkpoint(path, model, ema_model, opt, gen, state, run_config) -> None:
     rng = {"generator": gen.get_state(), "torch_cpu": torch.get_rng_state()}
     if torch.cuda.is_available():
         rng["torch_cuda"] = torch.cuda.get_rng_state_all()
@@ -259,16 +301,16 @@ def _save_checkpoint(path, model, ema_model, opt, sched, gen, state, run_config)
         "model": model.state_dict(),
         "ema": ema_model.state_dict() if ema_model is not None else None,
         "optimizer": opt.state_dict(),
-        "scheduler": sched.state_dict(),
         "rng": rng,
         "state": state,
         "config": run_config,
     }, path)
 
 
-def _load_checkpoint(path, model, ema_model, opt, sched, gen, run_config, device) -> dict:
+def _load_checkpoint(path, model, ema_model, opt, gen, run_config, device) -> dict:
     ck = torch.load(path, map_location=device, weights_only=True)
-    diff = {k: (ck["config"].get(k), v) for k, v in run_config.items() if ck["config"].get(k) != v}
+    saved = _CONFIG_DEFAULTS | ck["config"]
+    diff = {k: (saved.get(k), v) for k, v in run_config.items() if saved.get(k) != v}
     if diff:
         detail = "; ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in diff.items())
         raise ValueError(f"cannot resume {path}: the run differs ({detail}). Use the same model, data "
@@ -277,7 +319,6 @@ def _load_checkpoint(path, model, ema_model, opt, sched, gen, run_config, device
     if ema_model is not None:
         ema_model.load_state_dict(ck["ema"])
     opt.load_state_dict(ck["optimizer"])
-    sched.load_state_dict(ck["scheduler"])
     gen.set_state(ck["rng"]["generator"].cpu())
     torch.set_rng_state(ck["rng"]["torch_cpu"].cpu())
     if "torch_cuda" in ck["rng"] and torch.cuda.is_available():
@@ -353,7 +394,8 @@ def _export(result: TrainResult, images, run_config, data_info, command, device,
         "seed": seed,
         "model": result.model.config,
         "parameters": sum(p.numel() for p in result.model.parameters()),
-        "hyperparameters": {k: run_config[k] for k in ("batch_size", "lr", "lr_decay", "ema", "schedule")}
+        "hyperparameters": {k: run_config[k] for k in ("batch_size", "lr", "lr_decay", "warmup_steps", "ema",
+                                                        "schedule")}
         | {"steps_budget": steps, "max_minutes": max_minutes},
         "steps": result.step,
         "images_seen": result.images_seen,

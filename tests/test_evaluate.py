@@ -1,6 +1,5 @@
 """Agreement metrics, the per-sample CSV's resumption, and the summary (SPEC §6)."""
 import csv
-import os
 import signal
 import subprocess
 import sys

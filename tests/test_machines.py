@@ -1,5 +1,4 @@
 """Every machine against the brute-force float64 reference, and the exact identities (SPEC §3)."""
-import math
 
 import numpy as np
 import pytest
