@@ -102,6 +102,14 @@ def compare(dataset: str = "mnist", arch: str = "resnet", padding: str = "zeros"
     return rows
 
 
+def read(out: str | Path) -> list[dict[str, Any]]:
+    """The rows a ``compare`` run wrote to ``out/recipes.jsonl``."""
+    path = Path(out) / RESULTS
+    if not path.is_file():
+        raise FileNotFoundError(f"no recipe comparison in {out}: run python -m els recipes --out {out}")
+    return storage.read_jsonl(path)
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     """Markdown table of ``compare`` rows, best validation loss first."""
     def best(r):
