@@ -206,6 +206,11 @@ fig.tight_layout()
 # - Against the ResNet sampled with 20 steps, agreement is lower than with 150 steps,
 #   whereas the paper reports similar values for both; for the UNet our 20-step numbers
 #   match the paper's. We have not found the cause for the ResNet yet.
+# - The circular ResNet is the cleanest test of the theory: its LS and IS numbers are close
+#   to the paper's, and the circular ELS machine agrees with it *better* than in the paper.
+#   Translation equivariance with wrap-around means a blob may appear anywhere, even cut
+#   by the image border, and the machine places the same blobs as the network from the
+#   same noise.
 #
 # What would close the gap: longer training (the snapshot curve is still rising), the
 # paper's width and data, and machines with more training images and calibration seeds.

@@ -39,6 +39,7 @@ RECIPES: dict[str, Recipe] = {
     "warmup": Recipe(warmup_images=6400),
     "warmup_lr3e-3": Recipe(lr=3e-3, warmup_images=6400),
     "warmup_batch32": Recipe(batch_size=32, warmup_images=6400),
+    "warmup_batch32_lr2e-3": Recipe(lr=2e-3, batch_size=32, warmup_images=6400),
 }
 RESULTS = "recipes.jsonl"
 
