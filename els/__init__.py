@@ -6,7 +6,7 @@ Public API::
     els.IS, els.ES, els.LS, els.ELS        # analytic machines: .denoise(), .eps()
     els.sample(model, noise, steps=20, scales=None, label=None)   # DDIM
     els.calibrate(...), els.evaluate(...)  # P(t) calibration, agreement with a network
-    els.data.load(...), els.models.ResNet/UNet, els.train.train(...)
+    els.data.load(...), els.models.ResNet/UNet, els.train.train(...), els.recipes.compare(...)
 """
 import os
 

@@ -51,7 +51,7 @@ def test_a_few_steps_lower_the_loss():
 
 def test_resume_continues_the_same_run_exactly(tmp_path):
     """Fails if a run stopped after 2 steps and resumed for 2 more differs from 4 straight
-    steps: lost optimiser/scheduler/EMA/RNG state or a different data order."""
+    steps: lost optimiser/warm-up/EMA/RNG state or a different data order."""
     images, labels = toy_data(n=20)
     kw = dict(batch_size=8, lr=1e-3, lr_decay=0.99, warmup_steps=3, ema=0.9, seed=5, progress=False, device="cpu",
               n_samples=0)
