@@ -89,7 +89,8 @@ def run_train(args: argparse.Namespace) -> int:
     result = train.train(
         model, images, labels, steps=steps, max_minutes=max_minutes, batch_size=batch,
         lr=args.lr or tp.lr, lr_decay=tp.lr_decay,
-        warmup_steps=args.warmup_steps if args.warmup_steps is not None else tp.warmup_steps, ema=tp.ema, seed=args.seed, out_dir=args.out,
+        warmup_steps=args.warmup_steps if args.warmup_steps is not None else tp.warmup_steps,
+        ema=tp.ema, seed=args.seed, out_dir=args.out,
         checkpoint_every=tp.checkpoint_every, resume=args.resume, device=args.device,
         progress=not args.no_progress,
         data_info={"name": args.dataset, "split": "train", "max_images": max_images, "subset_seed": args.seed,

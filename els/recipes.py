@@ -48,8 +48,8 @@ def compare(dataset: str = "mnist", arch: str = "resnet", padding: str = "zeros"
             images_budget: int = 32_000, recipes: dict[str, Recipe] | None = None, preset: str = "laptop",
             out: str | Path = "artifacts/recipes/mnist_resnet", n_validation: int = 500, seed: int = 0,
             progress: bool = True, command: str | None = None) -> list[dict[str, Any]]:
-    """Train one network per recipe for ``images_budget`` images on the preset's training subset
-    and score it; returns one row per recipe (also in ``out/recipes.jsonl``, resumed from there).
+    """Train one network per recipe on the CPU for ``images_budget`` images on the preset's
+    training subset and score it; returns one row per recipe (also in ``out/recipes.jsonl``, resumed from there).
 
     Row keys: recipe, settings, steps, images_seen, wall_seconds, images_per_second,
     train_loss (running average at the end), val_loss_raw, val_loss_ema (eps-MSE on
@@ -65,7 +65,7 @@ def compare(dataset: str = "mnist", arch: str = "resnet", padding: str = "zeros"
     images, labels = data.load(dataset, "train", max_images=tp.max_images, seed=seed)
     val_images, val_labels = data.load(dataset, "test", max_images=n_validation, seed=seed)
     done = {row["recipe"]: row for row in storage.read_jsonl(out / RESULTS)}
-    (out / "manifest.json").write_text(json.dumps({
+    storage.write_atomic(out / "manifest.json", json.dumps({
         "command": command, "git": train.git_commit(), "machine": train.machine_info("cpu"),
         "dataset": dataset, "arch": arch, "padding": padding, "preset": preset, "subset_size": len(images),
         "validation_images": len(val_images), "images_budget": images_budget, "seed": seed,
@@ -88,7 +88,6 @@ def compare(dataset: str = "mnist", arch: str = "resnet", padding: str = "zeros"
             progress=progress, n_samples=0, device="cpu")
         samples, _ = train.draw_samples(result.model, 64, tuple(images.shape[1:]), seed=seed + 10_000)
         train.save_grid(samples, out / f"samples_{name}.png")
-        model.eval()
         row = {"recipe": name, "settings": asdict(recipe), "steps": result.step, "images_seen": result.images_seen,
                "wall_seconds": round(result.wall_seconds, 1),
                "images_per_second": round(result.images_seen / max(result.wall_seconds, 1e-9), 1),
