@@ -1,10 +1,12 @@
 """Training recipes compared at one short budget of training images seen.
 
-Each recipe trains the same network (same initialisation, data subset and seed) for the same
-number of images, with its learning rate decaying to a tenth over the run; then it is scored
+Each recipe trains the same network (same initialisation, data subset and seed, unless the
+recipe changes the width or the subset) for the same number of images, with its learning rate
+decaying to a tenth over the run; then it is scored
 on held-out images by ``els.train.validation_loss`` (raw and EMA weights) and by the distance
 of 64 samples to their nearest training image. Equal images seen (not equal minutes) makes the
-comparison independent of the machine and of other jobs sharing it. Results are appended one
+comparison independent of the machine and of other jobs sharing it; a recipe for a cheaper
+network may set its own ``images`` to compare at about equal minutes instead. Results are appended one
 recipe per line to ``recipes.jsonl`` so an interrupted comparison resumes; each run also
 checkpoints under ``runs/<recipe>/`` and resumes mid-recipe.
 """
@@ -24,13 +26,18 @@ from . import data, models, presets, storage, train
 
 @dataclass(frozen=True)
 class Recipe:
-    """Optimisation settings; ``warmup_images`` is converted to steps of ``batch_size``."""
+    """Optimisation settings; ``warmup_images`` is converted to steps of ``batch_size``.
+    ``width`` (ResNet channels) and ``subset`` (training images) default to the preset's;
+    ``images`` defaults to the comparison's ``images_budget``."""
 
     lr: float = 1e-3
     batch_size: int = 128
     warmup_images: int = 0
     ema: float | None = 0.999
     final_lr_factor: float = 0.1  # lr at the end of the budget / lr at its peak
+    width: int | None = None
+    subset: int | None = None
+    images: int | None = None
 
 
 #: the candidates: the laptop preset as first used (no warm-up), then one change at a time
@@ -41,6 +48,16 @@ RECIPES: dict[str, Recipe] = {
     "warmup_batch32": Recipe(batch_size=32, warmup_images=6400),
     "warmup_batch32_lr2e-3": Recipe(lr=2e-3, batch_size=32, warmup_images=6400),
 }
+#: then the winner's network and data: half and 1.5x the width (half the width at three times
+#: the images, about the same minutes on a CPU), half and four times the training subset
+_BEST = dict(lr=2e-3, batch_size=32, warmup_images=6400)
+RECIPES.update({
+    "best_width32": Recipe(**_BEST, width=32),
+    "best_width32_3x_images": Recipe(**_BEST, width=32, images=96_000),
+    "best_width96": Recipe(**_BEST, width=96),
+    "best_subset2000": Recipe(**_BEST, subset=2000),
+    "best_subset16000": Recipe(**_BEST, subset=16_000),
+})
 RESULTS = "recipes.jsonl"
 
 
@@ -51,7 +68,7 @@ def compare(dataset: str = "mnist", arch: str = "resnet", padding: str = "zeros"
     """Train one network per recipe on the CPU for ``images_budget`` images on the preset's
     training subset and score it; returns one row per recipe (also in ``out/recipes.jsonl``, resumed from there).
 
-    Row keys: recipe, settings, steps, images_seen, wall_seconds, images_per_second,
+    Row keys: recipe, settings, width (ResNet; None for a UNet), subset_size, steps, images_seen, wall_seconds, images_per_second,
     train_loss (running average at the end), val_loss_raw, val_loss_ema (eps-MSE on
     ``n_validation`` test images), nn_l2_median (64 EMA samples to the training subset, L2 over
     32x32 pixels in [-1, 1]).
@@ -63,6 +80,7 @@ def compare(dataset: str = "mnist", arch: str = "resnet", padding: str = "zeros"
     out.mkdir(parents=True, exist_ok=True)
     tp = presets.get(preset).train
     images, labels = data.load(dataset, "train", max_images=tp.max_images, seed=seed)
+    subsets = {tp.max_images: (images, labels)}
     val_images, val_labels = data.load(dataset, "test", max_images=n_validation, seed=seed)
     done = {row["recipe"]: row for row in storage.read_jsonl(out / RESULTS)}
     storage.write_atomic(out / "manifest.json", json.dumps({
@@ -75,10 +93,19 @@ def compare(dataset: str = "mnist", arch: str = "resnet", padding: str = "zeros"
         if name in done:
             rows.append(done[name])
             continue
+        size = recipe.subset or tp.max_images
+        if size not in subsets:
+            subsets[size] = data.load(dataset, "train", max_images=size, seed=seed)
+        images, labels = subsets[size]
         batch = min(recipe.batch_size, len(images))  # as train() does on a small subset
-        steps = math.ceil(images_budget / batch)
-        torch.manual_seed(seed)  # same initial weights for every recipe
-        model = models.build(arch, channels=images.shape[1], padding=padding, **tp.model_kwargs(arch))
+        steps = math.ceil((recipe.images or images_budget) / batch)
+        torch.manual_seed(seed)  # same initial weights for every recipe of one width
+        sizes = tp.model_kwargs(arch)
+        if recipe.width is not None:
+            if "width" not in sizes:
+                raise ValueError(f"recipe {name!r} sets a ResNet width, but arch is {arch!r}")
+            sizes["width"] = recipe.width
+        model = models.build(arch, channels=images.shape[1], padding=padding, **sizes)
         t0 = time.perf_counter()
         result = train.train(
             model, images, labels, steps=steps, batch_size=recipe.batch_size, lr=recipe.lr,
@@ -88,7 +115,8 @@ def compare(dataset: str = "mnist", arch: str = "resnet", padding: str = "zeros"
             progress=progress, n_samples=0, device="cpu")
         samples, _ = train.draw_samples(result.model, 64, tuple(images.shape[1:]), seed=seed + 10_000)
         train.save_grid(samples, out / f"samples_{name}.png")
-        row = {"recipe": name, "settings": asdict(recipe), "steps": result.step, "images_seen": result.images_seen,
+        row = {"recipe": name, "settings": asdict(recipe), "width": sizes.get("width"), "subset_size": len(images),
+               "steps": result.step, "images_seen": result.images_seen,
                "wall_seconds": round(result.wall_seconds, 1),
                "images_per_second": round(result.images_seen / max(result.wall_seconds, 1e-9), 1),
                "train_loss": result.loss,
@@ -115,11 +143,13 @@ def table(rows: list[dict[str, Any]]) -> str:
     def best(r):
         return min(v for v in (r["val_loss_raw"], r["val_loss_ema"]) if v is not None)
 
-    lines = ["| recipe | lr | batch | warm-up (images) | steps | val. loss raw | val. loss EMA | NN L2 | img/s |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| recipe | lr | batch | warm-up (images) | width | subset | images | val. loss raw | val. loss EMA "
+             "| NN L2 | img/s | minutes |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=best):
         s = r["settings"]
         ema = f"{r['val_loss_ema']:.4f}" if r["val_loss_ema"] is not None else "-"
-        lines.append(f"| {r['recipe']} | {s['lr']:g} | {s['batch_size']} | {s['warmup_images']} | {r['steps']} | "
-                     f"{r['val_loss_raw']:.4f} | {ema} | {r['nn_l2_median']:.1f} | {r['images_per_second']:.0f} |")
+        lines.append(f"| {r['recipe']} | {s['lr']:g} | {s['batch_size']} | {s['warmup_images']} | "
+                     f"{r.get('width', '-')} | {r.get('subset_size', '-')} | {r['images_seen']} | "
+                     f"{r['val_loss_raw']:.4f} | {ema} | {r['nn_l2_median']:.1f} | {r['images_per_second']:.0f} | "
+                     f"{r['wall_seconds'] / 60:.1f} |")
     return "\n".join(lines)

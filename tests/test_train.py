@@ -233,3 +233,20 @@ def test_recipe_comparison_scores_each_recipe_once_and_resumes(tmp_path, monkeyp
     assert "| baseline |" in table and "| warmup_batch32 |" in table
     assert cli.main(args) == 0  # resumes: nothing retrained, no duplicate rows
     assert len((out / recipes.RESULTS).read_text().splitlines()) == 2
+
+
+def test_recipe_width_subset_and_images_reach_the_trained_network(tmp_path, monkeypatch):
+    """Fails if a recipe's width, training subset or own image budget is ignored: the saved
+    network must have the recipe's width and the row must report the subset and images used."""
+    import els.recipes as recipes
+
+    fake_mnist_cache(tmp_path, monkeypatch)
+    out = tmp_path / "recipes"
+    chosen = {"narrow_small": recipes.Recipe(batch_size=8, width=24, subset=20, images=48)}
+    (row,) = recipes.compare(preset="smoke", images_budget=16, recipes=chosen, out=out, n_validation=10,
+                             progress=False)
+    assert (row["width"], row["subset_size"], row["images_seen"], row["steps"]) == (24, 20, 48, 6)
+    assert models.load(out / "runs" / "narrow_small" / train.MODEL).config["width"] == 24
+    with pytest.raises(ValueError, match="ResNet width"):
+        recipes.compare(arch="unet", preset="smoke", images_budget=16, recipes=chosen, out=tmp_path / "u",
+                        n_validation=10, progress=False)
