@@ -206,11 +206,14 @@ recipe_rows = els.recipes.read(recipe_dir)
 Markdown(els.recipes.table(recipe_rows))
 
 # %% mystnb={"figure": {"caption": "Samples (20 DDIM steps, EMA weights, the same noise) of the ResNet after 32,000 training images with each recipe.", "name": "fig-recipes"}}
-fig, axes = plt.subplots(1, len(recipe_rows), figsize=(3.2 * len(recipe_rows), 3.6), squeeze=False)
-for ax, row in zip(axes[0], recipe_rows):
+ncols = min(5, len(recipe_rows))
+nrows = -(-len(recipe_rows) // ncols)
+fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.6 * nrows), squeeze=False)
+for ax in axes.flat:
+    ax.axis("off")
+for ax, row in zip(axes.flat, recipe_rows):
     ax.imshow(plt.imread(recipe_dir / f"samples_{row['recipe']}.png"), cmap="gray")
     ax.set_title(row["recipe"], fontsize=9)
-    ax.axis("off")
 fig.suptitle("Samples after the same training budget, by recipe")
 fig.tight_layout()
 
@@ -239,10 +242,10 @@ fig.tight_layout()
 #
 # Training to good samples takes far longer than a chapter should. The book ships
 # checkpoints trained with `python -m els train --preset laptop` (64-channel ResNet, 6 layers;
-# UNet 32/64/128 channels; 4,000 images, EMA 0.999), each with its manifest. Four of them
-# were trained before the recipe comparison (batch 128, learning rate $10^{-3}$ decaying to
-# $10^{-4}$, no warm-up); the FashionMNIST ResNet was retrained with the new recipe. The
-# table reads the manifests.
+# UNet 32/64/128 channels; 4,000 images, EMA 0.999), each with its manifest. The two UNets
+# and the circular ResNet were trained before the recipe comparison (batch 128, learning
+# rate $10^{-3}$ decaying to $10^{-4}$, no warm-up); the zero-padded ResNets were retrained
+# with the new recipe. The table reads the manifests.
 
 # %%
 rows = ["| model | steps | images seen | CPU minutes | images/s | final loss | median distance to nearest training image |",
