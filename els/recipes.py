@@ -2,13 +2,13 @@
 
 Each recipe trains the same network (same initialisation, data subset and seed, unless the
 recipe changes the width or the subset) for the same number of images, with its learning rate
-decaying to a tenth over the run; then it is scored
-on held-out images by ``els.train.validation_loss`` (raw and EMA weights) and by the distance
-of 64 samples to their nearest training image. Equal images seen (not equal minutes) makes the
-comparison independent of the machine and of other jobs sharing it; a recipe for a cheaper
-network may set its own ``images`` to compare at about equal minutes instead. Results are appended one
-recipe per line to ``recipes.jsonl`` so an interrupted comparison resumes; each run also
-checkpoints under ``runs/<recipe>/`` and resumes mid-recipe.
+decaying to a tenth over the run; then it is scored on held-out images by
+``els.train.validation_loss`` (raw and EMA weights) and by the distance of 64 samples to their
+nearest training image. Equal images seen (not equal minutes) makes the comparison independent
+of the machine and of other jobs sharing it; a recipe for a cheaper network may set its own
+``images`` to compare at about equal minutes instead. Results are appended one recipe per line
+to ``recipes.jsonl`` so an interrupted comparison resumes; each run also checkpoints under
+``runs/<recipe>/`` and resumes mid-recipe.
 """
 from __future__ import annotations
 
@@ -66,19 +66,24 @@ def compare(dataset: str = "mnist", arch: str = "resnet", padding: str = "zeros"
             out: str | Path = "artifacts/recipes/mnist_resnet", n_validation: int = 500, seed: int = 0,
             progress: bool = True, command: str | None = None) -> list[dict[str, Any]]:
     """Train one network per recipe on the CPU for ``images_budget`` images on the preset's
-    training subset and score it; returns one row per recipe (also in ``out/recipes.jsonl``, resumed from there).
+    training subset and score it; returns one row per recipe (also in ``out/recipes.jsonl``,
+    resumed from there). A recipe's ``width``, ``subset`` and ``images`` override these.
 
-    Row keys: recipe, settings, width (ResNet; None for a UNet), subset_size, steps, images_seen, wall_seconds, images_per_second,
-    train_loss (running average at the end), val_loss_raw, val_loss_ema (eps-MSE on
-    ``n_validation`` test images), nn_l2_median (64 EMA samples to the training subset, L2 over
-    32x32 pixels in [-1, 1]).
+    Row keys: recipe, settings, width (ResNet; None for a UNet), subset_size, steps,
+    images_seen, wall_seconds, images_per_second, train_loss (running average at the end),
+    val_loss_raw, val_loss_ema (eps-MSE on ``n_validation`` test images), nn_l2_median (64 EMA
+    samples to the training subset, L2 over 32x32 pixels in [-1, 1]).
     """
     recipes = RECIPES if recipes is None else recipes
     if images_budget < 1:
         raise ValueError(f"images_budget must be a positive number of training images, got {images_budget}")
+    tp = presets.get(preset).train
+    widened = [name for name, recipe in recipes.items() if recipe.width is not None]
+    if widened and "width" not in tp.model_kwargs(arch):
+        raise ValueError(f"recipes {widened} set a ResNet width, but arch is {arch!r}: "
+                         "drop their width or compare ResNets")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    tp = presets.get(preset).train
     images, labels = data.load(dataset, "train", max_images=tp.max_images, seed=seed)
     subsets = {tp.max_images: (images, labels)}
     val_images, val_labels = data.load(dataset, "test", max_images=n_validation, seed=seed)
@@ -102,8 +107,6 @@ def compare(dataset: str = "mnist", arch: str = "resnet", padding: str = "zeros"
         torch.manual_seed(seed)  # same initial weights for every recipe of one width
         sizes = tp.model_kwargs(arch)
         if recipe.width is not None:
-            if "width" not in sizes:
-                raise ValueError(f"recipe {name!r} sets a ResNet width, but arch is {arch!r}")
             sizes["width"] = recipe.width
         model = models.build(arch, channels=images.shape[1], padding=padding, **sizes)
         t0 = time.perf_counter()
@@ -149,7 +152,7 @@ def table(rows: list[dict[str, Any]]) -> str:
         s = r["settings"]
         ema = f"{r['val_loss_ema']:.4f}" if r["val_loss_ema"] is not None else "-"
         lines.append(f"| {r['recipe']} | {s['lr']:g} | {s['batch_size']} | {s['warmup_images']} | "
-                     f"{r.get('width', '-')} | {r.get('subset_size', '-')} | {r['images_seen']} | "
+                     f"{r.get('width') or '-'} | {r.get('subset_size', '-')} | {r['images_seen']} | "
                      f"{r['val_loss_raw']:.4f} | {ema} | {r['nn_l2_median']:.1f} | {r['images_per_second']:.0f} | "
                      f"{r['wall_seconds'] / 60:.1f} |")
     return "\n".join(lines)
