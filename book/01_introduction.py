@@ -95,6 +95,7 @@ import els
 import els.data
 import els.paper
 import els.plotting
+import els.provenance
 
 PRESET = os.environ.get("ELS_PRESET", "paper" if torch.cuda.is_available() else "laptop")
 SIZES = {  # training images, samples, image side, largest patch size
@@ -132,8 +133,8 @@ ideal = els.sample(els.IS(images), noise, steps=20)
 mosaic = els.sample(els.ELS(images, padding="zeros"), noise, steps=20,
                     scales=scales, progress=True)
 
-d_ideal, _ = els.plotting.nearest_neighbours(ideal, images)
-d_mosaic, nearest = els.plotting.nearest_neighbours(mosaic, images)
+d_ideal, _ = els.provenance.nearest_neighbours(ideal, images)
+d_mosaic, nearest = els.provenance.nearest_neighbours(mosaic, images)
 
 # %% mystnb={"figure": {"caption": "Same noise, two denoisers. Top: the ideal denoiser returns training images (distance to the nearest training image about 0). Middle: the equivariant local score machine creates new digit-like images. Bottom: the training image nearest to each ELS sample.", "name": "fig-teaser"}}
 rows = {"ideal score\n(IS)": ideal, "equivariant\nlocal score (ELS)": mosaic,

@@ -61,6 +61,7 @@ import torch
 import els
 import els.data
 import els.plotting
+import els.provenance
 
 PRESET = os.environ.get("ELS_PRESET", "paper" if torch.cuda.is_available() else "laptop")
 SIZES = {  # training images, samples, image side, DDIM steps
@@ -121,10 +122,10 @@ noise = torch.randn(SIZES["n_samples"], *images.shape[1:],
 recorder = els.plotting.Recorder(machine)
 samples = els.sample(recorder, noise, steps=SIZES["steps"], progress=True)
 
-dist, index = els.plotting.nearest_neighbours(samples, images)
+dist, index = els.provenance.nearest_neighbours(samples, images)
 test_images, _ = els.data.load("mnist", split="test", max_images=32, seed=0,
                                size=SIZES["size"])
-test_dist, _ = els.plotting.nearest_neighbours(test_images, images)
+test_dist, _ = els.provenance.nearest_neighbours(test_images, images)
 print(f"nearest training image, median distance: IS samples {dist.median():.3f}, "
       f"test digits {test_dist.median():.3f}")
 

@@ -59,6 +59,7 @@ import torch
 import els
 import els.data
 import els.plotting
+import els.provenance
 
 PRESET = os.environ.get("ELS_PRESET", "paper" if torch.cuda.is_available() else "laptop")
 SIZES = {  # training images, samples, image side, DDIM steps, patch sizes to try
@@ -121,10 +122,10 @@ noise = torch.randn(SIZES["n_samples"], *images.shape[1:],
 # %%
 samples = els.sample(els.LS(images, patch_size=5), noise, steps=SIZES["steps"],
                      progress=True)
-dist, index = els.plotting.nearest_neighbours(samples, images)
+dist, index = els.provenance.nearest_neighbours(samples, images)
 test_images, _ = els.data.load("mnist", split="test", max_images=32, seed=0,
                                size=SIZES["size"])
-test_dist, _ = els.plotting.nearest_neighbours(test_images, images)
+test_dist, _ = els.provenance.nearest_neighbours(test_images, images)
 print(f"LS samples:  nearest training image at median distance {dist.median():.2f}")
 print(f"test digits: nearest training image at median distance "
       f"{test_dist.median():.2f}")
@@ -140,13 +141,12 @@ fig = els.plotting.show_rows(
 #
 # For a finished sample we can ask, pixel by pixel, which training image has the closest
 # $P\times P$ patch at that location: by the argument above, that is the image the pixel's
-# softmax collapsed onto. `els.plotting.patch_sources(..., same_location=True)` does this
-# search; pixels whose whole patch is flat background are shown in light grey because every
+# softmax collapsed onto. `els.provenance.patch_sources(machine, x)` does this search in a
+# machine's own dictionary, which for the LS machine is the patches at the same location; pixels whose whole patch is flat background are shown in light grey because every
 # training image matches them.
 
 # %% mystnb={"figure": {"caption": "A local score sample (left), each pixel coloured by the training image whose 5x5 patch at that location is nearest (middle; grey: background, dark grey: a less used image), and the most used training images, framed in their colours.", "name": "fig-ls-sources"}}
-index_map, _, _ = els.plotting.patch_sources(samples[:1], images, patch_size=5,
-                                             same_location=True)
+index_map, _, _ = els.provenance.patch_sources(els.LS(images), samples[:1], patch_size=5)
 flat = els.plotting.background_mask(samples[:1], patch_size=5)
 fig = els.plotting.show_sources(
     samples[0], index_map[0], images, background=flat[0],
@@ -177,7 +177,7 @@ fig = els.plotting.show_rows(rows,
 # %% mystnb={"figure": {"caption": "Median distance from local score samples to their nearest training image, against the patch size; dashed: the same for MNIST test digits, dotted: ideal score samples.", "name": "fig-ls-distance"}}
 sizes = [P for P in sweep if P != "IS"]
 def median_distance(x):
-    return els.plotting.nearest_neighbours(x, images)[0].median()
+    return els.provenance.nearest_neighbours(x, images)[0].median()
 
 
 fig, ax = plt.subplots(figsize=(6.5, 3.6))
@@ -211,5 +211,5 @@ ax.grid(alpha=0.3)
 #
 # 1. Show that LS with $P = 2\max(H,W)-1$ gives the same samples as IS (up to floating-point
 #    error) on a small training set, e.g. 50 images at 16×16.
-# 2. Use `els.plotting.patch_sources` on samples with $P = 3$ and $P = 9$ and count how many
+# 2. Use `els.provenance.patch_sources` on samples with $P = 3$ and $P = 9$ and count how many
 #    training images each sample uses. How does the count change with $P$?

@@ -63,6 +63,7 @@ import torch
 import els
 import els.data
 import els.plotting
+import els.provenance
 
 PRESET = os.environ.get("ELS_PRESET", "paper" if torch.cuda.is_available() else "laptop")
 SIZES = {  # training images, samples, image side, DDIM steps
@@ -139,12 +140,12 @@ fig = els.plotting.show_images(
 # translates** of all training images. For one pair of images the squared distance to every
 # translate comes from one circular cross-correlation,
 # $\lVert s - T_d x\rVert^2 = \lVert s\rVert^2 + \lVert x\rVert^2 - 2\,(s \star x)(d)$, computed
-# for all $d$ at once with the FFT by `els.plotting.nearest_translates`.
+# for all $d$ at once with the FFT by `els.provenance.nearest_translates`.
 
 # %%
 samples = els.sample(els.ES(images), noise, steps=SIZES["steps"], progress=True)
-dist, index, shifts = els.plotting.nearest_translates(samples, images)
-plain_dist, _ = els.plotting.nearest_neighbours(samples, images)
+dist, index, shifts = els.provenance.nearest_translates(samples, images)
+plain_dist, _ = els.provenance.nearest_neighbours(samples, images)
 matched = torch.stack([torch.roll(images[i], tuple(s), dims=(-2, -1))
                        for i, s in zip(index.tolist(), shifts.tolist())])
 print("distance to nearest translate:     ", [round(d, 3) for d in dist.tolist()])

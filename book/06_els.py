@@ -65,6 +65,7 @@ import els.data
 import els.paper
 import els.patches
 import els.plotting
+import els.provenance
 import els.widgets
 
 PRESET = os.environ.get("ELS_PRESET", "paper" if torch.cuda.is_available() else "laptop")
@@ -157,8 +158,8 @@ zeros = els.sample(els.ELS(images, padding="zeros"), noise, scales=scales,
                    progress=True)
 circular = els.sample(els.ELS(images, padding="circular"), noise, scales=scales,
                       progress=True)
-d_zeros, _ = els.plotting.nearest_neighbours(zeros, images)
-d_circular, _ = els.plotting.nearest_neighbours(circular, images)
+d_zeros, _ = els.provenance.nearest_neighbours(zeros, images)
+d_circular, _ = els.provenance.nearest_neighbours(circular, images)
 
 # %% mystnb={"figure": {"caption": "ELS samples from the same noise with zero padding (top) and circular padding (bottom); captions: distance to the nearest training image.", "name": "fig-els-padding"}}
 fig = els.plotting.show_rows(
@@ -180,11 +181,13 @@ fig = els.plotting.show_rows(
 #
 # At the end of sampling the patch size is 3, so by local consistency every pixel of a
 # zero-padded sample should equal the centre of the nearest $3\times3$ training patch.
-# `els.plotting.patch_sources` finds, for every pixel, the nearest training patch (any
-# training image, any position), so we can check:
+# `els.provenance.patch_sources` finds, for every pixel, the nearest patch in the machine's
+# own dictionary (any training image, any position with the pixel's border signature), so we
+# can check:
 
 # %%
-index, position, _ = els.plotting.patch_sources(zeros, images, patch_size=3)
+zeros_machine = els.ELS(images, padding="zeros")
+index, position, _ = els.provenance.patch_sources(zeros_machine, zeros, patch_size=3)
 centre = images[index, 0, position[..., 0], position[..., 1]]          # (B, H, W)
 consistent = (centre - zeros[:, 0]).abs() < 0.1
 print(f"pixels within 0.1 of the centre of their nearest 3x3 training patch: "
@@ -194,10 +197,10 @@ print(f"pixels within 0.1 of the centre of their nearest 3x3 training patch: "
 # A $3\times3$ patch is too small to say which digit it came from: hundreds of training
 # digits contain nearly the same little piece of stroke. Larger patches are distinctive. For
 # a few stroke pixels of one sample, here is the nearest $7\times7$ training patch, searched
-# everywhere in every training image:
+# in every training image at every position with the same border signature:
 
 # %% mystnb={"figure": {"caption": "Left: one zero-padded ELS sample with five 7x7 patches boxed. Right: for each box, the training image holding the nearest 7x7 patch, boxed in the same colour; the caption gives its position (row, column) there and the position it fills in the sample.", "name": "fig-els-patches"}}
-index7, position7, _ = els.plotting.patch_sources(zeros[:1], images, patch_size=7)
+index7, position7, _ = els.provenance.patch_sources(zeros_machine, zeros[:1], patch_size=7)
 pixels = els.plotting.spread_pixels(zeros[0, 0] > 0.3, 5)
 fig = els.plotting.show_patch_matches(
     zeros[0], images, index7[0], position7[0], pixels, patch_size=7,

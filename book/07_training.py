@@ -67,6 +67,7 @@ import els.data
 import els.models
 import els.plotting
 import els.presets
+import els.provenance
 import els.train
 
 PRESET = os.environ.get("ELS_PRESET", "paper" if torch.cuda.is_available() else "laptop")
@@ -290,7 +291,7 @@ train_images, _ = els.data.load("mnist", max_images=4000, seed=0)
 rows, titles = {}, {}
 for name, net in networks.items():
     s, _ = els.train.draw_samples(net, 6, (1, 32, 32), steps=20, seed=1)
-    d, idx = els.plotting.nearest_neighbours(s, train_images)
+    d, idx = els.provenance.nearest_neighbours(s, train_images)
     rows[f"{name}\nsample"], rows[f"{name}\nnearest"] = s, train_images[idx]
     titles[f"{name}\nnearest"] = [f"d = {v:.1f}" for v in d]
 fig = els.plotting.show_rows(rows, titles=titles, title="Network samples and their nearest training images")

@@ -63,6 +63,7 @@ import els
 import els.artifacts
 import els.models
 import els.paper
+import els.plotting
 import els.reproduce
 from els.calibrate import Calibration
 
@@ -95,34 +96,21 @@ print(f"preset {PRESET!r}: {SIZES}")
 # `els.calibrate.calibrate` does this for any network and any machine factory; it writes
 # one line per seed so an interrupted run resumes. Here it runs on the committed MNIST
 # ResNet with a few training images and candidates (the committed calibration below used 500
-# images, 6 seeds and every odd size from 3 to 31).
+# images, 6 seeds and every odd size from 3 to 31). The machine factory is `els.machine_for`,
+# which builds the ELS machine with the padding the network was trained with, read from its
+# checkpoint (and, for a class-conditional network, insists on the labels).
 
 # %%
-network = els.models.load(els.artifacts.path("models", "mnist_resnet_zeros", "model.pt"))
-train_images, _ = els.reproduce.training_data(els.artifacts.path("models", "mnist_resnet_zeros"),
-                                              SIZES["n_train"])
+model_dir = els.artifacts.path("models", "mnist_resnet_zeros")
+network = els.models.load(model_dir / "model.pt")
+train_images, _ = els.reproduce.training_data(model_dir, SIZES["n_train"])
 live = els.calibrate(
-    network, lambda x, y: els.ELS(x, y, padding="zeros"), (train_images, None),
+    network, lambda x, y: els.machine_for(model_dir, "ELS", x, y), (train_images, None),
     candidates=SIZES["candidates"], seeds=SIZES["seeds"], steps=20)
 print("calibrated P(t), low noise first:", live.schedule)
 
 # %% mystnb={"figure": {"caption": "Cosine similarity between the ELS machine's and the network's noise predictions along the network's trajectory (live calibration above, median over seeds), for every candidate patch size and step. The white dots mark the calibrated schedule.", "name": "fig-similarity"}}
-def similarity_map(calibration, ax, title):
-    sims = torch.tensor(calibration.similarity).median(0).values  # (steps, K)
-    steps = sims.shape[0]
-    im = ax.imshow(sims.T, origin="lower", aspect="auto", cmap="viridis",
-                   extent=(0.5 / steps, 1 + 0.5 / steps, -0.5, len(calibration.candidates) - 0.5))
-    k = [calibration.candidates.index(p) for p in calibration.schedule]
-    ax.plot([(i + 1) / steps for i in range(steps)], k, "w.", ms=6)
-    ax.set_yticks(range(len(calibration.candidates)), calibration.candidates)
-    ax.set(xlabel="diffusion time t", ylabel="patch size P (pixels)", title=title)
-    return im
-
-
-fig, ax = plt.subplots(figsize=(6.5, 3.6))
-fig.colorbar(similarity_map(live, ax, f"Live calibration, {SIZES['n_train']} images"), ax=ax,
-             label="cosine similarity")
-fig.tight_layout()
+fig = els.plotting.similarity_figure({f"Live calibration, {SIZES['n_train']} images": live})
 
 # %% [markdown]
 # ## The committed calibrations
@@ -142,18 +130,15 @@ print("models with results:", ", ".join(summaries) or "none yet (run python -m e
 fig, axes = plt.subplots(1, max(1, len(summaries)), figsize=(4.2 * max(1, len(summaries)), 3.4),
                          squeeze=False, sharey=True)
 for ax, (name, s) in zip(axes[0], summaries.items()):
-    els.reproduce.schedule_figure(s["schedules"], s["paper_schedule"], name.replace("_", " "), ax=ax)
+    els.plotting.schedule_figure(s["schedules"], s["paper_schedule"], name.replace("_", " "), ax=ax)
 fig.suptitle("Calibrated P(t): ours and the paper's")
 fig.tight_layout()
 
 # %% mystnb={"figure": {"caption": "Similarity maps of the committed ELS calibrations (median over seeds): for each step, how well each patch size predicts the network's noise. White dots: the calibrated schedule.", "name": "fig-committed-similarity"}}
-fig, axes = plt.subplots(1, max(1, len(summaries)), figsize=(5 * max(1, len(summaries)), 3.8), squeeze=False,
-                         layout="constrained")
-for ax, name in zip(axes[0], summaries):
-    calibration = Calibration.load(results / name / "calibration_ELS.json")
-    im = similarity_map(calibration, ax, name.replace("_", " "))
-fig.suptitle("How sharply the data pick the patch size")
-colourbar = fig.colorbar(im, ax=axes[0].tolist(), label="cosine similarity")
+committed = {name.replace("_", " "): Calibration.load(results / name / "calibration_ELS.json")
+             for name in summaries}
+if committed:
+    fig = els.plotting.similarity_figure(committed, title="How sharply the data pick the patch size")
 
 # %% [markdown]
 # Read the maps column by column. At low noise (left) only small patches predict the

@@ -67,7 +67,7 @@ import els.models
 import els.plotting
 import els.reproduce
 import els.sampling
-from els.evaluate import agreement, read_rows
+from els.evaluate import read_rows
 
 PRESET = os.environ.get("ELS_PRESET", "paper" if torch.cuda.is_available() else "laptop")
 SIZES = {  # gallery: machine training images and seeds
@@ -113,22 +113,13 @@ Markdown(els.reproduce.table(list(summaries.values())))
 # published schedule instead of ours, and the 20-step network:
 
 # %%
-lines = ["| model | network steps | machine | r (q25 / median / q75) | r^2 median | R^2 median | beats IS |",
-         "|---|---|---|---|---|---|---|"]
-for name, s in summaries.items():
-    for steps, machines in s["agreement"].items():
-        for machine, e in machines.items():
-            r = e["r"]
-            beats = e.get("beats_IS")
-            lines.append(f"| {name} | {steps} | {machine} | {r['q25']:.2f} / {r['median']:.2f} / {r['q75']:.2f} | "
-                         f"{e['r2']['median']:.2f} | {e['R2']['median']:.2f} | {'-' if beats is None else f'{beats:.2f}'} |")
-Markdown("\n".join(lines))
+Markdown(els.plotting.results_table(summaries))
 
 # %% mystnb={"figure": {"caption": "Per-sample agreement with the network (150 steps): each machine's Pearson r against the ideal score's r for the same seed. Points above the diagonal are samples the machine predicts better than the ideal score.", "name": "fig-scatter"}}
 n = max(1, len(summaries))
 fig, axes = plt.subplots(1, n, figsize=(4.3 * n, 4.3), squeeze=False)
 for ax, name in zip(axes[0], summaries):
-    els.reproduce.agreement_figure(read_rows(results / name / "samples.csv"), name.replace("_", " "), ax=ax)
+    els.plotting.agreement_figure(read_rows(results / name / "samples.csv"), name.replace("_", " "), ax=ax)
 fig.suptitle("Agreement per sample with the network")
 fig.tight_layout()
 
@@ -142,21 +133,20 @@ fig.tight_layout()
 
 # %%
 name = "mnist_resnet_zeros"
-network = els.models.load(els.artifacts.path("models", name, "model.pt"))
-train_images, _ = els.reproduce.training_data(els.artifacts.path("models", name), SIZES["n_train"])
+model_dir = els.artifacts.path("models", name)
+network = els.models.load(model_dir / "model.pt")
+train_images, _ = els.reproduce.training_data(model_dir, SIZES["n_train"])
 schedule = summaries[name]["schedules"]["ELS"]
 noise, _ = els.sampling.seeded_inputs(SIZES["seeds"], train_images.shape[1:])
 outputs = {
     "network\n(150 steps)": els.sample(network, noise, steps=150),
-    "ELS\n(calibrated)": els.sample(els.ELS(train_images, padding="zeros"), noise, steps=20, scales=schedule,
-                                    progress=True),
-    "IS": els.sample(els.IS(train_images), noise, steps=20),
+    "ELS\n(calibrated)": els.sample(els.machine_for(model_dir, "ELS", train_images), noise, steps=20,
+                                    scales=schedule, progress=True),
+    "IS": els.sample(els.machine_for(model_dir, "IS", train_images), noise, steps=20),
 }
-scores = {k: agreement(v, outputs["network\n(150 steps)"])["r"] for k, v in outputs.items()}
 
 # %% mystnb={"figure": {"caption": "The committed MNIST ResNet (top), the calibrated ELS machine and the ideal score machine, each from the same noise; r is the Pearson correlation with the network's image.", "name": "fig-gallery"}}
-fig = els.plotting.show_rows(outputs, titles={k: [f"r = {v:.2f}" for v in scores[k]] for k in outputs if k != "network\n(150 steps)"},
-                             title="Network, ELS machine and ideal score from the same noise")
+fig = els.plotting.gallery_figure(outputs, title="Network, ELS machine and ideal score from the same noise")
 
 # %% [markdown]
 # The ideal score returns a training digit, which can be far from what the network drew.
@@ -170,21 +160,9 @@ fig = els.plotting.show_rows(outputs, titles={k: [f"r = {v:.2f}" for v in scores
 # steps). Both were trained with the batch-32 recipe of the training chapter.
 
 # %% mystnb={"figure": {"caption": "Median Pearson r with the network of the ELS and IS machines, for the ResNet snapshots and the final checkpoints (network sampled with 20 steps), against training time.", "name": "fig-training-time"}}
-fig, ax = plt.subplots(figsize=(5.2, 3.6))
-for name, s in summaries.items():
-    if not s["snapshots"]:
-        continue
-    manifest = json.loads(els.artifacts.path("models", name, "manifest.json").read_text())
-    points = [(float(snap.removesuffix("min")), v["agreement"]["20"]) for snap, v in s["snapshots"].items()]
-    points.append((manifest["wall_seconds"] / 60, s["agreement"]["20"]))
-    points.sort()
-    for machine, style in (("ELS", "o-"), ("IS", "s--")):
-        ax.plot([m for m, _ in points], [a[machine]["r"]["median"] for _, a in points], style,
-                label=f"{name.replace('_', ' ')}: {machine}")
-ax.set(xlabel="training time (CPU minutes)", ylabel="median r with the network", ylim=(0, 1),
-       title="Agreement with the theory during training")
-ax.legend(fontsize=7)
-fig.tight_layout()
+minutes = {name: json.loads(els.artifacts.path("models", name, "manifest.json").read_text())["wall_seconds"] / 60
+           for name in summaries}  # each final checkpoint's training time
+fig = els.plotting.training_agreement_figure(summaries, minutes)
 
 # %% [markdown]
 # ## Where we stand against the paper

@@ -45,7 +45,7 @@ if "google.colab" in sys.modules:
 #
 # **What you will learn**
 #
-# - how to read the machine's weights: `els.provenance.top_patches`;
+# - how to read the machine's weights: `machine.top_patches`;
 # - that the output becomes locally consistent as $t \to 0$;
 # - that one generated image borrows from hundreds of training images, at shifted positions;
 # - that network and ELS outputs are far from every training image, while IS outputs are
@@ -89,10 +89,11 @@ print(f"{name}; ELS schedule (low noise first): {schedule}")
 # ## Reading the machine's weights
 #
 # At time $t$ the ELS output at pixel $u$ is $\sum_{j,v} w_{j,v}(u)\,x^{(j)}(v)$ (chapter 6).
-# `els.provenance.top_patches(machine, x_t, t)` returns, for every pixel, the training image
+# `machine.top_patches(x_t, t)` returns, for every pixel, the training image
 # $j$ and the position $v$ of the largest weight, and that weight. It searches exactly the
 # machine's dictionary: for the zero-padded machine, the training patches with the same
-# border signature as $u$.
+# border signature as $u$. Identical training patches (all-background ones, say) are one
+# entry of the machine's de-duplicated dictionary, so their weights count together.
 #
 # We sample one image with the machine, keeping the whole trajectory, and read the weights
 # at every step. Two questions: how much weight does the heaviest patch get, and does the
@@ -104,7 +105,7 @@ path = list(els.sampling.trajectory(machine, noise, 20, schedule, progress=True)
 els_sample = path[-1][2]
 steps = []
 for t, x_t, x0, _ in path:
-    index, position, weight = els.provenance.top_patches(machine, x_t, t, patch_size=schedule[round(t * 20) - 1])
+    index, position, weight = machine.top_patches(x_t, t, patch_size=schedule[round(t * 20) - 1])
     centre = train_images[index, 0, position[..., 0], position[..., 1]]   # (1, H, W)
     steps.append((t, float(weight.median()), float(((x0[:, 0] - centre).abs() < 0.1).float().mean())))
 
@@ -136,7 +137,7 @@ fig.tight_layout()
 # %%
 t_last = path[-1][0]
 P_last = schedule[0]
-index, position, weight = els.provenance.top_patches(machine, path[-1][1], t_last, patch_size=P_last)
+index, position, weight = machine.top_patches(path[-1][1], t_last, patch_size=P_last)
 background = els.plotting.background_mask(els_sample, P_last)
 
 # %% mystnb={"figure": {"caption": "An ELS sample, each pixel coloured by the training image of its heaviest patch at t = 1/20, and the most used training images (framed in the same colours).", "name": "fig-els-sources"}}
@@ -172,7 +173,7 @@ fig.tight_layout()
 # %%
 net_path = list(els.sampling.trajectory(network, noise, 20))
 net_sample = net_path[-1][2]
-n_index, n_position, n_weight = els.provenance.top_patches(machine, net_path[-1][1], t_last, patch_size=P_last)
+n_index, n_position, n_weight = machine.top_patches(net_path[-1][1], t_last, patch_size=P_last)
 n_background = els.plotting.background_mask(net_sample, P_last)
 r = agreement(els_sample, net_sample)["r"].item()
 print(f"network vs ELS from the same noise: r = {r:.2f}; heaviest-patch weight, median over "
@@ -215,7 +216,7 @@ fig.tight_layout()
 # %% [markdown]
 # ## Summary
 #
-# - `els.provenance.top_patches` opens the machine's softmax: for each pixel, the heaviest
+# - `machine.top_patches` opens the machine's softmax: for each pixel, the heaviest
 #   training patch and its weight.
 # - Along a trajectory the output becomes locally consistent: by the last steps nearly every
 #   pixel equals the centre of its best-matching training patch (the weight itself is shared

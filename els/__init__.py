@@ -4,6 +4,7 @@ Public API::
 
     els.alpha_bar(t)                       # legacy cosine schedule
     els.IS, els.ES, els.LS, els.ELS        # analytic machines: .denoise(), .eps()
+    els.machine_for(model_dir, "ELS", images, labels)   # the machine matched to a saved network
     els.sample(model, noise, steps=20, scales=None, label=None)   # DDIM
     els.calibrate(...), els.evaluate(...)  # P(t) calibration, agreement with a network
     els.data.load(...), els.models.ResNet/UNet, els.train.train(...), els.recipes.compare(...)
@@ -18,9 +19,10 @@ from . import data, models, paper, presets
 from .calibrate import calibrate
 from .evaluate import evaluate
 from .machines import ELS, ES, IS, LS, Machine
+from .matched import machine_for
 from .sampling import sample
 from .schedule import add_noise, alpha_bar, noise_variance
 
-__all__ = ["alpha_bar", "noise_variance", "add_noise", "Machine", "IS", "ES", "LS", "ELS", "sample",
-           "calibrate", "evaluate", "data", "models", "paper", "presets"]
+__all__ = ["alpha_bar", "noise_variance", "add_noise", "Machine", "IS", "ES", "LS", "ELS", "machine_for",
+           "sample", "calibrate", "evaluate", "data", "models", "paper", "presets"]
 __version__ = "0.1.0"

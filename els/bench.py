@@ -1,6 +1,7 @@
-"""Engine benchmark: time per ``denoise`` call against the matrix-product floor.
+"""Engine benchmark: time per ``denoise`` call against the matrix-product floor, and the peak
+memory of a call at two training-set sizes.
 
-    python -m els.bench [--images 6000] [--repeats 2] [--out results/bench.json]
+    python -m els.bench [--images 6000] [--repeats 2] [--out results/bench.json] [--force]
 
 For a 1 x 1 x 32 x 32 query against ``--images`` MNIST images (real MNIST when ``els.data``
 can load it, otherwise a fixed synthetic stand-in of strokes on a black background), each
@@ -8,12 +9,20 @@ machine is timed with and without exact de-duplication, beside the *floor*: the 
 logits (queries x dictionary entries, without de-duplication) computed as a bare chunked
 ``K @ Q.T`` followed by an in-place ``exp``, measured in the same run. Dictionary building
 (done once per machine and patch size, then cached) is timed separately.
+
+Memory: for each case of ``MEMORY_CASES``, a fresh process builds the machine on ``N`` sparse
+binary images (10% of pixels on; uniform random ones for the no-duplicates worst case) and
+denoises one query; its peak resident memory above what it held before building the machine
+is reported at two ``N``, with the growth per added dictionary window (the windows of every
+training image, before de-duplication).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import platform
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -21,9 +30,15 @@ import torch
 
 from .engine import DEFAULT_CHUNK_BYTES, chunk_length
 from .machines import ELS, IS, LS, Machine
+from .storage import write_atomic
 
 CASES = [("ELS circular", 3), ("ELS circular", 5), ("ELS circular", 9), ("ELS circular", 15),
          ("ELS zeros (bbELS)", 5), ("ELS zeros (bbELS)", 15), ("LS", 5), ("LS", 15), ("IS", None)]
+#: (machine, P, images, (N small, N large)) for the peak-memory rows
+MEMORY_CASES = [("ELS zeros (bbELS)", 5, "sparse binary", (1000, 8000)),
+                ("ELS zeros (bbELS)", 5, "uniform", (1000, 8000)),
+                ("ELS circular", 5, "sparse binary", (1000, 8000)),
+                ("LS", 5, "sparse binary", (1000, 60000)), ("IS", None, "sparse binary", (1000, 60000))]
 
 
 def mnist_like(n: int, seed: int = 0) -> tuple[torch.Tensor, str]:
@@ -82,7 +97,8 @@ def floor_time(machine: Machine, repeats: int) -> tuple[float, int]:
     layout = machine.layout(machine.patch_size)
     n_images = len(machine.images)
     width = machine.images.shape[1] * layout.window[0] * layout.window[1] + 3
-    shapes = [(len(q), len(d) * n_images) for q, d in layout.groups]
+    # a same-location pixel is a group of one query against the N windows at its position
+    shapes = [(len(q), len(d) * n_images) for q, d in layout.shared] + [(1, n_images)] * len(layout.same_location)
     kw = dict(device=machine.device, dtype=machine.dtype)
     keys = torch.full((sum(n for _, n in shapes), width), 0.01, **kw)  # every group reads its own keys
     queries = torch.full((max(m for m, _ in shapes), width), 0.01, **kw)
@@ -112,11 +128,11 @@ def run(n_images: int = 6000, repeats: int = 2, device=None, out: str | None = "
         for dedup in (False, True):
             m = make_machine(case, size, images, dedup, device)
             start = time.perf_counter()
-            _, dictionaries = m._dictionaries(m.patch_size, None)
+            layout, dictionaries, _ = m._dictionaries(m.patch_size, None)
             build = time.perf_counter() - start
             call = time_call(lambda: m.denoise(query, 0.5), repeats, device)
-            # a pixel alone in its group uses the box-filter path: its N windows, no dictionary
-            entries = sum(len(m.images) if d is None else len(d) for d in dictionaries)
+            # a same-location pixel uses the box-filter path: its N windows, no dictionary
+            entries = sum(len(d) for d in dictionaries) + len(m.images) * len(layout.same_location)
             row.update({f"{'dedup' if dedup else 'plain'}_{k}": v for k, v in
                         dict(entries=entries, build_s=build, call_s=call).items()})
         row["floor_s"], row["logits"] = floor_time(m, repeats)
@@ -126,15 +142,63 @@ def run(n_images: int = 6000, repeats: int = 2, device=None, out: str | None = "
         print(f"{case:<20}{size or '-':>4}{row['plain_entries']:>11,}{row['plain_entries'] / row['dedup_entries']:>8.2f}x"
               f"{row['dedup_build_s']:>9.2f}{row['plain_call_s']:>11.3f}{row['dedup_call_s']:>9.3f}"
               f"{row['floor_s']:>9.3f}{row['engine_over_floor']:>13.2f}{row['dedup_speedup']:>10.2f}x", flush=True)
+    memory = memory_rows(device) if device.type == "cpu" else []
     result = {"images": n_images, "source": source, "device": str(device),
               "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
               "threads": torch.get_num_threads(), "torch": torch.__version__,
-              "chunk_bytes": DEFAULT_CHUNK_BYTES.get(device.type), "repeats": repeats, "rows": rows}
+              "chunk_bytes": DEFAULT_CHUNK_BYTES.get(device.type), "repeats": repeats, "rows": rows,
+              "memory": memory}
     if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(result, indent=1))
+        write_atomic(out, json.dumps(result, indent=1))
         print(f"\nwritten {out}")
     return result
+
+
+def memory_rows(device) -> list[dict]:
+    """Peak memory of one denoise call at two N per ``MEMORY_CASES`` row (CPU: resident memory)."""
+    print(f"\n{'machine':<20}{'P':>4}{'images':>15}{'N':>14}{'windows added':>15}{'peak MB':>16}{'bytes/window':>14}")
+    rows = []
+    for case, size, kind, sizes in MEMORY_CASES:
+        peaks = [json.loads(subprocess.run(
+            [sys.executable, "-m", "els.bench", "--peak", case, str(size or 0), kind, str(n)],
+            capture_output=True, text=True, check=True).stdout) for n in sizes]
+        added = peaks[1]["windows"] - peaks[0]["windows"]
+        row = {"machine": case, "patch_size": size, "images": kind, "n": list(sizes),
+               "windows": [p["windows"] for p in peaks], "peak_bytes": [p["peak_bytes"] for p in peaks],
+               "bytes_per_added_window": (peaks[1]["peak_bytes"] - peaks[0]["peak_bytes"]) / added}
+        rows.append(row)
+        print(f"{case:<20}{size or '-':>4}{kind:>15}{sizes[0]:>7,}->{sizes[1]:<6,}{added:>15,}"
+              f"{row['peak_bytes'][0] / 2**20:>7.0f}->{row['peak_bytes'][1] / 2**20:<7.0f}"
+              f"{row['bytes_per_added_window']:>14.1f}", flush=True)
+    return rows
+
+
+def peak_of_one_call(case: str, size: int | None, kind: str, n: int) -> dict:
+    """In this (fresh) process: peak resident bytes above the current ones while building the
+    machine on ``n`` images of ``kind`` and denoising one 1 x 1 x 32 x 32 query at t = 0.5
+    (Linux: the peak is reset through /proc/self/clear_refs once the images exist)."""
+    g = torch.Generator().manual_seed(0)
+    if kind == "sparse binary":
+        images = (torch.rand(n, 1, 32, 32, generator=g) < 0.1).float() * 2 - 1
+    else:
+        images = torch.rand(n, 1, 32, 32, generator=g) * 2 - 1
+    query = torch.randn(1, 1, 32, 32, generator=g)
+    with open("/proc/self/clear_refs", "w") as f:  # reset the peak to the current resident size
+        f.write("5")
+    before = _status_bytes("VmHWM")
+    m = make_machine(case, size, images, True, "cpu")
+    m.denoise(query, 0.5)
+    peak = _status_bytes("VmHWM")
+    layout = m.layout(m.patch_size)
+    windows = n * (sum(len(d) for _, d in layout.shared) + len(layout.same_location))
+    return {"peak_bytes": max(0, peak - before), "windows": windows}
+
+
+def _status_bytes(field: str) -> int:
+    """A memory field of /proc/self/status (Linux), in bytes."""
+    with open("/proc/self/status") as f:
+        line = next(line for line in f if line.startswith(field + ":"))
+    return int(line.split()[1]) * 1024
 
 
 def main(argv=None):
@@ -143,7 +207,15 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=2, help="timed calls per measurement (best is kept)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--out", default="results/bench.json", help="JSON output path")
+    parser.add_argument("--force", action="store_true", help="replace an existing --out")
+    parser.add_argument("--peak", nargs=4, metavar=("MACHINE", "P", "IMAGES", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.peak:  # one memory measurement, in the fresh process memory_rows starts
+        case, size, kind, n = args.peak
+        print(json.dumps(peak_of_one_call(case, int(size) or None, kind, int(n))))
+        return
+    if args.out and Path(args.out).exists() and not args.force:
+        parser.error(f"{args.out} exists; pass --force to replace it, or choose another --out")
     run(args.images, args.repeats, args.device, args.out)
 
 

@@ -1,4 +1,4 @@
-"""Calibrating the locality scale P(t) of a machine against a trained network (SPEC §5).
+"""Calibrating the locality scale P(t) of a machine against a trained network (book appendix, §A.5).
 
 Along the network's own DDIM trajectory, every candidate patch size is scored at every step
 by the cosine similarity between the machine's and the network's noise predictions at the
@@ -46,7 +46,7 @@ class Calibration:
 
 
 def default_candidates(height: int, width: int) -> list[int]:
-    """3, 5, ... up to the largest odd size that fits the image (SPEC §5)."""
+    """3, 5, ... up to the largest odd size that fits the image (book appendix, §A.5)."""
     largest = max(height, width)
     return list(range(3, largest + 1 if largest % 2 else largest, 2))
 

@@ -13,7 +13,7 @@
    folder given as ``root``.
 
 MNIST and FashionMNIST (28x28) are resized to 32x32 with bilinear, antialiased interpolation
-(SPEC §1). ``folder`` (alias ``celeba``) reads any folder of images (labels all 0).
+(book appendix, §A.1). ``folder`` (alias ``celeba``) reads any folder of images (labels all 0).
 """
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from .storage import save_atomic
 
 NAMES = ("mnist", "fashion_mnist", "cifar10", "folder", "celeba")
 SPLITS = ("train", "test")
@@ -265,10 +267,7 @@ def _read_cache(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
 def _write_cache(path: Path, images: torch.Tensor, labels: torch.Tensor) -> bool:
     """Save raw uint8 images + labels atomically; returns False (with a note) if impossible."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        torch.save({"images": images.contiguous(), "labels": labels.long()}, tmp)
-        os.replace(tmp, path)
+        save_atomic({"images": images.contiguous(), "labels": labels.long()}, path)
         return True
     except OSError as e:  # read-only root, full disk: loading still works, just uncached
         print(f"els.data: could not write cache {path}: {e}", file=sys.stderr)

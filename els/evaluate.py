@@ -1,11 +1,11 @@
-"""Comparing machines with a network from the same seeds (SPEC §6).
+"""Comparing machines with a network from the same seeds (book appendix, §A.6).
 
 Every sample is scored by Pearson ``r`` between the machine's and the network's final images
 (all pixels and channels, mean-centred), ``r2 = r**2``, the coefficient of determination
 ``R2 = 1 - SS_res / SS_tot`` of the machine predicting the network, and the MSE. Rows are
 appended to a CSV one batch of seeds at a time, so an interrupted run resumes.
 
-Note (SPEC §6): the paper's tables are headed r^2 but its evaluation code computes plain
+Note (book appendix, §A.6): the paper's tables are headed r^2 but its evaluation code computes plain
 Pearson r; our summaries report both.
 """
 from __future__ import annotations

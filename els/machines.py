@@ -1,13 +1,20 @@
-"""The analytic machines IS, ES, LS and ELS (SPEC §3): Bayes-optimal denoisers under
-locality and/or translation-equivariance constraints.
+"""The analytic machines IS, ES, LS and ELS (book appendix, §A.3): Bayes-optimal denoisers
+under locality and/or translation-equivariance constraints.
 
 Each machine describes *which windows it compares* (a :class:`Layout`: padding, window size,
-and groups of query pixels that share one dictionary of training windows); the streaming
-engine does the rest. With ``a = sqrt(abar(t))`` and ``s2 = 1 - abar(t)`` every output is
+groups of query pixels that share one dictionary of training windows, and pixels whose
+dictionary is the training windows at their own position); the streaming softmax of
+:mod:`els.engine` does the rest. With ``a = sqrt(abar(t))`` and ``s2 = 1 - abar(t)`` every
+output is
 
     x0_hat(u) = sum_j m_j exp(-|q_u - a p_j|^2 / (2 s2)) c_j / sum_j m_j exp(...)
 
 computed as attention between ``[q a / s2, -a^2 / (2 s2), 1]`` and ``[p, |p|^2, log m]``.
+
+Memory: besides the training images, a denoise call holds one padded copy of them per cached
+patch size, 4-8 bytes per distinct dictionary window (see :mod:`els.patches`), and a working
+set bounded by ``chunk_bytes`` (logits, gathered keys) and the de-duplication block, whatever
+the number of training images.
 """
 from __future__ import annotations
 
@@ -17,8 +24,8 @@ from dataclasses import dataclass
 import torch
 
 from .engine import DEFAULT_CHUNK_BYTES, chunk_length, softmax_average
-from .patches import PADDINGS, Dictionary, border_groups, gather, pad, padded_positions, window_offsets
-from .same_location import same_location_average
+from .patches import PADDINGS, Dictionary, border_groups, pad, padded_positions, window_view
+from .same_location import Box, same_location_average
 from .schedule import alpha_bar, per_image
 
 TRAIN_PATCHES = ("valid", "wrap")
@@ -28,16 +35,19 @@ TRAIN_PATCHES = ("valid", "wrap")
 class Layout:
     """What a machine compares. ``pads`` = (top, bottom, left, right) of ``mode`` padding;
     windows are ``window`` = (kh, kw) blocks of the padded image whose top-left corner sits at
-    padded coordinates (r, c) for image position (r, c). ``groups``: (query positions (m,),
-    dictionary positions (k,)) as flat ``r * W + c``; every query in a group is compared with
-    the windows of every training image at every dictionary position of that group.
+    padded coordinates (r, c) for image position (r, c). Positions are flat ``r * W + c``.
+    ``shared``: groups (query positions (m,), dictionary positions (k,)); every query in a
+    group is compared with the windows of every training image at every dictionary position
+    of that group. ``same_location`` (s,): pixels compared only with the training windows at
+    their own position (computed by box filtering, see :mod:`els.same_location`).
     ``whole_image``: the value is the whole window (IS, ES), else its centre pixel."""
 
     pads: tuple[int, int, int, int]
     mode: str
     window: tuple[int, int]
     whole_image: bool
-    groups: list[tuple[torch.Tensor, torch.Tensor]]
+    shared: list[tuple[torch.Tensor, torch.Tensor]]
+    same_location: torch.Tensor
 
 
 class Machine:
@@ -45,8 +55,10 @@ class Machine:
 
     images: (N, C, H, W) floats in [-1, 1]; labels: (N,) ints or None.
     dedup: merge identical training windows (weighted by their count); same result, faster.
-    chunk_bytes: size of one block of logits (bounds working memory); default per device.
-    cache_bytes: memory for materialised dictionaries; larger ones are gathered per chunk.
+    chunk_bytes: size of one block of logits, and of the gathered keys (bounds working memory);
+    default per device.
+    cache_bytes: memory for the dictionaries of recently used patch sizes and labels (their
+    per-entry indices and padded images); the least recently used go first.
     device: default CUDA when available, else CPU. dtype: float32, or float64 for references.
     """
 
@@ -60,7 +72,7 @@ class Machine:
         *,
         dedup: bool = True,
         chunk_bytes: int | None = None,
-        cache_bytes: int = 4 * 2**30,
+        cache_bytes: int = 2**30,
         device: str | torch.device | None = None,
         dtype: torch.dtype = torch.float32,
     ):
@@ -96,7 +108,7 @@ class Machine:
         a, s2 = _noise_levels(t, len(x), self.dtype, self.device)
         out = torch.empty_like(x)
         for lab, rows in self._label_batches(label, len(x)):
-            self._denoise_into(out, x, rows, a, s2, size, lab)
+            out[rows] = self._posterior(x[rows], a[rows], s2[rows], size, lab, top=False)[0]
         return out.to(x_t.device)
 
     def eps(
@@ -114,74 +126,111 @@ class Machine:
             raise ValueError("eps is undefined at t = 0 (no noise); use denoise() there")
         return (x_t - ab.sqrt() * x0) / (1 - ab).sqrt()
 
+    def top_patches(
+        self,
+        x_t: torch.Tensor,
+        t: float | torch.Tensor,
+        label: int | torch.Tensor | None = None,
+        patch_size: int | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Provenance: for every pixel of ``x_t`` (B, C, H, W) at time ``t``, the heaviest
+        entry of this machine's own dictionary in its posterior mean (LS and ELS). At t = 0
+        that is the nearest training window.
+
+        Returns ``(index (B, H, W), position (B, H, W, 2), weight (B, H, W))`` on the CPU:
+        the training image (an index into ``self.images``), the (row, column) of the centre
+        of its window, and that entry's softmax weight (1 = the pixel copies it outright).
+        Identical windows are one entry when the machine de-duplicates (``dedup=True``): the
+        weight is then theirs together, and the index and position are the first of them.
+        """
+        if self.patch_size is None:
+            raise ValueError(f"{type(self).__name__} compares whole images; top_patches needs LS or ELS")
+        x = self._checked_x(x_t)
+        size = self._checked_patch_size(patch_size)
+        a, s2 = _noise_levels(t, len(x), self.dtype, self.device)
+        B, _, H, W = x.shape
+        index = torch.empty(B, H * W, dtype=torch.long, device=self.device)
+        position = torch.empty(B, H * W, 2, dtype=torch.long, device=self.device)
+        weight = torch.empty(B, H * W, dtype=self.dtype, device=self.device)
+        for lab, rows in self._label_batches(label, len(x)):
+            _, (index[rows], position[rows], weight[rows]) = self._posterior(
+                x[rows], a[rows], s2[rows], size, lab, top=True)
+            if lab is not None:  # class-local image numbers to indices into self.images
+                index[rows] = torch.nonzero(self.labels.to(self.device) == lab).squeeze(1)[index[rows]]
+        return (index.reshape(B, H, W).cpu(), position.reshape(B, H, W, 2).cpu(), weight.reshape(B, H, W).cpu())
+
     # ----- internals -----------------------------------------------------------------------
-    def _denoise_into(self, out, x, rows, a, s2, size, label):
-        layout, dictionaries = self._dictionaries(size, label)
-        C, H, W = x.shape[1:]
-        top, bottom, left, right = layout.pads
-        Hp, Wp = H + top + bottom, W + left + right
-        offsets = window_offsets(C, Hp, Wp, *layout.window, device=self.device)
-        xp = pad(x[rows], *layout.pads, layout.mode).reshape(-1)
-        image_starts = torch.arange(len(rows), device=self.device) * (C * Hp * Wp)
-        flat_out = out.view(len(out), C, H * W)
-        singles = torch.tensor([int(q) for (q, _), d in zip(layout.groups, dictionaries) if d is None],
-                               dtype=torch.long, device=self.device)
-        if len(singles):  # pixels alone in their group: the same-position box-filter path
-            local = same_location_average(x[rows], self._class_images(label), a[rows], s2[rows],
-                                          layout.window, layout.pads, layout.mode, self.chunk_bytes)
-            flat_out[rows[:, None], :, singles[None, :]] = local.flatten(2)[:, :, singles].transpose(1, 2)
-        for (positions, _), dictionary in zip(layout.groups, dictionaries):
-            if dictionary is None:
-                continue
-            starts = image_starts[:, None] + padded_positions(positions, W, Wp)[None, :]
-            q = gather(xp, starts.reshape(-1), offsets)
+    def _posterior(self, x, a, s2, size, label, top):
+        """Posterior mean (b, C, H, W) of ``x`` (b, C, H, W) with noise levels ``a``, ``s2``
+        (b,), and with ``top``: (image (b, HW) within the label's images, window centre
+        (b, HW, 2), weight (b, HW)) of each pixel's heaviest entry; else None."""
+        layout, dictionaries, images = self._dictionaries(size, label)
+        b, C, H, W = x.shape
+        kh, kw = layout.window
+        Hp, Wp = H + layout.pads[0] + layout.pads[1], W + layout.pads[2] + layout.pads[3]
+        out = torch.empty_like(x)
+        flat_out = out.view(b, C, H * W)
+        heaviest = (torch.empty(b, H * W, dtype=torch.long, device=self.device),
+                    torch.empty(b, H * W, 2, dtype=torch.long, device=self.device),
+                    torch.empty(b, H * W, dtype=x.dtype, device=self.device)) if top else None
+        pixels = layout.same_location
+        if len(pixels):
+            acc = same_location_average(x, images, a, s2, Box(layout.window, layout.pads, layout.mode),
+                                        self.chunk_bytes, top)
+            flat_out[:, :, pixels] = acc.result().view(b, C, H * W)[:, :, pixels]
+            if top:
+                heaviest[0][:, pixels] = acc.top_index[:, pixels]
+                heaviest[1][:, pixels] = torch.stack([pixels // W, pixels % W], -1)
+                heaviest[2][:, pixels] = acc.top_weight()[:, pixels]
+        if layout.shared:
+            D = C * kh * kw
+            windows = window_view(pad(x, *layout.pads, layout.mode).reshape(-1), C, Hp, Wp, kh, kw)
+        for (positions, _), dictionary in zip(layout.shared, dictionaries):
             m = len(positions)
-            ai, s2i = a[rows].repeat_interleave(m), s2[rows].repeat_interleave(m)
-            queries = torch.cat(
-                [q * (ai / s2i)[:, None], (-ai * ai / (2 * s2i))[:, None],
-                 torch.ones_like(ai)[:, None], torch.zeros_like(ai)[:, None]], 1)
-            n = chunk_length(len(queries), self.chunk_bytes, queries.element_size())
-            result = softmax_average(queries, dictionary.chunks(n))
+            starts = torch.arange(b, device=self.device)[:, None] * (C * Hp * Wp) + padded_positions(positions, W, Wp)
+            q = windows.index_select(3, starts.reshape(-1)).reshape(D, -1).T     # (b m, D)
+            ai, s2i = a.repeat_interleave(m)[:, None], s2.repeat_interleave(m)[:, None]
+            queries = torch.cat([q * (ai / s2i), -ai * ai / (2 * s2i), torch.ones_like(ai), torch.zeros_like(ai)], 1)
+            n = chunk_length(len(queries), self.chunk_bytes, queries.element_size(), width=D + 3)
+            acc = softmax_average(queries, dictionary.chunks(n), top=top)
+            result = acc.result()                                                  # (V, b m)
             if layout.whole_image:
-                out[rows] = result.view(len(rows), C, H, W)
+                out[:] = result.T.reshape(b, C, H, W)
             else:
-                flat_out[rows[:, None], :, positions[None, :]] = result.view(len(rows), m, C)
+                flat_out[:, :, positions] = result.view(C, b, m).transpose(0, 1)
+            if top:
+                image, corner = dictionary.window_source(acc.top_index, C * Hp * Wp, Wp)
+                heaviest[0][:, positions] = image.view(b, m)
+                heaviest[1][:, positions] = corner.view(b, m, 2)  # a window's top-left corner in padded
+                heaviest[2][:, positions] = acc.top_weight().view(b, m)  # coordinates is its centre's position
+        return out, heaviest
 
     def _dictionaries(self, size, label):
+        """(layout, dictionaries of its shared groups, the label's training images), cached."""
         key = (size, label)
         if key in self._cache:
             self._cache.move_to_end(key)
-            return self._cache[key]
+            return self._cache[key][:3]
         layout = self.layout(size)
         images = self._class_images(label)
         N, C, H, W = images.shape
-        top, bottom, left, right = layout.pads
-        Hp, Wp = H + top + bottom, W + left + right
-        source = pad(images, *layout.pads, layout.mode).reshape(-1)
-        offsets = window_offsets(C, Hp, Wp, *layout.window, device=self.device)
         kh, kw = layout.window
-        if layout.whole_image:
-            value_cols = torch.arange(len(offsets), device=self.device)
-        else:
-            value_cols = torch.arange(C, device=self.device) * (kh * kw) + (kh // 2) * kw + kw // 2
-        image_starts = torch.arange(N, device=self.device) * (C * Hp * Wp)
-        dictionaries = []
-        for queries, positions in layout.groups:
-            if _single(queries, positions) and not layout.whole_image:
-                dictionaries.append(None)  # computed by same_location_average, no dictionary
-                continue
-            starts = (image_starts[:, None] + padded_positions(positions, W, Wp)[None, :]).reshape(-1)
-            budget = max(0, self.cache_bytes - self._cached_bytes())
-            dictionaries.append(
-                Dictionary.build(source, starts, offsets, value_cols, self.dedup, budget))
-        entry = (layout, dictionaries)
-        self._cache[key] = entry
-        while len(self._cache) > 1 and self._cached_bytes() > self.cache_bytes:
+        Hp, Wp = H + layout.pads[0] + layout.pads[1], W + layout.pads[2] + layout.pads[3]
+        dictionaries, nbytes = [], 0 if label is None else images.numel() * images.element_size()
+        if layout.shared:
+            flat = pad(images, *layout.pads, layout.mode).reshape(-1)
+            windows = window_view(flat, C, Hp, Wp, kh, kw)
+            if layout.whole_image:
+                value_cols = torch.arange(C * kh * kw, device=self.device)
+            else:
+                value_cols = torch.arange(C, device=self.device) * (kh * kw) + (kh // 2) * kw + kw // 2
+            dictionaries = [Dictionary.build(windows, C * Hp * Wp, N, padded_positions(positions, W, Wp),
+                                             value_cols, self.dedup) for _, positions in layout.shared]
+            nbytes += flat.numel() * flat.element_size() + sum(d.nbytes for d in dictionaries)
+        self._cache[key] = (layout, dictionaries, images, nbytes)
+        while len(self._cache) > 1 and sum(e[3] for e in self._cache.values()) > self.cache_bytes:
             self._cache.popitem(last=False)
-        return entry
-
-    def _cached_bytes(self) -> int:
-        return sum(d.nbytes for _, ds in self._cache.values() for d in ds if d is not None)
+        return layout, dictionaries, images
 
     def _class_images(self, label):
         return self.images if label is None else self.images[self.labels == label]
@@ -240,7 +289,7 @@ class IS(Machine):
 
     def layout(self, patch_size=None):
         zero = torch.zeros(1, dtype=torch.long, device=self.device)
-        return Layout((0, 0, 0, 0), "zeros", tuple(self.images.shape[2:]), True, [(zero, zero)])
+        return Layout((0, 0, 0, 0), "zeros", tuple(self.images.shape[2:]), True, [(zero, zero)], zero[:0])
 
 
 class ES(Machine):
@@ -251,7 +300,7 @@ class ES(Machine):
         H, W = self.images.shape[2:]
         zero = torch.zeros(1, dtype=torch.long, device=self.device)
         every = torch.arange(H * W, device=self.device)
-        return Layout((0, H - 1, 0, W - 1), "circular", (H, W), True, [(zero, every)])
+        return Layout((0, H - 1, 0, W - 1), "circular", (H, W), True, [(zero, every)], zero[:0])
 
 
 class LS(Machine):
@@ -265,8 +314,8 @@ class LS(Machine):
     def layout(self, patch_size):
         H, W = self.images.shape[2:]
         h = patch_size // 2
-        groups = [(u, u) for u in torch.arange(H * W, device=self.device)[:, None]]
-        return Layout((h, h, h, h), "zeros", (patch_size, patch_size), False, groups)
+        pixels = torch.arange(H * W, device=self.device)
+        return Layout((h, h, h, h), "zeros", (patch_size, patch_size), False, [], pixels)
 
 
 class ELS(Machine):
@@ -276,7 +325,7 @@ class ELS(Machine):
     image at every position (``train_patches="valid"``: only patches that do not wrap, as in
     the paper's code; ``"wrap"``: also the wrapped ones). ``padding="zeros"``: the
     boundary-broken ELS, where a pixel uses the training patches whose centres have the same
-    border signature (SPEC §3).
+    border signature (book appendix, §A.3).
     """
 
     def __init__(self, images, labels=None, patch_size: int = 3, padding: str = "zeros",
@@ -296,8 +345,10 @@ class ELS(Machine):
         pixels = torch.arange(H * W, device=self.device)
         if self.padding == "zeros":
             ids = border_groups(H, W, h).reshape(-1).to(self.device)
-            groups = [(pixels[ids == g], pixels[ids == g]) for g in range(int(ids.max()) + 1)]
-        elif self.train_patches == "wrap":
+            alone = torch.bincount(ids)[ids] == 1  # a signature no other pixel shares
+            groups = [(pixels[ids == g], pixels[ids == g]) for g in torch.unique(ids[~alone]).tolist()]
+            return Layout((h, h, h, h), "zeros", (patch_size, patch_size), False, groups, pixels[alone])
+        if self.train_patches == "wrap":
             groups = [(pixels, pixels)]
         else:
             r, c = pixels // W, pixels % W
@@ -306,7 +357,7 @@ class ELS(Machine):
                 raise ValueError(f"patch_size {patch_size} exceeds the {H}x{W} image, so there are no "
                                  "non-wrapping training patches; use train_patches='wrap' or a smaller patch")
             groups = [(pixels, pixels[valid])]
-        return Layout((h, h, h, h), self.padding, (patch_size, patch_size), False, groups)
+        return Layout((h, h, h, h), "circular", (patch_size, patch_size), False, groups, pixels[:0])
 
     def __repr__(self) -> str:
         return super().__repr__()[:-1] + f", padding={self.padding!r}, train_patches={self.train_patches!r})"
@@ -361,8 +412,3 @@ def _noise_levels(t, batch, dtype, device):
     """(a, s2) per image: sqrt(abar(t)) and 1 - abar(t), with s2 kept >= 1e-12 (t = 0 limit)."""
     ab = alpha_bar(_checked_t(t, batch))
     return ab.sqrt().to(device, dtype), (1 - ab).clamp(min=1e-12).to(device, dtype)
-
-
-def _single(queries: torch.Tensor, positions: torch.Tensor) -> bool:
-    """A group of one query pixel whose dictionary is its own position (LS-like)."""
-    return len(queries) == 1 and len(positions) == 1 and bool(queries[0] == positions[0])

@@ -1,4 +1,4 @@
-"""The networks the paper studies (SPEC §7): a conv-only ResNet, a conv-only UNet and a UNet
+"""The networks the paper studies (book appendix, §A.7): a conv-only ResNet, a conv-only UNet and a UNet
 with self-attention, each an eps-predictor ``eps_hat(x_t, t, label)``.
 
 Every network takes ``forward(x_t (B, C, H, W), t (B,), label (B,) or None)`` and exposes
@@ -16,6 +16,8 @@ from typing import Any, Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from .storage import save_atomic, write_atomic
 
 PADDINGS = ("zeros", "circular")
 
@@ -119,7 +121,7 @@ def _check_padding(padding: str) -> str:
 
 
 class ResNet(DiffusionNet):
-    """Conv-only ResNet (SPEC §7): 3x3 up-projection ``C -> width``; ``depth`` residual layers
+    """Conv-only ResNet (book appendix, §A.7): 3x3 up-projection ``C -> width``; ``depth`` residual layers
     ``h = h + relu(conv3x3(h + e_l))``; ``h = h + e_last``; 3x3 down-projection ``width -> C``.
     No normalisation over space; receptive field ``2 * (depth + 2) + 1`` pixels (17 for depth 6).
     """
@@ -186,7 +188,7 @@ class SelfAttention(nn.Module):
 
 
 class UNet(DiffusionNet):
-    """Conv-only UNet (SPEC §7): 3 levels of widths ``(w1, w2, w3)``; each block is
+    """Conv-only UNet (book appendix, §A.7): 3 levels of widths ``(w1, w2, w3)``; each block is
     ``2 x (conv3x3 + ReLU)`` with the embedding added to the block input (the first block's
     input is the raw image, so there it is added after the first conv); 2x2 max-pool down,
     2x2 stride-2 transposed conv up, skip concatenation; 3x3 output conv.
@@ -269,12 +271,11 @@ def save(model: DiffusionNet, path: str | os.PathLike, extra: dict[str, Any] | N
     plus ``extra`` as readable JSON beside it (``path`` with suffix ``.json``).
     ``extra`` must hold plain Python values (numbers, strings, lists, dicts)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     blob = {"format": "els-model-1", "config": model.config, "state_dict": state, "extra": extra or {}}
-    _atomic(path, lambda tmp: torch.save(blob, tmp))
+    save_atomic(blob, path)
     text = json.dumps({"config": model.config, "extra": extra or {}}, indent=2, default=str)
-    _atomic(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text + "\n"))
+    write_atomic(path.with_suffix(".json"), text + "\n")
     return path
 
 
@@ -289,16 +290,6 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu",
     model.load_state_dict(blob["state_dict"])
     model.to(map_location).eval()
     return (model, blob.get("extra", {})) if return_extra else model
-
-
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -1,4 +1,4 @@
-"""The paper's published numbers (Kamb & Ganguli, ICML 2025; SPEC §8), for side-by-side tables.
+"""The paper's published numbers (Kamb & Ganguli, ICML 2025; book appendix, §A.8), for side-by-side tables.
 
 ``AGREEMENT`` rows: median per-sample agreement with the network sampled in 150 steps (and
 the ELS column with the network sampled in 20 steps), as printed under the header "r^2" but

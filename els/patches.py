@@ -1,10 +1,18 @@
-"""Images to query windows and dictionaries: padding, window gathering, border signatures and
-exact de-duplication (SPEC §3-4).
+"""Images to query windows and dictionaries: padding, window views, border signatures and
+exact de-duplication (book appendix, §A.3-A.4).
 
 A *window* is a ``C x kh x kw`` block of a padded image, flattened channel-major, addressed by
-the flat offset of its top-left element. A :class:`Dictionary` is a list of windows of the
-padded training images (one entry per distinct window, with its multiplicity) that yields the
-augmented ``(keys, values)`` chunks :func:`els.engine.softmax_average` consumes.
+the flat offset of its top-left element in the stack of padded images. A :class:`Dictionary`
+is a list of windows of the padded training images (one entry per distinct window, with its
+multiplicity) that yields the augmented ``(keys, values)`` chunks
+:func:`els.engine.softmax_average` consumes.
+
+Memory: a dictionary holds 4 bytes per distinct window (its start, int32 where the images
+allow), plus 4 for its multiplicity when de-duplicated; windows are gathered chunk by chunk
+into two buffers of the chunk's size. De-duplication works in blocks of at most
+:data:`DEDUP_BLOCK` windows (about 64 bytes each while it runs), so its working memory does
+not grow with the training set either; identical windows in different blocks stay separate
+entries, which changes nothing but speed.
 """
 from __future__ import annotations
 
@@ -13,12 +21,20 @@ from dataclasses import dataclass
 
 import torch
 
+#: windows de-duplicated together (one block); working memory about 64 bytes per window
+DEDUP_BLOCK = 2**20
+#: elements hashed at once (int64 temporaries of 8 bytes each)
+_HASH_ELEMENTS = 2**20
+
 PADDINGS = ("zeros", "circular")
 
 
 def pad(x: torch.Tensor, top: int, bottom: int, left: int, right: int, mode: str) -> torch.Tensor:
     """Pad ``x`` (B, C, H, W) by the given amounts; ``"circular"`` wraps any number of times
-    (padding may exceed the image size), ``"zeros"`` pads with 0."""
+    (padding may exceed the image size), ``"zeros"`` pads with 0. No padding returns ``x``
+    itself, not a copy."""
+    if top == bottom == left == right == 0:
+        return x
     if mode == "zeros":
         return torch.nn.functional.pad(x, (left, right, top, bottom))
     if mode == "circular":
@@ -29,13 +45,14 @@ def pad(x: torch.Tensor, top: int, bottom: int, left: int, right: int, mode: str
     raise ValueError(f"padding must be one of {PADDINGS}, got {mode!r}")
 
 
-def window_offsets(channels: int, height: int, width: int, kh: int, kw: int, device=None) -> torch.Tensor:
-    """Flat offsets (C*kh*kw,) of a window's elements, relative to its top-left element, in an
-    image of ``channels x height x width`` stored contiguously; channel-major order."""
-    c = torch.arange(channels, device=device) * (height * width)
-    r = torch.arange(kh, device=device) * width
-    w = torch.arange(kw, device=device)
-    return (c[:, None, None] + r[None, :, None] + w[None, None, :]).reshape(-1)
+def window_view(flat: torch.Tensor, channels: int, height: int, width: int, kh: int, kw: int) -> torch.Tensor:
+    """Every window of a contiguous flat stack of ``channels x height x width`` images, as a
+    strided view ``(C, kh, kw, L)`` (no copy): ``view[..., s]`` is the window whose top-left
+    element is ``flat[s]``. Gather windows with ``view.index_select(3, starts)``."""
+    span = (channels - 1) * height * width + (kh - 1) * width + kw
+    if flat.numel() < span:
+        raise ValueError(f"a {kh}x{kw} window does not fit in {height}x{width} images")
+    return flat.as_strided((channels, kh, kw, flat.numel() - span + 1), (height * width, width, 1, 1))
 
 
 def padded_positions(positions: torch.Tensor, width: int, padded_width: int) -> torch.Tensor:
@@ -44,14 +61,9 @@ def padded_positions(positions: torch.Tensor, width: int, padded_width: int) -> 
     return positions // width * padded_width + positions % width
 
 
-def gather(flat: torch.Tensor, starts: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-    """Windows ``flat[starts[i] + offsets]`` as an (n, D) tensor."""
-    return flat[starts[:, None] + offsets[None, :]]
-
-
 def border_groups(height: int, width: int, half: int) -> torch.Tensor:
     """Group id (H, W) of every pixel by its border signature
-    ``(min(r, h), min(H-1-r, h), min(c, h), min(W-1-c, h))`` with ``h = half`` (SPEC §3).
+    ``(min(r, h), min(H-1-r, h), min(c, h), min(W-1-c, h))`` with ``h = half`` (book appendix, §A.3).
     Ids are consecutive from 0; pixels share an id exactly when their signatures agree."""
     r = torch.arange(height)
     c = torch.arange(width)
@@ -64,107 +76,131 @@ def border_groups(height: int, width: int, half: int) -> torch.Tensor:
 
 @dataclass
 class Dictionary:
-    """Windows of a flat padded image stack, as the engine's augmented keys and values.
+    """Windows of a stack of padded images, as the engine's augmented keys and values.
 
     Keys are ``[p, |p|^2, log m, 1]`` (n, D + 3) and values ``[p[value_cols], 1]`` (n, V + 1)
     for window ``p`` with multiplicity ``m``; the matching query is
     ``[q * a / s2, -a^2 / (2 s2), 1, shift]`` (see :mod:`els.machines`).
-    Entries are materialised once when they fit ``materialise_bytes``; otherwise each chunk is
-    gathered from ``source`` on the fly, so memory stays bounded by the chunk.
     """
 
-    source: torch.Tensor  # flat padded training images
-    starts: torch.Tensor  # (n,) window start offsets into source
-    offsets: torch.Tensor  # (D,) window element offsets
-    value_cols: torch.Tensor  # (V,) columns of the window that are the value
-    log_mult: torch.Tensor  # (n,) log multiplicity
-    keys: torch.Tensor | None = None
-    values: torch.Tensor | None = None
+    windows: torch.Tensor  # (C, kh, kw, L) view of the flat padded images (see window_view)
+    starts: torch.Tensor  # (n,) int32 or int64 start of each entry's window
+    counts: torch.Tensor | None  # (n,) int32 multiplicities, or None when every entry counts once
+    value_cols: torch.Tensor  # (V,) positions in the flattened window that are the value
 
     @classmethod
     def build(
         cls,
-        source: torch.Tensor,
-        starts: torch.Tensor,
-        offsets: torch.Tensor,
+        windows: torch.Tensor,
+        image_stride: int,
+        n_images: int,
+        positions: torch.Tensor,
         value_cols: torch.Tensor,
         dedup: bool = True,
-        materialise_bytes: int = 2**30,
-        chunk_entries: int = 2**16,
+        block: int = DEDUP_BLOCK,
     ) -> "Dictionary":
-        """Dictionary of the windows at ``starts``; ``dedup`` merges bit-identical windows into
-        one entry weighted by its count (results are unchanged up to rounding)."""
-        if dedup:
-            starts, counts = unique_windows(source, starts, offsets, chunk_entries)
-            log_mult = counts.to(source.dtype).log()
-        else:
-            log_mult = torch.zeros(len(starts), dtype=source.dtype, device=source.device)
-        d = cls(source, starts, offsets, value_cols, log_mult)
-        row_bytes = (len(offsets) + len(value_cols) + 4) * source.element_size()
-        if len(starts) * row_bytes <= materialise_bytes:  # filled chunk by chunk: no transient copies
-            n, width = len(starts), len(offsets)
-            d.keys = source.new_empty(n, width + 3)
-            d.values = source.new_empty(n, len(value_cols) + 1)
-            for i in range(0, n, chunk_entries):
-                j = min(i + chunk_entries, n)
-                d.keys[i:j], d.values[i:j] = d._augment(i, j)
-        return d
+        """Dictionary of the windows at padded offsets ``positions`` (k,) of each of
+        ``n_images`` images stored ``image_stride`` elements apart in ``windows``' flat stack.
+        ``dedup`` merges bit-identical windows (within blocks of about ``block`` windows)
+        into one entry weighted by its count; results are unchanged up to rounding."""
+        device, k = positions.device, len(positions)
+        total = n_images * k
+        index_type = torch.int32 if windows.shape[-1] < 2**31 else torch.int64
+        starts = torch.empty(total, dtype=index_type, device=device)
+        counts = torch.empty(total, dtype=torch.int32, device=device) if dedup else None
+        filled = 0
+        # windows per block: at most `block`, and at most 2^24 elements for the collision fallback
+        per_block = max(1, min(block, 2**24 // windows[..., 0].numel()) // k)
+        for first in range(0, n_images, per_block):
+            images = torch.arange(first, min(first + per_block, n_images), device=device)
+            block_starts = (images[:, None] * image_stride + positions[None, :]).reshape(-1)
+            if dedup:
+                block_starts, block_counts = unique_windows(windows, block_starts)
+                counts[filled:filled + len(block_starts)] = block_counts
+            starts[filled:filled + len(block_starts)] = block_starts
+            filled += len(block_starts)
+        if dedup and filled == total:  # no two windows alike: every count is 1
+            counts = None
+        elif filled < total // 2:  # keep only what is used (the copy is at most half the buffer)
+            starts = starts[:filled].clone()
+            counts = counts[:filled].clone() if dedup else None
+        elif filled < total:
+            starts, counts = starts[:filled], counts[:filled] if dedup else None
+        return cls(windows, starts, counts, value_cols)
 
     def __len__(self) -> int:
         return len(self.starts)
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by this dictionary beyond the shared source images."""
-        held = [self.starts, self.log_mult] + [t for t in (self.keys, self.values) if t is not None]
-        return sum(t.numel() * t.element_size() for t in held)
+        """Bytes held by this dictionary beyond the shared padded images."""
+        held = [self.starts] + ([] if self.counts is None else [self.counts])
+        return sum(t.untyped_storage().nbytes() for t in held)
 
-    def chunks(self, n: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Consecutive ``(keys, values)`` chunks of at most ``n`` entries."""
+    def chunks(self, n: int, dtype: torch.dtype | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Consecutive ``(keys, values)`` chunks of at most ``n`` entries, gathered into two
+        buffers that every chunk reuses: use each chunk before asking for the next."""
+        C, kh, kw = self.windows.shape[:3]
+        D, V = C * kh * kw, len(self.value_cols)
+        buffers = None
         for i in range(0, len(self), n):
             j = min(i + n, len(self))
-            if self.keys is not None:
-                yield self.keys[i:j], self.values[i:j]
-            else:
-                yield self._augment(i, j)
+            if buffers is None or buffers[0].shape[1] != j - i:
+                buffers = self._buffers(j - i, D, V)
+            keys_t, values_t = buffers                       # (D + 3, m), (V + 1, m)
+            windows = keys_t[:D]
+            torch.index_select(self.windows, 3, self.starts[i:j], out=windows.view(C, kh, kw, j - i))
+            torch.sum(windows.square(), 0, out=keys_t[D])
+            if self.counts is not None:
+                keys_t[D + 1].copy_(self.counts[i:j]).log_()
+            torch.index_select(windows, 0, self.value_cols, out=values_t[:V])
+            yield keys_t.T, values_t.T
 
-    def _augment(self, i: int, j: int) -> tuple[torch.Tensor, torch.Tensor]:
-        p = gather(self.source, self.starts[i:j], self.offsets)
-        one = torch.ones(j - i, 1, dtype=p.dtype, device=p.device)
-        sq = (p * p).sum(1, keepdim=True)
-        keys = torch.cat([p, sq, self.log_mult[i:j, None], one], 1)
-        values = torch.cat([p[:, self.value_cols], one], 1)
-        return keys, values
+    def _buffers(self, m: int, D: int, V: int) -> tuple[torch.Tensor, torch.Tensor]:
+        keys_t = self.windows.new_empty(D + 3, m)
+        keys_t[D + 1:] = torch.tensor([[0.0], [1.0]], dtype=keys_t.dtype, device=keys_t.device)
+        values_t = self.windows.new_empty(V + 1, m)
+        values_t[V] = 1
+        return keys_t, values_t
+
+    def window_source(self, entries: torch.Tensor, image_stride: int, padded_width: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Image index (n,) and padded (row, column) (n, 2) of the windows of ``entries`` (n,);
+        for a de-duplicated entry, its first window."""
+        start = self.starts[entries].long()
+        offset = start % image_stride
+        return start // image_stride, torch.stack([offset // padded_width, offset % padded_width], -1)
 
 
-def unique_windows(
-    source: torch.Tensor, starts: torch.Tensor, offsets: torch.Tensor, chunk_entries: int = 2**16
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Exact de-duplication of windows: returns ``(starts of the distinct windows, counts)``.
+def unique_windows(windows: torch.Tensor, starts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact de-duplication of the windows at ``starts`` (n,) of a :func:`window_view`:
+    returns ``(starts of the distinct windows, counts)``, in the order of first occurrence.
 
     Windows are hashed from their bit patterns (a fixed random linear hash mod 2^64), grouped
     by hash, and every member is then compared element by element with its group's first
-    window; on a hash collision it falls back to ``torch.unique(dim=0)``. Memory: one chunk.
+    window; on a hash collision it falls back to ``torch.unique(dim=0)``. Memory: about 64
+    bytes per window in ``starts``, plus one hashing block.
     """
     n = len(starts)
     if n == 0:
         return starts, torch.zeros(0, dtype=torch.long, device=starts.device)
-    int_type = {torch.float32: torch.int32, torch.float64: torch.int64}[source.dtype]
+    int_type = {torch.float32: torch.int32, torch.float64: torch.int64}[windows.dtype]
+    D = windows[..., 0].numel()
     gen = torch.Generator().manual_seed(12345)
-    mult = torch.randint(-(2**62), 2**62, (len(offsets),), generator=gen).mul_(2).add_(1)
-    mult = mult.to(starts.device)
+    mult = torch.randint(-(2**62), 2**62, (D,), generator=gen).mul_(2).add_(1).to(starts.device)
+    step = max(1, _HASH_ELEMENTS // D)
+
+    def bits(rows):  # (m, D) integer view of the windows at rows
+        return windows.index_select(3, rows).reshape(D, -1).T.contiguous().view(int_type)
+
     hashes = torch.empty(n, dtype=torch.long, device=starts.device)
-    for i in range(0, n, chunk_entries):
-        bits = gather(source, starts[i : i + chunk_entries], offsets).view(int_type).long()
-        hashes[i : i + chunk_entries] = (bits * mult).sum(1)
+    for i in range(0, n, step):
+        hashes[i:i + step] = (bits(starts[i:i + step]).long() * mult).sum(1)
     _, inverse, counts = torch.unique(hashes, return_inverse=True, return_counts=True)
+    del hashes
     first = _first_members(inverse, len(counts))
-    for i in range(0, n, chunk_entries):
-        mine = gather(source, starts[i : i + chunk_entries], offsets)
-        rep = gather(source, starts[first[inverse[i : i + chunk_entries]]], offsets)
-        if not torch.equal(mine.view(int_type), rep.view(int_type)):  # a hash collision
-            bits = gather(source, starts, offsets).view(int_type)
-            _, inverse, counts = torch.unique(bits, dim=0, return_inverse=True, return_counts=True)
+    for i in range(0, n, step):
+        if not torch.equal(bits(starts[i:i + step]), bits(starts[first[inverse[i:i + step]]])):  # a hash collision
+            _, inverse, counts = torch.unique(bits(starts), dim=0, return_inverse=True, return_counts=True)
             first = _first_members(inverse, len(counts))
             break
     order = torch.argsort(first)

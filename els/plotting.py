@@ -1,9 +1,10 @@
 """Figures for the book: image grids, nearest training images and translates, patch mosaics.
 
-Images are tensors ``(B, C, H, W)`` in ``[-1, 1]`` (SPEC §1). Every function that draws
+Images are tensors ``(B, C, H, W)`` in ``[-1, 1]`` (book appendix, §A.1). Every function that draws
 returns the matplotlib ``Figure`` it made (titled, so it can be shown or saved). The computations
 behind the source figures (nearest neighbours, best circular translate, which training patch
-each pixel came from) live in :mod:`els.provenance` and are re-exported here.
+each pixel came from) live in :mod:`els.provenance`; those behind the calibration and agreement
+figures in :mod:`els.calibrate`, :mod:`els.evaluate` and :mod:`els.reproduce`.
 """
 from __future__ import annotations
 
@@ -13,20 +14,23 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-# the computations behind the source figures; re-exported so chapters can reach them here too
-from .provenance import as_image_batch, nearest_neighbours, nearest_translates, patch_sources
+from .evaluate import agreement
+from .provenance import as_image_batch
 
 __all__ = [
     "to_display",
     "show_images",
     "show_rows",
-    "nearest_neighbours",
-    "nearest_translates",
-    "patch_sources",
     "show_sources",
     "background_mask",
     "spread_pixels",
     "show_patch_matches",
+    "schedule_figure",
+    "similarity_figure",
+    "agreement_figure",
+    "gallery_figure",
+    "training_agreement_figure",
+    "results_table",
     "Recorder",
 ]
 
@@ -134,7 +138,7 @@ def show_sources(
     size: float = 1.6,
 ):
     """One sample ``(C, H, W)`` next to its *source map* (each pixel coloured by the training
-    image its nearest patch came from, ``index (H, W)`` from :func:`patch_sources`) and the
+    image its nearest patch came from, ``index (H, W)`` from :func:`els.provenance.patch_sources`) and the
     ``top`` most used training images, framed in the same colours. Pixels where
     ``background`` (H, W) is True (e.g. flat background, matched equally well everywhere) are
     shown in light grey. Returns the figure."""
@@ -201,7 +205,7 @@ def show_patch_matches(
 ):
     """Where the patches of one sample come from: the sample ``(C, H, W)`` with a coloured
     ``P x P`` box around each pixel in ``pixels``, and for each the training image holding the
-    nearest patch (``index``/``position`` ``(H, W)``/``(H, W, 2)`` from :func:`patch_sources`)
+    nearest patch (``index``/``position`` ``(H, W)``/``(H, W, 2)`` from :func:`els.provenance.patch_sources`)
     with a box of the same colour where that patch sits. Returns the figure."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
@@ -223,6 +227,137 @@ def show_patch_matches(
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------- calibration and agreement
+def schedule_figure(schedules: Mapping[str, Sequence[int]], published: Sequence[int] | None, title: str, ax=None):
+    """Calibrated patch size (pixels) against diffusion time for each machine (``schedules``:
+    machine name -> one patch size per step, low noise first), beside the paper's
+    ``published`` schedule (dashed) when given. Draws on ``ax`` when given (else a new
+    figure); returns the figure."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.4))
+    for name, schedule in schedules.items():
+        n = len(schedule)
+        ax.step([i / n for i in range(1, n + 1)], schedule, where="mid", label=f"{name} (ours)")
+    if published:
+        n = len(published)
+        ax.step([i / n for i in range(1, n + 1)], published, "k--", where="mid", label="ELS (paper)")
+    ax.set(xlabel="diffusion time t", ylabel="patch size P (pixels)", title=f"{title}: calibrated P(t)")
+    ax.legend(fontsize=8)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def similarity_figure(calibrations: Mapping[str, object], title: str | None = None):
+    """One panel per calibration (``els.calibrate.Calibration``, keyed by panel title): the
+    cosine similarity of the machine's and the network's noise predictions, median over seeds,
+    for every candidate patch size (rows) at every step (columns, diffusion time t), with the
+    calibrated schedule as white dots and one colour bar shared by all panels. Returns the
+    figure."""
+    import matplotlib.pyplot as plt
+
+    if not calibrations:
+        raise ValueError("calibrations is empty")
+    # (steps, K): median over seeds
+    maps = {name: torch.tensor(c.similarity).median(0).values.numpy() for name, c in calibrations.items()}
+    low, high = min(float(m.min()) for m in maps.values()), max(float(m.max()) for m in maps.values())
+    fig, axes = plt.subplots(1, len(maps), figsize=(5 * len(maps) + 1.5, 3.8), squeeze=False, layout="constrained")
+    for ax, (name, c) in zip(axes[0], calibrations.items()):
+        steps = maps[name].shape[0]
+        im = ax.imshow(maps[name].T, origin="lower", aspect="auto", cmap="viridis", vmin=low, vmax=high,
+                       extent=(0.5 / steps, 1 + 0.5 / steps, -0.5, len(c.candidates) - 0.5))
+        ax.plot([(i + 1) / steps for i in range(steps)], [c.candidates.index(p) for p in c.schedule], "w.", ms=6)
+        ax.set_yticks(range(len(c.candidates)), c.candidates)
+        ax.set(xlabel="diffusion time t", ylabel="patch size P (pixels)", title=name)
+    fig.colorbar(im, ax=axes[0].tolist(), label="cosine similarity")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def agreement_figure(rows: Sequence[Mapping], title: str, network_steps: int | None = None, ax=None):
+    """The paper's scatter: per sample, r(machine, network) against r(IS, network), with the
+    diagonal; points above it are samples the machine predicts better than the ideal score.
+    ``rows`` are per-sample rows of ``els.evaluate`` (``seed``, ``network_steps``, ``machine``,
+    ``r``); ``network_steps`` defaults to the largest. Draws on ``ax`` when given (else a new
+    figure); returns the figure."""
+    import matplotlib.pyplot as plt
+
+    k = network_steps or max(r["network_steps"] for r in rows)
+    ideal = {r["seed"]: r["r"] for r in rows if r["network_steps"] == k and r["machine"] == "IS"}
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.2, 4.2))
+    for name in sorted({r["machine"] for r in rows} - {"IS"}):
+        pts = [(ideal[r["seed"]], r["r"]) for r in rows if r["network_steps"] == k and r["machine"] == name]
+        ax.scatter(*zip(*pts), s=10, alpha=0.7, label=name)
+    ax.plot([-1, 1], [-1, 1], "k--", lw=1, label="equal to IS")
+    low = min(min(ideal.values()), 0)
+    ax.set(xlim=(low, 1), ylim=(low, 1), xlabel="r(IS, network)", ylabel="r(machine, network)")
+    ax.set_title(f"{title}\nagreement per sample (network {k} steps)", fontsize=10)
+    ax.legend(fontsize=8)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def gallery_figure(rows: Mapping[str, torch.Tensor], title: str | None = None):
+    """Samples from the same noise, one row per sampler (``rows``: label -> ``(B, C, H, W)``);
+    the first row is the reference (the network) and every other image is captioned with its
+    Pearson r against the reference image above it. Returns the figure."""
+    if len(rows) < 2:
+        raise ValueError(f"need the reference row and at least one more, got {list(rows)}")
+    reference, *others = rows
+    target = as_image_batch(rows[reference])
+    titles = {name: [f"r = {v:.2f}" for v in agreement(as_image_batch(rows[name]), target)["r"]]
+              for name in others}
+    return show_rows(rows, titles=titles, title=title)
+
+
+def training_agreement_figure(summaries: Mapping[str, dict], trained_minutes: Mapping[str, float],
+                              network_steps: int = 20, ax=None):
+    """Median Pearson r with the network of the ELS and IS machines against training time
+    (minutes), for every model with training snapshots. ``summaries``: ``els.reproduce``
+    summaries by model name (a snapshot is named by its training time, e.g. ``"15min"``);
+    ``trained_minutes``: each final checkpoint's training time; agreement with the network
+    sampled in ``network_steps`` steps. Draws on ``ax`` when given (else a new figure);
+    returns the figure."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.2, 3.6))
+    k = str(network_steps)
+    for name, s in summaries.items():
+        if not s["snapshots"]:
+            continue
+        points = [(float(snap.removesuffix("min")), v["agreement"][k]) for snap, v in s["snapshots"].items()]
+        points = sorted(points + [(trained_minutes[name], s["agreement"][k])], key=lambda point: point[0])
+        for machine, style in (("ELS", "o-"), ("IS", "s--")):
+            ax.plot([m for m, _ in points], [a[machine]["r"]["median"] for _, a in points], style,
+                    label=f"{name.replace('_', ' ')}: {machine}")
+    ax.set(xlabel="training time (CPU minutes)", ylabel="median r with the network", ylim=(0, 1),
+           title="Agreement with the theory during training")
+    ax.legend(fontsize=7)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def results_table(summaries: Mapping[str, dict]) -> str:
+    """Markdown table of every agreement in ``els.reproduce`` summaries (by model name): per
+    model, network steps and machine, Pearson r (quartiles), the r^2 and R^2 medians and the
+    share of samples where the machine agrees better than IS."""
+    lines = ["| model | network steps | machine | r (q25 / median / q75) | r^2 median | R^2 median | beats IS |",
+             "|---|---|---|---|---|---|---|"]
+    for name, s in summaries.items():
+        for steps, machines in s["agreement"].items():
+            for machine, e in machines.items():
+                r, beats = e["r"], e.get("beats_IS")
+                lines.append(f"| {name} | {steps} | {machine} | "
+                             f"{r['q25']:.2f} / {r['median']:.2f} / {r['q75']:.2f} | "
+                             f"{e['r2']['median']:.2f} | {e['R2']['median']:.2f} | "
+                             f"{'-' if beats is None else f'{beats:.2f}'} |")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- internals

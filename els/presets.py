@@ -2,7 +2,7 @@
 model), ``paper`` (the paper's scale, a GPU).
 
 ``get("laptop").train`` holds the training sizes, ``get("laptop").evaluation`` the
-calibration / evaluation sizes (SPEC §5-6). Presets are frozen: derive variants with
+calibration / evaluation sizes (book appendix, §A.5-A.6). Presets are frozen: derive variants with
 ``dataclasses.replace``.
 """
 from __future__ import annotations
@@ -62,7 +62,7 @@ class TrainPreset:
 # --------------------------------------------------------------------------- calibration / evaluation
 @dataclass(frozen=True)
 class EvalPreset:
-    """Calibration (SPEC §5) and evaluation (SPEC §6) sizes. First guesses; to be tuned.
+    """Calibration (book appendix, §A.5) and evaluation (§A.6) sizes. First guesses; to be tuned.
 
     ``calibration_images``: training images the machines see during calibration (the paper:
     the first 5000). ``max_scale=None``: candidates go up to the image size.

@@ -1,19 +1,18 @@
 """Where generated images come from: nearest training images, nearest circular translates,
-and the training patch nearest to each pixel (the local-consistency picture of SPEC §9).
+and the training patch nearest to each pixel (the local-consistency picture of the book
+appendix, §A.9).
 
 Images are tensors ``(B, C, H, W)`` in ``[-1, 1]``; distances are Euclidean over all pixels
-and channels, in those units.
+and channels, in those units. Patch provenance is a mode of the machines themselves
+(:meth:`els.machines.Machine.top_patches`): they search their own dictionaries.
 """
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-from .machines import Machine, checked_patch_size
-from .patches import gather, pad, padded_positions, window_offsets
-from .schedule import alpha_bar
+from .patches import pad, padded_positions, window_view
 
-__all__ = ["nearest_neighbours", "nearest_translates", "patch_sources", "top_patches"]
+__all__ = ["nearest_neighbours", "nearest_translates", "patch_sources", "nearest_summary"]
 
 
 def nearest_neighbours(samples: torch.Tensor, images: torch.Tensor, chunk: int = 4096):
@@ -66,139 +65,34 @@ def nearest_translates(samples: torch.Tensor, images: torch.Tensor, chunk: int =
     return best.clamp(min=0).sqrt(), index, shift
 
 
-def patch_sources(
-    x: torch.Tensor,
-    images: torch.Tensor,
-    patch_size: int = 3,
-    padding: str = "zeros",
-    same_location: bool = False,
-    chunk_elements: int = 2**24,
-    device: str | torch.device | None = None,
-):
-    """Where each pixel of ``x`` comes from: the training patch nearest to ``x``'s own
-    ``P x P`` patch there (the local-consistency picture of SPEC §9).
+def patch_sources(machine, x: torch.Tensor, patch_size: int | None = None, label: int | None = None):
+    """Where each pixel of ``x`` (B, C, H, W) comes from: the entry of a local machine's own
+    dictionary (LS or ELS; ``patch_size`` default the machine's) nearest to ``x``'s window
+    there, i.e. its heaviest entry in the t = 0 limit (:meth:`~els.machines.Machine.top_patches`).
 
-    Patches are cut with ``padding`` (``"zeros"`` or ``"circular"``) from ``x`` and from
-    every training image at every position; ``same_location=True`` compares only with the
-    training patches at the same position (the LS machine's dictionary).
-    Returns ``(index (B, H, W), position (B, H, W, 2), distance (B, H, W))``: the training
-    image and the (row, column) of the centre of the nearest patch, and its distance.
-    Work is done in blocks of about ``chunk_elements`` distances (memory bound), on
-    ``device`` (default: CUDA when available); results are returned on the CPU.
+    Returns ``(index (B, H, W), position (B, H, W, 2), distance (B, H, W))`` on the CPU: the
+    training image (an index into ``machine.images``), the (row, column) of the centre of the
+    nearest window, and the Euclidean distance between the two windows (recomputed exactly).
     """
-    x, images = as_image_batch(x).float(), as_image_batch(images).float()
-    check_same_shape(x, images)
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    x, images = x.to(device), images.to(device)
-    checked_patch_size(patch_size)
-    B, C, H, W = x.shape
-    N, L = len(images), H * W
-    q = _patches(x, patch_size, padding)                         # (B, L, D)
-    k = _patches(images, patch_size, padding)                    # (N, L, D)
-    best = torch.full((B, L), float("inf"), device=device)
-    arg = torch.zeros(B, L, dtype=torch.long, device=device)
-    if same_location:
-        step = max(1, chunk_elements // (B * L * q.shape[-1]))
-        pixel = torch.arange(L, device=device).expand(B, L)
-        for start in range(0, N, step):
-            d2 = (q[:, None] - k[None, start:start + step]).pow(2).sum(-1)   # (B, n, L)
-            value, a = d2.min(1)
-            better = value < best
-            best[better] = value[better]
-            arg[better] = (a + start)[better] * L + pixel[better]
-    else:
-        flat_q = q.reshape(B * L, -1)
-        flat_k = k.reshape(N * L, -1)
-        qq = flat_q.pow(2).sum(1, keepdim=True)
-        best, arg = best.reshape(-1), arg.reshape(-1)
-        step = max(1, chunk_elements // (B * L))
-        for start in range(0, len(flat_k), step):
-            block = flat_k[start:start + step]
-            d2 = qq - 2 * flat_q @ block.T + block.pow(2).sum(1)[None]
-            value, a = d2.min(1)
-            better = value < best
-            best[better], arg[better] = value[better], a[better] + start
-        best, arg = best.reshape(B, L), arg.reshape(B, L)
-    arg, best = arg.cpu(), best.cpu()
-    index = (arg // L).reshape(B, H, W)
-    pos = arg % L
-    position = torch.stack([pos // W, pos % W], -1).reshape(B, H, W, 2)
-    return index, position, best.clamp(min=0).sqrt().reshape(B, H, W)
-
-
-def top_patches(
-    machine: Machine,
-    x_t: torch.Tensor,
-    t: float,
-    patch_size: int | None = None,
-    label: int | None = None,
-    chunk: int = 2**16,
-):
-    """For every pixel of ``x_t``, the training patch with the largest weight in a local
-    machine's posterior mean at time ``t`` (LS or ELS, with the machine's own dictionaries:
-    same position for LS, same border signature for zero-padded ELS, every position for
-    circular ELS).
-
-    x_t: (B, C, H, W); t in (0, 1]; patch_size: default the machine's; label: restrict to that
-    class as the machine does. Returns ``(index (B, H, W), position (B, H, W, 2), weight
-    (B, H, W))``: the training image (an index into ``machine.images``), the (row, column) of
-    the patch centre, and that patch's softmax weight (1 = the pixel copies it outright).
-    Brute force over the dictionary in blocks of ``chunk`` patches (float64 sums).
-    """
-    x = as_image_batch(x_t).to(machine.device, machine.dtype)
-    check_same_shape(x, machine.images)
-    if machine.patch_size is None:
-        raise ValueError(f"{type(machine).__name__} compares whole images; top_patches needs LS or ELS")
-    layout = machine.layout(checked_patch_size(patch_size or machine.patch_size))
-    if not 0 < float(t) <= 1:
-        raise ValueError(f"t must lie in (0, 1], got {t}")
-    ab = float(alpha_bar(float(t)))
-    a, s2 = ab**0.5, 1 - ab
-    rows = torch.arange(len(machine.images), device=machine.device)
-    if label is not None:
-        if machine.labels is None:
-            raise ValueError("label given, but the machine was built without labels")
-        rows = rows[machine.labels.to(machine.device) == label]
-    images = machine.images[rows]
+    x = as_image_batch(x).to(machine.device, machine.dtype)
+    index, position, _ = machine.top_patches(x, 0.0, label=label, patch_size=patch_size)
+    layout = machine.layout(patch_size or machine.patch_size)
     B, C, H, W = x.shape
     top, bottom, left, right = layout.pads
     Hp, Wp = H + top + bottom, W + left + right
-    offsets = window_offsets(C, Hp, Wp, *layout.window, device=machine.device)
-    xp = pad(x, *layout.pads, layout.mode).reshape(-1)
-    ip = pad(images, *layout.pads, layout.mode).reshape(-1)
-    index = torch.zeros(B, H * W, dtype=torch.long)
-    position = torch.zeros(B, H * W, dtype=torch.long)
-    weight = torch.zeros(B, H * W, dtype=torch.float64)
-    for queries, positions in layout.groups:
-        padded_q = padded_positions(queries, W, Wp)
-        padded_k = padded_positions(positions, W, Wp)
-        keys_at = (torch.arange(len(images), device=machine.device)[:, None] * (C * Hp * Wp)
-                   + padded_k[None, :]).reshape(-1)                      # image-major
-        for b in range(B):
-            q = gather(xp, b * C * Hp * Wp + padded_q, offsets).double()  # (m, D)
-            best = torch.full((len(q),), float("inf"), dtype=torch.float64, device=machine.device)
-            arg = torch.zeros(len(q), dtype=torch.long, device=machine.device)
-            lse = torch.full((len(q),), float("-inf"), dtype=torch.float64, device=machine.device)
-            for start in range(0, len(keys_at), chunk):
-                keys = a * gather(ip, keys_at[start:start + chunk], offsets).double()
-                d2 = torch.cdist(q, keys).square()                          # (m, n)
-                value, j = d2.min(1)
-                better = value < best
-                best[better], arg[better] = value[better], j[better] + start
-                lse = torch.logaddexp(lse, torch.logsumexp(-d2 / (2 * s2), 1))
-            cols = queries.cpu()
-            index[b, cols] = rows[arg // len(positions)].cpu()
-            position[b, cols] = positions[arg % len(positions)].cpu()
-            weight[b, cols] = torch.exp(-best / (2 * s2) - lse).cpu()
-    return (index.reshape(B, H, W), torch.stack([position // W, position % W], -1).reshape(B, H, W, 2),
-            weight.reshape(B, H, W))
+    kh, kw = layout.window
 
+    def windows(images, image_of_pixel, pixel):  # (C*kh*kw, B*H*W) windows at the pixels' corners
+        flat = pad(images, *layout.pads, layout.mode).reshape(-1)
+        starts = image_of_pixel * (C * Hp * Wp) + padded_positions(pixel, W, Wp)
+        return window_view(flat, C, Hp, Wp, kh, kw).index_select(3, starts).reshape(C * kh * kw, -1)
 
-def _patches(x: torch.Tensor, patch_size: int, padding: str) -> torch.Tensor:
-    """All ``P x P`` patches of ``x (B, C, H, W)``, one per pixel: ``(B, H*W, C*P*P)``."""
-    h = patch_size // 2
-    xp = pad(x, h, h, h, h, padding)
-    return F.unfold(xp, patch_size).transpose(1, 2)
+    pixels = torch.arange(H * W, device=machine.device).repeat(B)
+    source = (position[..., 0] * W + position[..., 1]).reshape(-1).to(machine.device)
+    mine = windows(x, torch.arange(B, device=machine.device).repeat_interleave(H * W), pixels)
+    theirs = windows(machine.images, index.reshape(-1).to(machine.device), source)
+    distance = (mine.double() - theirs.double()).norm(dim=0)
+    return index, position, distance.reshape(B, H, W).cpu()
 
 
 def as_image_batch(images) -> torch.Tensor:
@@ -214,3 +108,14 @@ def as_image_batch(images) -> torch.Tensor:
 def check_same_shape(a: torch.Tensor, b: torch.Tensor) -> None:
     if a.shape[1:] != b.shape[1:]:
         raise ValueError(f"images must share (C, H, W): got {tuple(a.shape[1:])} and {tuple(b.shape[1:])}")
+
+
+@torch.no_grad()
+def nearest_summary(samples: torch.Tensor, images: torch.Tensor) -> dict[str, float]:
+    """Median / min / max distance of ``samples (B, C, H, W)`` to their nearest training image
+    in ``images (N, C, H, W)`` (L2 over all pixels and channels, in image units), and the median
+    as a per-pixel RMS (distance / sqrt(C H W)); for manifests and reports."""
+    d, _ = nearest_neighbours(samples, images)
+    dim = samples[0].numel()
+    return {"nn_l2_median": float(d.median()), "nn_l2_min": float(d.min()), "nn_l2_max": float(d.max()),
+            "nn_rms_median": float(d.median()) / dim ** 0.5}

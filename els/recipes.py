@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from . import data, models, presets, storage, train
+from .provenance import nearest_summary
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def compare(dataset: str = "mnist", arch: str = "resnet", padding: str = "zeros"
     val_images, val_labels = data.load(dataset, "test", max_images=n_validation, seed=seed)
     done = {row["recipe"]: row for row in storage.read_jsonl(out / RESULTS)}
     storage.write_atomic(out / "manifest.json", json.dumps({
-        "command": command, "git": train.git_commit(), "machine": train.machine_info("cpu"),
+        "command": command, "git": storage.git_commit(), "machine": storage.machine_info("cpu"),
         "dataset": dataset, "arch": arch, "padding": padding, "preset": preset, "subset_size": len(images),
         "validation_images": len(val_images), "images_budget": images_budget, "seed": seed,
         "recipes": {k: asdict(v) for k, v in recipes.items()}}, indent=2) + "\n")
@@ -126,7 +127,7 @@ def compare(dataset: str = "mnist", arch: str = "resnet", padding: str = "zeros"
                "val_loss_raw": train.validation_loss(model, val_images, val_labels, seed=seed),
                "val_loss_ema": (train.validation_loss(result.model, val_images, val_labels, seed=seed)
                                 if recipe.ema is not None else None),
-               "nn_l2_median": train.nearest_summary(samples, images)["nn_l2_median"],
+               "nn_l2_median": nearest_summary(samples, images)["nn_l2_median"],
                "seconds_total": round(time.perf_counter() - t0, 1)}
         storage.append_jsonl(out / RESULTS, row)
         rows.append(row)

@@ -1,5 +1,5 @@
 """Calibrate and evaluate every committed checkpoint, and tabulate ours beside the paper's
-(SPEC §5, §6, §8). ``python -m els reproduce --preset laptop`` runs it; every stage writes
+(book appendix, §A.5, §A.6, §A.8). ``python -m els reproduce --preset laptop`` runs it; every stage writes
 its results as it goes and is skipped or resumed when rerun.
 
 Per model, under ``<out>/<model>/``: ``calibration_<machine>.jsonl|json`` (P(t) for ELS with
@@ -15,12 +15,14 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
-from . import data, models, paper, presets
+import torch
+
+from . import data, models, paper, plotting, presets
 from .calibrate import Calibration, calibrate, default_candidates
 from .evaluate import evaluate, summarise
-from .machines import ELS, IS, LS
-from .storage import write_atomic
-from .train import git_commit, machine_info
+from .matched import machine_for
+from .sampling import sample, seeded_inputs
+from .storage import git_commit, machine_info, write_atomic
 
 
 @dataclass(frozen=True)
@@ -68,12 +70,14 @@ def reproduce_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = 
     images, labels = training_data(model_dir, p.calibration_images)
     network = models.load(model_dir / "model.pt")
     start = time.perf_counter()
-    els_factory = partial(ELS, padding=spec.padding)
-    schedules = {name: _calibrated(network, factory, images, labels, p, out / f"calibration_{name}", progress)
-                 for name, factory in (("ELS", els_factory), ("LS", LS))}
+    matched = partial(machine_for, model_dir)  # padding and labels as the network was trained
+    schedules = {kind: _calibrated(network, partial(matched, kind), images, labels, p, out / f"calibration_{kind}",
+                                   progress)
+                 for kind in ("ELS", "LS")}
     calibration_s = time.perf_counter() - start
-    els_machine = els_factory(images, labels)
-    machines = {"IS": (IS(images, labels), None), "LS": (LS(images, labels), schedules["LS"].schedule),
+    els_machine = matched("ELS", images, labels)
+    machines = {"IS": (matched("IS", images, labels), None),
+                "LS": (matched("LS", images, labels), schedules["LS"].schedule),
                 "ELS": (els_machine, schedules["ELS"].schedule)}
     published = paper.schedule(spec.data, spec.arch, spec.padding)
     if published and p.steps == len(published):
@@ -88,7 +92,8 @@ def reproduce_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = 
     for name in spec.snapshots:
         snap = models.load(model_dir / "snapshots" / name / "model.pt")
         snap_out = out / "snapshots" / name
-        schedule = _calibrated(snap, els_factory, images, labels, p, snap_out / "calibration_ELS", progress)
+        schedule = _calibrated(snap, partial(matched, "ELS"), images, labels, p, snap_out / "calibration_ELS",
+                               progress)
         snap_rows = evaluate(snap, {"IS": machines["IS"], "ELS": (els_machine, schedule.schedule)},
                              seeds=min(p.n_seeds, SNAPSHOT_SEEDS), steps=p.steps,
                              network_steps=p.network_steps[:1], out=snap_out / "samples.csv", batch_size=EVAL_BATCH,
@@ -102,73 +107,29 @@ def reproduce_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = 
     write_atomic(out / "manifest.json", json.dumps(manifest, indent=1))
     import matplotlib.pyplot as plt
 
-    gallery = gallery_figure(network, machines, range(GALLERY_SEEDS), max(p.network_steps), p.steps, spec.name)
-    for fig, name in ((agreement_figure(rows, spec.name), "agreement.png"),
-                      (schedule_figure(summary["schedules"], published, spec.name), "schedules.png"),
-                      (gallery, "gallery.png")):
+    gallery = gallery_samples(network, machines, range(GALLERY_SEEDS), max(p.network_steps), p.steps)
+    for fig, name in ((plotting.agreement_figure(rows, spec.name), "agreement.png"),
+                      (plotting.schedule_figure(summary["schedules"], published, spec.name), "schedules.png"),
+                      (plotting.gallery_figure(gallery, f"{spec.name}: network and machines from the same noise"),
+                       "gallery.png")):
         fig.savefig(out / name, dpi=120)
         plt.close(fig)
     return summary
 
 
-def agreement_figure(rows: list[dict], title: str, network_steps: int | None = None, ax=None):
-    """The paper's scatter: per sample, r(machine, network) against r(IS, network), with the
-    diagonal; points above it are samples the machine predicts better than the ideal score.
-    Draws on ``ax`` when given (else a new figure); returns the figure."""
-    import matplotlib.pyplot as plt
-
-    k = network_steps or max(r["network_steps"] for r in rows)
-    ideal = {r["seed"]: r["r"] for r in rows if r["network_steps"] == k and r["machine"] == "IS"}
-    if ax is None:
-        _, ax = plt.subplots(figsize=(4.2, 4.2))
-    for name in sorted({r["machine"] for r in rows} - {"IS"}):
-        pts = [(ideal[r["seed"]], r["r"]) for r in rows if r["network_steps"] == k and r["machine"] == name]
-        ax.scatter(*zip(*pts), s=10, alpha=0.7, label=name)
-    ax.plot([-1, 1], [-1, 1], "k--", lw=1, label="equal to IS")
-    low = min(min(ideal.values()), 0)
-    ax.set(xlim=(low, 1), ylim=(low, 1), xlabel="r(IS, network)", ylabel="r(machine, network)")
-    ax.set_title(f"{title}\nagreement per sample (network {k} steps)", fontsize=10)
-    ax.legend(fontsize=8)
-    ax.figure.tight_layout()
-    return ax.figure
-
-
-def gallery_figure(network, machines: dict, seeds, network_steps: int, steps: int, title: str):
-    """Network (``network_steps`` DDIM steps) above each machine (``steps``, its schedule),
-    all from the same seeded noise and labels, with each machine's r against the network."""
-    from .evaluate import agreement
-    from .plotting import show_rows
-    from .sampling import sample, seeded_inputs
-
+def gallery_samples(network, machines: dict, seeds, network_steps: int, steps: int) -> dict[str, torch.Tensor]:
+    """Samples ``(S, C, H, W)`` from the same seeded noise and labels (one per seed in ``seeds``):
+    the network's (``network_steps`` DDIM steps) first, then each machine's (``machines``: name
+    -> ``(machine, schedule)``; ``steps`` steps), keyed by row label for
+    :func:`els.plotting.gallery_figure`."""
     first = next(iter(machines.values()))[0]
     classes = sorted(first.labels.unique().tolist()) if getattr(network, "conditional", False) else None
     noise, labels = seeded_inputs(list(seeds), first.images.shape[1:], classes)
     noise = noise.to(first.images.dtype)
-    target = sample(network, noise, network_steps, label=labels).cpu()
-    rows, titles = {f"network\n({network_steps} steps)": target}, {}
+    rows = {f"network\n({network_steps} steps)": sample(network, noise, network_steps, label=labels).cpu()}
     for name, (machine, scales) in machines.items():
         rows[name] = sample(machine, noise, steps, scales, label=labels).cpu()
-        titles[name] = [f"r = {v:.2f}" for v in agreement(rows[name], target)["r"]]
-    return show_rows(rows, titles=titles, title=f"{title}: network and machines from the same noise")
-
-
-def schedule_figure(schedules: dict[str, list[int]], published: list[int] | None, title: str, ax=None):
-    """Calibrated patch size against time for each machine, beside the paper's schedule.
-    Draws on ``ax`` when given (else a new figure); returns the figure."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5, 3.4))
-    for name, schedule in schedules.items():
-        n = len(schedule)
-        ax.step([i / n for i in range(1, n + 1)], schedule, where="mid", label=f"{name} (ours)")
-    if published:
-        n = len(published)
-        ax.step([i / n for i in range(1, n + 1)], published, "k--", where="mid", label="ELS (paper)")
-    ax.set(xlabel="diffusion time t", ylabel="patch size P (pixels)", title=f"{title}: calibrated P(t)")
-    ax.legend(fontsize=8)
-    ax.figure.tight_layout()
-    return ax.figure
+    return rows
 
 
 def read_summaries(results: Path) -> dict[str, dict]:

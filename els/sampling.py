@@ -1,4 +1,4 @@
-"""Deterministic DDIM sampling for anything with ``eps(x_t, t, label=None)`` (SPEC §2), and
+"""Deterministic DDIM sampling for anything with ``eps(x_t, t, label=None)`` (book appendix, §A.2), and
 the seeded noise and labels that let networks and machines start from the same point."""
 from __future__ import annotations
 

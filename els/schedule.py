@@ -1,6 +1,6 @@
 """Noise schedules: the fraction of signal ``abar(t)`` left at diffusion time ``t``.
 
-The forward process is ``x_t = sqrt(abar) * x_0 + sqrt(1 - abar) * eps`` (SPEC §1).
+The forward process is ``x_t = sqrt(abar) * x_0 + sqrt(1 - abar) * eps`` (book appendix, §A.1).
 """
 from __future__ import annotations
 

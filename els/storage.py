@@ -1,19 +1,49 @@
-"""Crash-safe files for long runs: atomic whole-file writes and append-only records."""
+"""What long runs write to disk: atomic whole-file writes (text, bytes or torch objects),
+append-only records, and the run record (git commit, machine) every manifest carries."""
 from __future__ import annotations
 
 import json
 import os
+import platform
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO, Any
+
+import torch
 
 
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename, so a crash leaves
-    either the old file or the new one, never half of one."""
+def write_atomic(path: str | Path, data: str | bytes) -> Path:
+    """Write ``data`` (text, as UTF-8, or bytes) to ``path`` so that a crash leaves either the
+    old file or the new one, never half of one; returns ``path``."""
+    with _replacing(path) as f:
+        f.write(data.encode() if isinstance(data, str) else data)
+    return Path(path)
+
+
+def save_atomic(obj: Any, path: str | Path) -> Path:
+    """``torch.save(obj, path)`` with the same guarantee as ``write_atomic``; returns ``path``."""
+    with _replacing(path) as f:
+        torch.save(obj, f)
+    return Path(path)
+
+
+@contextmanager
+def _replacing(path: str | Path) -> Iterator[IO[bytes]]:
+    """A binary file for ``path``'s new content: a temporary file beside it, flushed to disk
+    and renamed over ``path`` when the block ends, removed if the block raises."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def append_line(path: str | Path, line: str) -> None:
@@ -50,3 +80,29 @@ def read_jsonl(path: str | Path) -> list[dict]:
 def append_jsonl(path: str | Path, record: dict) -> None:
     """Append one JSON record as a line (see ``append_line``)."""
     append_line(path, json.dumps(record))
+
+
+def git_commit() -> dict[str, Any]:
+    """``{"commit": sha or None, "dirty": bool or None}`` of the repository holding ``els``."""
+    repo = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=10)
+        if sha.returncode != 0:
+            return {"commit": None, "dirty": None}
+        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10)
+        return {"commit": sha.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def machine_info(device: str | torch.device = "cpu") -> dict[str, Any]:
+    """Platform, CPU count, torch version and the device a run used (GPU name on CUDA)."""
+    device = torch.device(device)
+    info = {"platform": platform.platform(), "python": platform.python_version(),
+            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__, "device": str(device)}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info

@@ -1,4 +1,4 @@
-"""Training an eps-predicting network (SPEC §7): MSE between predicted and true noise at
+"""Training an eps-predicting network (book appendix, §A.7): MSE between predicted and true noise at
 ``t = randint(0, 1000) / 1000`` under the legacy cosine schedule, AdamW (no weight decay),
 per-step exponential learning-rate decay after an optional linear warm-up, optional EMA of
 the weights.
@@ -13,11 +13,13 @@ import copy
 import json
 import math
 import os
-import platform
 import shlex
-import subprocess
+import signal
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,8 +29,9 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import models
-from .provenance import nearest_neighbours
+from .provenance import nearest_summary
 from .schedule import alpha_bar
+from .storage import git_commit, machine_info, save_atomic, write_atomic
 
 CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"
@@ -60,8 +63,8 @@ def train(model: models.DiffusionNet, images: torch.Tensor, labels: torch.Tensor
           ema: float | None = None, seed: int = 0,
           out_dir: str | os.PathLike | None = None, checkpoint_every: int | None = 1000,
           checkpoint_minutes: float | None = 10.0, resume: bool = False,
-          device: str | torch.device | None = None, schedule: str = "legacy_cosine",
-          progress: bool = True, n_samples: int = 64, sample_steps: int = 20,
+          device: str | torch.device | None = None, progress: bool = True,
+          n_samples: int = 64, sample_steps: int = 20,
           data_info: dict[str, Any] | None = None, command: str | None = None) -> TrainResult:
     """Train ``model`` in place on ``images (N, C, H, W)`` in ``[-1, 1]`` (and ``labels (N,)``
     for a class-conditional model).
@@ -73,7 +76,8 @@ def train(model: models.DiffusionNet, images: torch.Tensor, labels: torch.Tensor
     the decay used at step ``k`` is ``min(ema, (1 + k) / (10 + k))`` so short runs are not
     dominated by the initial weights.
     With ``out_dir``, a checkpoint is written every ``checkpoint_every`` steps, every
-    ``checkpoint_minutes`` and at the end (also on Ctrl-C), and ``resume=True`` continues the
+    ``checkpoint_minutes`` and at the end (also on Ctrl-C, which stops after the current step;
+    a second Ctrl-C stops at once, keeping the last checkpoint), and ``resume=True`` continues the
     run saved there (same batches, noise and weights as an uninterrupted run). At the end the
     export (``model.pt`` + ``.json``), ``manifest.json`` and ``samples.png`` are written.
     ``device`` defaults to CUDA when available.
@@ -89,7 +93,7 @@ def train(model: models.DiffusionNet, images: torch.Tensor, labels: torch.Tensor
     lab = labels.to(device).long() if (labels is not None and model.conditional) else None
     n = len(data)
     run_config = {"model": model.config, "batch_size": batch_size, "lr": lr, "lr_decay": lr_decay,
-                  "warmup_steps": warmup_steps, "ema": ema, "seed": seed, "schedule": schedule, "n_images": n,
+                  "warmup_steps": warmup_steps, "ema": ema, "seed": seed, "n_images": n,
                   "data_checksum": _checksum(images, labels if model.conditional else None)}
 
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
@@ -113,7 +117,6 @@ def train(model: models.DiffusionNet, images: torch.Tensor, labels: torch.Tensor
     losses: list[float] = []
     loss_avg = torch.tensor(state["loss_avg"], device=device)
     start_step = state["step"]
-    updating = False
     t0 = time.perf_counter()
     last_ckpt = t0
     bar = tqdm(total=total, initial=state["step"], disable=not progress, desc="train", unit="step",
@@ -129,34 +132,22 @@ def train(model: models.DiffusionNet, images: torch.Tensor, labels: torch.Tensor
             snap = dict(state, elapsed=elapsed(), loss_avg=float(loss_avg))
             _save_checkpoint(ckpt_path, model, ema_model, opt, gen, snap, run_config)
 
-    try:
-        while (total is None or state["step"] < total) and elapsed() < budget_s:
+    with _stop_after_step_on_interrupt() as stop_requested:
+        while (total is None or state["step"] < total) and elapsed() < budget_s and not stop_requested():
             step = state["step"]
             epoch, j = divmod(step, per_epoch)
             if epoch != perm_epoch:  # data order depends only on (seed, epoch): resumable
                 perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch + 1))
                 perm_epoch = epoch
             idx = perm[j * b:(j + 1) * b].to(device)
-            x0 = data[idx]
-            t = torch.randint(0, 1000, (b,), generator=gen).double() / 1000
-            noise = torch.randn(x0.shape, generator=gen).to(device)
-            ab = alpha_bar(t, schedule).float().to(device).view(-1, 1, 1, 1)
-            x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
-            pred = model(x_t, t.float().to(device), lab[idx] if lab is not None else None)
-            loss = F.mse_loss(pred, noise)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            updating = True  # weights change before the step counter does
-            for group in opt.param_groups:
-                group["lr"] = learning_rate(step, lr, lr_decay, warmup_steps)
-            opt.step()
-            if ema_model is not None:  # warm-up: early on the average forgets the random init faster
-                _ema_update(ema_model, model, min(ema, (1 + step) / (10 + step)))
-            loss_avg = _LOSS_BETA * loss_avg + (1 - _LOSS_BETA) * loss.detach()
+            # EMA warm-up: early on the average forgets the random init faster
+            loss = train_step(model, opt, data[idx], lab[idx] if lab is not None else None, gen,
+                              learning_rate(step, lr, lr_decay, warmup_steps), ema_model,
+                              min(ema, (1 + step) / (10 + step)) if ema is not None else None)
+            loss_avg = _LOSS_BETA * loss_avg + (1 - _LOSS_BETA) * loss
             state["step"] = step + 1
             state["images_seen"] += b
-            updating = False
-            losses.append(loss.detach())
+            losses.append(loss)
             bar.update(1)
             if state["step"] % 10 == 0 or state["step"] == total:
                 rate = (state["step"] - start_step) * b / max(time.perf_counter() - t0, 1e-9)
@@ -166,18 +157,14 @@ def train(model: models.DiffusionNet, images: torch.Tensor, labels: torch.Tensor
                     or (checkpoint_minutes and time.perf_counter() - last_ckpt > checkpoint_minutes * 60)):
                 checkpoint()
                 last_ckpt = time.perf_counter()
-    except KeyboardInterrupt:
-        bar.close()
-        if not updating:  # a half-applied step would make the resumed run differ
-            checkpoint()
-        print(f"els.train: interrupted at step {state['step']}; "
-              + ("checkpoint saved" if not updating else "kept the last periodic checkpoint")
-              + ", rerun with resume=True")
-        raise
     bar.close()
     state["elapsed"] = elapsed()
     state["loss_avg"] = float(loss_avg)
     checkpoint()
+    if stop_requested():
+        print(f"els.train: interrupted after step {state['step']}"
+              + ("; checkpoint saved, rerun with resume=True" if ckpt_path is not None else ""))
+        raise KeyboardInterrupt
 
     export = ema_model if ema_model is not None else model
     export.eval()
@@ -190,6 +177,30 @@ def train(model: models.DiffusionNet, images: torch.Tensor, labels: torch.Tensor
     return result
 
 
+def train_step(model: models.DiffusionNet, opt: torch.optim.Optimizer, x0: torch.Tensor,
+               label: torch.Tensor | None, gen: torch.Generator, lr: float,
+               ema_model: torch.nn.Module | None = None, ema_decay: float | None = None) -> torch.Tensor:
+    """One optimisation step on the batch ``x0 (B, C, H, W)`` (``label (B,)`` or None): draw
+    ``t = randint(0, 1000) / 1000`` and the noise ``(B, C, H, W)`` from the CPU generator
+    ``gen``, form ``x_t`` under the legacy cosine schedule, backpropagate the eps-MSE, step
+    ``opt`` at learning rate ``lr``, then move ``ema_model`` (if any) towards ``model`` with
+    decay ``ema_decay``. Returns the loss, a detached scalar tensor on ``x0``'s device."""
+    device = x0.device
+    t = torch.randint(0, 1000, (len(x0),), generator=gen).double() / 1000
+    noise = torch.randn(x0.shape, generator=gen).to(device)
+    ab = alpha_bar(t).float().to(device).view(-1, 1, 1, 1)
+    x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+    loss = F.mse_loss(model(x_t, t.float().to(device), label), noise)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    for group in opt.param_groups:
+        group["lr"] = lr
+    opt.step()
+    if ema_model is not None:
+        _ema_update(ema_model, model, ema_decay)
+    return loss.detach()
+
+
 def learning_rate(step: int, lr: float, lr_decay: float, warmup_steps: int = 0) -> float:
     """Learning rate of optimiser step ``step`` (0-based): ``lr * lr_decay**step``, scaled by
     ``(step + 1) / warmup_steps`` during the first ``warmup_steps`` steps (linear warm-up)."""
@@ -199,8 +210,7 @@ def learning_rate(step: int, lr: float, lr_decay: float, warmup_steps: int = 0) 
 
 @torch.no_grad()
 def validation_loss(model: models.DiffusionNet, images: torch.Tensor, labels: torch.Tensor | None = None, *,
-                    n_times: int = 8, seed: int = 0, batch_size: int = 250,
-                    schedule: str = "legacy_cosine") -> float:
+                    n_times: int = 8, seed: int = 0, batch_size: int = 250) -> float:
     """Training objective on held-out ``images (N, C, H, W)`` with fixed noise: the eps-MSE
     averaged over every image at each of ``n_times`` evenly spaced times ``t = (k + 1/2) / n_times``.
     Deterministic for a given ``seed``, so runs can be compared on the same draws."""
@@ -211,7 +221,7 @@ def validation_loss(model: models.DiffusionNet, images: torch.Tensor, labels: to
     total = 0.0
     for k in range(n_times):
         t = (k + 0.5) / n_times
-        ab = float(alpha_bar(torch.tensor([t], dtype=torch.float64), schedule))
+        ab = float(alpha_bar(torch.tensor([t], dtype=torch.float64)))
         for i in range(0, len(images), batch_size):
             x0 = images[i:i + batch_size].to(device, torch.float32)
             noise = torch.randn(x0.shape, generator=gen).to(device)
@@ -281,22 +291,35 @@ def _ema_update(ema_model: torch.nn.Module, model: torch.nn.Module, decay: float
         be.copy_(b)
 
 
-def _atomic_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+@contextmanager
+def _stop_after_step_on_interrupt() -> Iterator[Callable[[], bool]]:
+    """Yields ``stop_requested()``: True once Ctrl-C (SIGINT) was pressed inside the block. The
+    first Ctrl-C only asks the training loop to stop after the current step, so the checkpoint
+    it then writes holds whole steps; a second one acts as usual. Does nothing where Python
+    gets no Ctrl-C (outside the main thread, or SIGINT ignored)."""
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous == signal.SIG_IGN:
+        yield lambda: False
+        return
+    previous = previous if previous is not None else signal.default_int_handler
+    requested: list[int] = []
+
+    def first_interrupt(signum, frame) -> None:
+        requested.append(signum)
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, first_interrupt)
     try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
+        yield lambda: bool(requested)
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        signal.signal(signal.SIGINT, previous)
 
 
 def _save_checkpoint(path, model, ema_model, opt, gen, state, run_config) -> None:
     rng = {"generator": gen.get_state(), "torch_cpu": torch.get_rng_state()}
     if torch.cuda.is_available():
         rng["torch_cuda"] = torch.cuda.get_rng_state_all()
-    _atomic_save({
+    save_atomic({
         "format": "els-checkpoint-1",
         "model": model.state_dict(),
         "ema": ema_model.state_dict() if ema_model is not None else None,
@@ -310,6 +333,10 @@ def _save_checkpoint(path, model, ema_model, opt, gen, state, run_config) -> Non
 def _load_checkpoint(path, model, ema_model, opt, gen, run_config, device) -> dict:
     ck = torch.load(path, map_location=device, weights_only=True)
     saved = _CONFIG_DEFAULTS | ck["config"]
+    if saved.get("schedule", "legacy_cosine") != "legacy_cosine":  # written when training had the option
+        raise ValueError(f"cannot resume {path}: it was trained under the {saved['schedule']!r} schedule, "
+                         "but els trains and samples under the legacy cosine one only; start a new run "
+                         "in a new out_dir")
     diff = {k: (saved.get(k), v) for k, v in run_config.items() if saved.get(k) != v}
     if diff:
         detail = "; ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in diff.items())
@@ -324,42 +351,6 @@ def _load_checkpoint(path, model, ema_model, opt, gen, run_config, device) -> di
     if "torch_cuda" in ck["rng"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([s.cpu() for s in ck["rng"]["torch_cuda"]])
     return dict(ck["state"])
-
-
-def git_commit() -> dict[str, Any]:
-    """``{"commit": sha or None, "dirty": bool or None}`` of the repository holding ``els``."""
-    repo = Path(__file__).resolve().parent.parent
-    try:
-        sha = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=10)
-        if sha.returncode != 0:
-            return {"commit": None, "dirty": None}
-        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10)
-        return {"commit": sha.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
-
-
-def machine_info(device: str | torch.device = "cpu") -> dict[str, Any]:
-    """Platform, CPU count, torch version and the training device (GPU name on CUDA)."""
-    device = torch.device(device)
-    info = {"platform": platform.platform(), "python": platform.python_version(),
-            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "device": str(device)}
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-    return info
-
-
-@torch.no_grad()
-def nearest_summary(samples: torch.Tensor, images: torch.Tensor) -> dict[str, float]:
-    """Median / min / max nearest-training-image L2 distance of ``samples``, and the median
-    as a per-pixel RMS (distance / sqrt(C H W)); for manifests and reports."""
-    d, _ = nearest_neighbours(samples, images)
-    dim = samples[0].numel()
-    return {"nn_l2_median": float(d.median()), "nn_l2_min": float(d.min()), "nn_l2_max": float(d.max()),
-            "nn_rms_median": float(d.median()) / math.sqrt(dim)}
 
 
 def draw_samples(model: models.DiffusionNet, n: int, shape: tuple[int, int, int], steps: int = 20,
@@ -394,8 +385,7 @@ def _export(result: TrainResult, images, run_config, data_info, command, device,
         "seed": seed,
         "model": result.model.config,
         "parameters": sum(p.numel() for p in result.model.parameters()),
-        "hyperparameters": {k: run_config[k] for k in ("batch_size", "lr", "lr_decay", "warmup_steps", "ema",
-                                                        "schedule")}
+        "hyperparameters": {k: run_config[k] for k in ("batch_size", "lr", "lr_decay", "warmup_steps", "ema")}
         | {"steps_budget": steps, "max_minutes": max_minutes},
         "steps": result.step,
         "images_seen": result.images_seen,
@@ -416,7 +406,5 @@ def _export(result: TrainResult, images, run_config, data_info, command, device,
                                **nearest_summary(samples, images.cpu())}
     models.save(result.model, out / MODEL, extra={k: manifest[k] for k in (
         "dataset", "subset_size", "seed", "steps", "images_seen", "final_loss", "exported_weights")})
-    tmp = out / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
-    os.replace(tmp, out / MANIFEST)
+    write_atomic(out / MANIFEST, json.dumps(manifest, indent=2, default=str) + "\n")
     return manifest

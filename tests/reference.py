@@ -1,7 +1,7 @@
-"""Brute-force float64 references: the definition of correct (SPEC §3).
+"""Brute-force float64 references: the definition of correct (book appendix, §A.3).
 
 Explicit loops over output pixels and dictionary entries, explicit distances and an explicit
-softmax, written straight from the table in SPEC §3 and sharing no code with ``els``.
+softmax, written straight from the table in the book appendix, §A.3, and sharing no code with ``els``.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""P(t) calibration (SPEC §5): recovers a known schedule, and resumes."""
+"""P(t) calibration (book appendix, §A.5): recovers a known schedule, and resumes."""
 import torch
 
 import els

@@ -1,4 +1,4 @@
-"""Agreement metrics, the per-sample CSV's resumption, and the summary (SPEC §6)."""
+"""Agreement metrics, the per-sample CSV's resumption, and the summary (book appendix, §A.6)."""
 import csv
 import signal
 import subprocess

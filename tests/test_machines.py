@@ -1,4 +1,4 @@
-"""Every machine against the brute-force float64 reference, and the exact identities (SPEC §3)."""
+"""Every machine against the brute-force float64 reference, and the exact identities (book appendix, §A.3)."""
 
 import numpy as np
 import pytest
@@ -32,7 +32,7 @@ CASES = [("IS", {}), ("ES", {}),
 @pytest.mark.parametrize("channels", [1, 3])
 @pytest.mark.parametrize("kind,kw", CASES, ids=[f"{k}-{kw}" for k, kw in CASES])
 def test_matches_bruteforce_reference(kind, kw, channels):
-    """Wrong here means the machine does not compute the SPEC §3 posterior mean."""
+    """Wrong here means the machine does not compute the posterior mean of the book appendix, §A.3."""
     images, _, x = data(c=channels)
     got = build(kind, images, **kw).denoise(x, torch.tensor([0.4, 0.8], dtype=torch.float64))
     want = reference_denoise(kind, x.numpy(), [0.4, 0.8], images.numpy(), **kw)
@@ -146,13 +146,41 @@ def test_dedup_shrinks_the_dictionary_by_the_duplicate_count():
     """Three identical images must leave one third of the ELS patches, weighted by count 3."""
     images, _, _ = data(n=1)
     m = build("ELS", images.repeat(3, 1, 1, 1), patch_size=3, padding="circular", train_patches="wrap")
-    (_, dictionaries) = m._dictionaries(3, None)
+    _, dictionaries, _ = m._dictionaries(3, None)
     assert len(dictionaries[0]) == 30
-    np.testing.assert_allclose(dictionaries[0].log_mult.exp(), 3.0)
+    assert dictionaries[0].counts.tolist() == [3] * 30
 
 
-def test_lazy_dictionary_equals_materialised():
-    """A dictionary too large for the cache is gathered per chunk: same answer."""
+@pytest.mark.parametrize("block", [1, 7, 10**6])
+def test_dedup_in_blocks_keeps_every_window_once(block):
+    """De-duplicating block by block (down to one image per block) must keep every window with
+    its true count: the multiset of (window, count) over the blocks equals the windows
+    themselves, entries are distinct within a block, and indices are compact (int32)."""
+    from els.patches import Dictionary, window_view
+
+    images, _, _ = data(n=4, c=2)
+    images[1:3] = images[0]
+    flat = torch.nn.functional.pad(images, (1, 1, 1, 1)).reshape(-1)
+    C, Hp, Wp = 2, images.shape[2] + 2, images.shape[3] + 2
+    windows = window_view(flat, C, Hp, Wp, 3, 3)
+    positions = torch.tensor([0, 1, Wp, Wp + 3])
+    d = Dictionary.build(windows, C * Hp * Wp, 4, positions, torch.tensor([4]), dedup=True, block=block)
+    assert d.starts.dtype == torch.int32 and d.counts.dtype == torch.int32
+    got = {}
+    for s, c in zip(d.starts.tolist(), d.counts.tolist()):
+        key = tuple(windows[..., s].flatten().tolist())
+        got[key] = got.get(key, 0) + c
+    want = {}
+    for i in range(4):
+        for p in positions.tolist():
+            key = tuple(windows[..., i * C * Hp * Wp + p].flatten().tolist())
+            want[key] = want.get(key, 0) + 1
+    assert got == want
+    assert len(d) == (16 if block < 8 else 8)  # images 0-2 are identical: merged only within a block
+
+
+def test_a_machine_without_a_cache_gives_the_same_answer():
+    """With no room to keep dictionaries between calls (each is rebuilt): same answer."""
     images, _, x = data()
     kw = dict(patch_size=3, padding="circular")
     want = build("ELS", images, **kw).denoise(x, 0.4)

@@ -60,7 +60,7 @@ def test_circular_resnet_commutes_with_roll_and_zero_padded_does_not():
 
 
 def test_resnet_receptive_field_is_17_pixels_at_depth_6():
-    """Fails if the ResNet's receptive field is not 2 * (depth + 2) + 1 = 17 (SPEC §7)."""
+    """Fails if the ResNet's receptive field is not 2 * (depth + 2) + 1 = 17 (book appendix, §A.7)."""
     torch.manual_seed(0)
     net = models.ResNet(width=16, depth=6, emb_half=8)
     assert net.receptive_field == 17

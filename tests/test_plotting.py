@@ -118,7 +118,8 @@ def test_show_patch_matches_boxes_target_and_source_patches():
     """One box per chosen pixel on the sample, and one on each source image at the source
     position (a wrong offset would point at the wrong stroke)."""
     images = _rand(3, 1, 8, 8).float()
-    index, position, _ = provenance.patch_sources(images[1:2], images, patch_size=3)
+    machine = els.ELS(images, padding="zeros", device="cpu")
+    index, position, _ = provenance.patch_sources(machine, images[1:2], patch_size=3)
     fig = plotting.show_patch_matches(images[1], images, index[0], position[0], [(2, 3), (5, 5)],
                                       patch_size=3, title="Matches")
     assert len(fig.axes) == 3
@@ -129,3 +130,83 @@ def test_show_patch_matches_boxes_target_and_source_patches():
 
 
 # --------------------------------------------------------------------------- Recorder
+
+
+# --------------------------------------------------------------------------- calibration and agreement
+def test_plotting_leaves_the_provenance_computations_to_provenance():
+    """One way to reach each function: the computations are els.provenance's, not re-exported."""
+    for name in ("nearest_neighbours", "nearest_translates", "patch_sources", "nearest_summary"):
+        assert hasattr(provenance, name) and not hasattr(plotting, name), name
+
+
+def test_schedule_figure_draws_each_schedule_and_the_papers_dashed():
+    """Fails if a machine's schedule is drawn at the wrong times or the paper's is missing."""
+    fig = plotting.schedule_figure({"ELS": [3, 5, 7, 9], "LS": [3, 3, 5, 5]}, [3, 5, 5, 7], "toy")
+    lines = fig.axes[0].get_lines()
+    assert [line.get_label() for line in lines] == ["ELS (ours)", "LS (ours)", "ELS (paper)"]
+    np.testing.assert_allclose(lines[0].get_xdata(), [0.25, 0.5, 0.75, 1.0])
+    assert list(lines[0].get_ydata()) == [3, 5, 7, 9] and lines[2].get_linestyle() == "--"
+
+
+def test_similarity_figure_marks_the_schedule_and_shares_one_colour_scale():
+    """Fails if the map is not the median over seeds (candidates as rows), the dots miss the
+    calibrated schedule, or panels use different colour scales under one colour bar."""
+    from els.calibrate import Calibration
+
+    sims = torch.rand(3, 4, 2, generator=torch.Generator().manual_seed(0))  # (seeds, steps, candidates)
+    first = Calibration([3, 5, 5, 5], [3, 5], [0, 1, 2], [None] * 3, sims.tolist(), [[3] * 4] * 3)
+    second = Calibration([3, 3, 3, 5], [3, 5], [0, 1, 2], [None] * 3, (sims * 2).tolist(), [[3] * 4] * 3)
+    fig = plotting.similarity_figure({"first": first, "second": second}, title="Maps")
+    panels = [ax for ax in fig.axes if ax.get_title() in ("first", "second")]
+    assert len(panels) == 2 and len(fig.axes) == 3  # and the colour bar
+    np.testing.assert_allclose(panels[0].images[0].get_array(), sims.median(0).values.T.numpy(), rtol=1e-6)
+    assert list(panels[1].get_lines()[0].get_ydata()) == [0, 0, 0, 1]
+    assert panels[0].images[0].get_clim() == panels[1].images[0].get_clim()
+    assert fig._suptitle.get_text() == "Maps"
+
+
+def test_agreement_figure_puts_each_sample_at_its_is_and_machine_r():
+    """Fails if a machine's r is paired with another seed's IS r, or another step count is used."""
+    rows = [dict(seed=s, network_steps=k, machine=m, r=r) for s, k, m, r in [
+        (0, 20, "IS", 0.1), (1, 20, "IS", 0.2), (0, 20, "ELS", 0.8), (1, 20, "ELS", 0.9), (0, 5, "ELS", -0.5)]]
+    ax = plotting.agreement_figure(rows, "toy").axes[0]
+    np.testing.assert_allclose(ax.collections[0].get_offsets(), [[0.1, 0.8], [0.2, 0.9]])
+    assert "network 20 steps" in ax.get_title()
+
+
+def test_gallery_figure_captions_each_machine_with_its_r_against_the_first_row():
+    """Fails if r is computed against anything but the reference image in the same column."""
+    network = _rand(2, 1, 5, 5)
+    fig = plotting.gallery_figure({"network": network, "copy": network.clone(), "negated": -network}, title="G")
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[:2] == ["", ""] and titles[2:] == ["r = 1.00"] * 2 + ["r = -1.00"] * 2
+    with pytest.raises(ValueError, match="reference row"):
+        plotting.gallery_figure({"network": network})
+
+
+def test_training_agreement_figure_orders_snapshots_and_the_final_checkpoint_by_time():
+    """Fails if the final checkpoint is not placed at its training time or points are unsorted."""
+    def agreement(els_r, is_r):
+        return {"20": {"ELS": {"r": {"median": els_r}}, "IS": {"r": {"median": is_r}}}}
+
+    summaries = {"net": {"agreement": agreement(0.9, 0.5), "snapshots": {"15min": {"agreement": agreement(0.8, 0.4)},
+                                                                         "5min": {"agreement": agreement(0.6, 0.3)}}},
+                 "no_snapshots": {"agreement": agreement(0.1, 0.1), "snapshots": {}}}
+    ax = plotting.training_agreement_figure(summaries, {"net": 30.0, "no_snapshots": 9.0}).axes[0]
+    els_line, is_line = ax.get_lines()
+    assert list(els_line.get_xdata()) == [5.0, 15.0, 30.0] and list(els_line.get_ydata()) == [0.6, 0.8, 0.9]
+    assert list(is_line.get_ydata()) == [0.3, 0.4, 0.5] and els_line.get_label() == "net: ELS"
+
+
+def test_results_table_has_one_row_per_model_steps_and_machine():
+    """Fails if a row is dropped or a quartile lands in the wrong column."""
+    def entry(median, beats=None):
+        e = {"r": {"q25": median - 0.1, "median": median, "q75": median + 0.1},
+             "r2": {"median": median ** 2}, "R2": {"median": median - 0.2}}
+        return e if beats is None else e | {"beats_IS": beats}
+
+    table = plotting.results_table({"m": {"agreement": {"150": {"ELS": entry(0.9, 0.95), "IS": entry(0.5)}}}})
+    lines = table.splitlines()
+    assert len(lines) == 4 and lines[0].startswith("| model | network steps | machine |")
+    assert lines[2] == "| m | 150 | ELS | 0.80 / 0.90 / 1.00 | 0.81 | 0.70 | 0.95 |"
+    assert lines[3] == "| m | 150 | IS | 0.40 / 0.50 / 0.60 | 0.25 | 0.30 | - |"

@@ -41,50 +41,55 @@ def test_nearest_translates_matches_an_explicit_search_over_all_shifts(channels,
 
 
 # --------------------------------------------------------------------------- patch sources
-def _brute_sources(x, images, P, padding, same_location):
-    h = P // 2
-    pad = (lambda z: torch.nn.functional.pad(z, (h, h, h, h))) if padding == "zeros" else \
-        (lambda z: torch.nn.functional.pad(z, (h, h, h, h), mode="circular"))
-    xp, ip = pad(x), pad(images)
-    B, _, H, W = x.shape
-    index = torch.zeros(B, H, W, dtype=torch.long)
-    position = torch.zeros(B, H, W, 2, dtype=torch.long)
-    for b, r, c in itertools.product(range(B), range(H), range(W)):
-        q = xp[b, :, r:r + P, c:c + P]
-        spots = [(r, c)] if same_location else list(itertools.product(range(H), range(W)))
-        best = min((float(((q - ip[j, :, v:v + P, w:w + P]) ** 2).sum()), j, v, w)
-                   for j in range(len(images)) for v, w in spots)
-        index[b, r, c], position[b, r, c] = best[1], torch.tensor(best[2:])
-    return index, position
+def _allowed(kind, kw, r, c, H, W, h):
+    """Dictionary positions of pixel (r, c) in each local machine (written from the definitions)."""
+    if kind == "LS":
+        return [(r, c)]
+    if kw["padding"] == "zeros":
+        return [(v, w) for v in range(H) for w in range(W) if _signature(v, w, H, W, h) == _signature(r, c, H, W, h)]
+    if kw.get("train_patches") == "wrap":
+        return [(v, w) for v in range(H) for w in range(W)]
+    return [(v, w) for v in range(h, H - h) for w in range(h, W - h)]  # circular ELS, non-wrapping patches
 
 
-@pytest.mark.parametrize("padding", ["zeros", "circular"])
-@pytest.mark.parametrize("same_location", [False, True])
-def test_patch_sources_matches_brute_force(padding, same_location):
+MACHINES = [("LS", {}), ("ELS", {"padding": "zeros"}), ("ELS", {"padding": "circular"}),
+            ("ELS", {"padding": "circular", "train_patches": "wrap"})]
+
+
+@pytest.mark.parametrize("kind,kw", MACHINES)
+def test_patch_sources_matches_brute_force(kind, kw):
     """The source map of the mosaic figures: for every pixel, the training image and position
-    of the nearest P x P patch (anywhere, or at the same location for LS)."""
-    images, x = _rand(3, 2, 5, 6).float(), _rand(2, 2, 5, 6, seed=3).float()
-    index, position, dist = provenance.patch_sources(x, images, patch_size=3, padding=padding,
-                                                   same_location=same_location, chunk_elements=50)
-    want_index, want_position = _brute_sources(x, images, 3, padding, same_location)
-    assert torch.equal(index, want_index)
-    assert torch.equal(position, want_position)
-    assert dist.shape == (2, 5, 6) and (dist >= 0).all()
+    of the nearest P x P patch in the machine's own dictionary, and its distance."""
+    import els
+
+    images, x = _rand(3, 2, 5, 6), _rand(2, 2, 5, 6, seed=3)
+    machine = getattr(els, kind)(images.float(), patch_size=3, device="cpu", **kw)
+    index, position, dist = provenance.patch_sources(machine, x.float())
+    mode = "circular" if kw.get("padding") == "circular" else "zeros"
+    xs, ims = x.numpy(), images.numpy()
+    for b, r, c in itertools.product(range(2), range(5), range(6)):
+        q = _patch(xs[b], r, c, 3, mode)
+        best = min((float(np.sqrt(np.sum((q - _patch(ims[n], v, w, 3, mode)) ** 2))), n, v, w)
+                   for n in range(3) for v, w in _allowed(kind, kw, r, c, 5, 6, 1))
+        assert (index[b, r, c].item(), *position[b, r, c].tolist()) == best[1:]
+        assert abs(dist[b, r, c].item() - best[0]) < 1e-5
 
 
 def test_patch_sources_finds_copied_patches_exactly():
     """A sample assembled from training pixels has distance 0 where its patch is a copy."""
     images = _rand(4, 1, 8, 8)
     x = images[2:3].clone()
-    index, position, dist = provenance.patch_sources(x, images, patch_size=3)
-    assert (index == 2).all() and dist.max() < 1e-2  # float32 |q|^2 - 2qk + |k|^2 cancellation
+    import els
+
+    index, position, dist = provenance.patch_sources(els.ELS(images, padding="circular", train_patches="wrap",
+                                                             device="cpu", dedup=False), x)
+    assert (index == 2).all() and dist.max() == 0
     rows, cols = torch.meshgrid(torch.arange(8), torch.arange(8), indexing="ij")
     assert torch.equal(position[0, ..., 0], rows) and torch.equal(position[0, ..., 1], cols)
 
 
 # --------------------------------------------------------------------------- top patches
-@pytest.mark.parametrize("kind,kw", [("LS", {}), ("ELS", {"padding": "zeros"}),
-                                     ("ELS", {"padding": "circular"})])
+@pytest.mark.parametrize("kind,kw", MACHINES)
 def test_top_patches_is_the_heaviest_entry_of_the_machine(kind, kw):
     """At a moderate noise level: the returned patch is the brute-force argmax of the weights
     over the machine's own dictionary, and its weight is the softmax weight. Near t = 0 the
@@ -95,18 +100,12 @@ def test_top_patches_is_the_heaviest_entry_of_the_machine(kind, kw):
     machine = getattr(els, kind)(images, patch_size=3, device="cpu", dtype=torch.float64, **kw)
     t = 0.3
     ab = _abar(t)
-    index, position, weight = provenance.top_patches(machine, x, t)
+    index, position, weight = machine.top_patches(x, t)
     h, H, W = 1, 6, 6
     mode = "circular" if kw.get("padding") == "circular" else "zeros"
     xs, ims = x.numpy(), images.numpy()
     for b, r, c in itertools.product(range(2), range(H), range(W)):
-        if kind == "LS":
-            allowed = [(r, c)]
-        elif kw["padding"] == "zeros":
-            allowed = [(v, w) for v in range(H) for w in range(W)
-                       if _signature(v, w, H, W, h) == _signature(r, c, H, W, h)]
-        else:  # circular ELS, non-wrapping training patches (the paper's default)
-            allowed = [(v, w) for v in range(h, H - h) for w in range(h, W - h)]
+        allowed = _allowed(kind, kw, r, c, H, W, h)
         q = _patch(xs[b], r, c, 3, mode)
         logits = torch.tensor([[-np.sum((q - ab**0.5 * _patch(ims[n], v, w, 3, mode)) ** 2) / (2 * (1 - ab))
                                 for (v, w) in allowed] for n in range(5)], dtype=torch.float64)
@@ -115,7 +114,7 @@ def test_top_patches_is_the_heaviest_entry_of_the_machine(kind, kw):
         assert abs(weight[b, r, c].item() - logits.flatten().softmax(0).max().item()) < 1e-9
     # low noise: the output pixel is the centre of the heaviest patch
     t0 = 0.02
-    index, position, weight = provenance.top_patches(machine, x, t0)
+    index, position, weight = machine.top_patches(x, t0)
     out = machine.denoise(x, t0)
     assert (weight > 0.99).float().mean() > 0.5
     centre = images[index, 0, position[..., 0], position[..., 1]]
@@ -127,4 +126,15 @@ def test_top_patches_refuses_whole_image_machines():
     import els
     m = els.IS(_rand(3, 1, 5, 5), device="cpu")
     with pytest.raises(ValueError, match="LS or ELS"):
-        provenance.top_patches(m, _rand(1, 1, 5, 5), 0.5)
+        m.top_patches(_rand(1, 1, 5, 5).float(), 0.5)
+
+
+def test_top_patches_of_a_class_conditional_machine_index_the_whole_training_set():
+    """With labels, the machine searches one class, but indices point into machine.images."""
+    import els
+
+    images = _rand(6, 1, 5, 5).float()
+    labels = torch.tensor([0, 1, 0, 1, 0, 1])
+    machine = els.ELS(images, labels, patch_size=3, padding="zeros", device="cpu")
+    index, _, weight = machine.top_patches(images[[3, 4]], 0.0, label=torch.tensor([1, 0]))
+    assert (index[0] == 3).all() and (index[1] == 4).all() and (weight == 1).all()

@@ -1,4 +1,4 @@
-"""DDIM sampler (SPEC §2) and the two-image black/white toy (SPEC §9)."""
+"""DDIM sampler (book appendix, §A.2) and the two-image black/white toy (§A.9)."""
 import numpy as np
 import pytest
 import torch
@@ -70,12 +70,24 @@ def test_scales_are_read_low_noise_first():
 
 
 def test_schedule_values():
-    """The legacy cosine schedule's published values (SPEC §1)."""
+    """The legacy cosine schedule's published values (book appendix, §A.1)."""
     t = torch.tensor([0.0, 0.05, 0.5, 0.95, 1.0], dtype=torch.float64)
     printed = np.array([0, 0.00606, 0.494, 0.99185, 0.99984])
     half_last_digit = np.array([0, 5e-6, 5e-4, 5e-6, 5e-6])
     assert (np.abs((1 - els.alpha_bar(t)).numpy() - printed) <= half_last_digit).all()
     assert float(els.alpha_bar(0.0)) == 1.0
+
+
+def test_cosine_schedule_values():
+    """Fails if the "cosine" schedule (Nichol & Dhariwal; chapter 2 compares it with ours) is not
+    f(t) / f(0) with f(t) = cos((t + s) / (1 + s) * pi / 2)^2, s = 0.008, or is not offered."""
+    t = np.array([0.0, 0.05, 0.5, 0.95, 1.0])
+    f = np.cos((t + 0.008) / 1.008 * np.pi / 2) ** 2
+    got = els.alpha_bar(torch.tensor(t, dtype=torch.float64), schedule="cosine").numpy()
+    np.testing.assert_allclose(got, f / f[0], rtol=1e-12, atol=1e-15)
+    assert got[0] == 1.0 and abs(got[2] - 0.4938) < 5e-5  # the legacy schedule has 0.5062 there
+    with pytest.raises(ValueError, match="legacy_cosine"):
+        els.alpha_bar(0.5, schedule="linear")
 
 
 @pytest.mark.parametrize("bad", [dict(steps=0), dict(steps=3, scales=[3, 3])])

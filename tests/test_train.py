@@ -1,10 +1,15 @@
 """Training (els.train), presets and the command line, on tiny networks and random data."""
 from __future__ import annotations
 
+import copy
 import json
+import signal
+import subprocess
+import sys
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 import els.models as models
 import els.presets as presets
@@ -127,6 +132,93 @@ def test_resume_refuses_a_different_run(tmp_path):
         train.train(tiny_resnet(), images, steps=2, batch_size=8, resume=True, **kw)
 
 
+def test_checkpoints_from_the_schedule_option_resume_only_under_the_legacy_schedule(tmp_path):
+    """Fails if a checkpoint written when training still took a schedule (its config says
+    "legacy_cosine", like the committed ones) no longer resumes, or one trained under "cosine"
+    is silently continued under the legacy schedule."""
+    images, _ = toy_data(n=8)
+    kw = dict(batch_size=4, lr=1e-3, progress=False, device="cpu", n_samples=0, out_dir=tmp_path)
+    train.train(tiny_resnet(), images, steps=1, **kw)
+    path = tmp_path / train.CHECKPOINT
+    ck = torch.load(path, weights_only=True)
+    ck["config"]["schedule"] = "cosine"
+    torch.save(ck, path)
+    with pytest.raises(ValueError, match="'cosine' schedule"):
+        train.train(tiny_resnet(), images, steps=2, resume=True, **kw)
+    ck["config"]["schedule"] = "legacy_cosine"
+    torch.save(ck, path)
+    assert train.train(tiny_resnet(), images, steps=2, resume=True, **kw).step == 2
+
+
+def test_train_step_takes_the_eps_mse_of_its_own_draws_and_moves_the_ema():
+    """Fails if one step's loss is not the eps-MSE at x_t = sqrt(abar) x0 + sqrt(1 - abar) eps
+    with t = randint(0, 1000) / 1000 and then eps drawn from gen (and nothing else drawn), if
+    the weights do not move, or if the EMA copy does not move by 1 - decay towards them."""
+    images, _ = toy_data(n=4)
+    model = tiny_resnet()
+    before, ema_model = copy.deepcopy(model), copy.deepcopy(model)
+    twin = torch.Generator().manual_seed(7)
+    t = torch.randint(0, 1000, (4,), generator=twin).double() / 1000
+    noise = torch.randn(images.shape, generator=twin)
+    ab = alpha_bar(t).float().view(-1, 1, 1, 1)
+    with torch.no_grad():
+        expected = F.mse_loss(before(ab.sqrt() * images + (1 - ab).sqrt() * noise, t.float()), noise)
+    gen = torch.Generator().manual_seed(7)
+    opt = torch.optim.AdamW(model.parameters(), lr=0.0, weight_decay=0.0)
+    loss = train.train_step(model, opt, images, None, gen, 1e-2, ema_model, 0.75)
+    assert torch.allclose(loss, expected, rtol=1e-6) and torch.equal(gen.get_state(), twin.get_state())
+    assert any(not torch.equal(p, q) for p, q in zip(before.parameters(), model.parameters()))
+    for p, q, e in zip(before.parameters(), model.parameters(), ema_model.parameters()):
+        assert torch.allclose(e, 0.75 * p + 0.25 * q, atol=1e-7)
+
+
+def test_ctrl_c_stops_after_the_step_and_the_run_resumes_exactly(tmp_path, monkeypatch):
+    """Fails if Ctrl-C in the middle of a step leaves no checkpoint or one holding part of a
+    step (the resumed run would differ from an uninterrupted one), or if training leaves its
+    Ctrl-C handler installed."""
+    images, labels = toy_data(n=20)
+    kw = dict(batch_size=8, lr=1e-3, lr_decay=0.99, warmup_steps=3, ema=0.9, seed=5, progress=False, device="cpu",
+              n_samples=0)
+    straight = tiny_resnet(num_classes=3)
+    r_straight = train.train(straight, images, labels, steps=5, **kw)
+
+    step, calls = train.train_step, []
+
+    def interrupted_step(*args):
+        calls.append(len(calls))
+        if len(calls) == 3:
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C during the third step
+        return step(*args)
+
+    handler = signal.getsignal(signal.SIGINT)
+    monkeypatch.setattr(train, "train_step", interrupted_step)
+    with pytest.raises(KeyboardInterrupt):
+        train.train(tiny_resnet(num_classes=3), images, labels, steps=5, out_dir=tmp_path, checkpoint_every=None,
+                    **kw)
+    assert signal.getsignal(signal.SIGINT) is handler
+    assert torch.load(tmp_path / train.CHECKPOINT, weights_only=True)["state"]["step"] == 3
+    monkeypatch.undo()
+    resumed = tiny_resnet(num_classes=3)
+    r_resumed = train.train(resumed, images, labels, steps=5, out_dir=tmp_path, resume=True, **kw)
+    for a, b in zip([*straight.state_dict().values(), *r_straight.model.state_dict().values()],
+                    [*resumed.state_dict().values(), *r_resumed.model.state_dict().values()]):
+        assert torch.equal(a, b)
+
+
+def test_training_does_not_import_the_analytic_machines():
+    """Fails if els.train (with what it imports) pulls in els.machines: training needs no
+    analytic machine. The package's own __init__ (the public API, which does import the
+    machines) is bypassed so that only the training module's dependencies are seen."""
+    code = ("import importlib.util, sys, types\n"
+            "package = types.ModuleType('els')\n"
+            "package.__path__ = list(importlib.util.find_spec('els').submodule_search_locations)\n"
+            "sys.modules['els'] = package\n"
+            "import els.train\n"
+            "assert 'els.machines' not in sys.modules, sorted(m for m in sys.modules if m.startswith('els'))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
 def test_export_writes_model_manifest_and_samples(tmp_path):
     """Fails if the final export is missing, does not reload to the same network, or the
     manifest lacks the provenance fields (data, seed, time, images seen, loss, machine)."""
@@ -167,7 +259,7 @@ def test_bad_training_arguments_raise():
 
 
 def test_presets_have_the_documented_sizes():
-    """Fails if a preset drifts from SPEC §7 (paper) or is missing a field other code uses."""
+    """Fails if a preset drifts from the book appendix, §A.7 (paper) or is missing a field other code uses."""
     paper = presets.get("paper").train
     assert (paper.resnet_width, paper.resnet_depth, paper.unet_widths) == (256, 6, (64, 128, 256))
     assert (paper.batch_size, paper.lr, paper.lr_decay) == (128, 1e-4, 0.999965)
