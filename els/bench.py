@@ -115,7 +115,10 @@ def floor_time(machine: Machine, repeats: int) -> tuple[float, int]:
     return time_call(run, repeats, machine.device), sum(m * n for m, n in shapes)
 
 
-def run(n_images: int = 6000, repeats: int = 2, device=None, out: str | None = "results/bench.json") -> dict:
+def run(n_images: int = 6000, repeats: int = 2, device=None, out: str | None = "results/bench.json",
+        memory: bool = True) -> dict:
+    """Time every ``CASES`` row on ``n_images`` MNIST images and, with ``memory`` (CPU only),
+    measure the ``MEMORY_CASES`` rows; print the tables, write ``out`` (JSON) and return it."""
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     images, source = mnist_like(n_images)
     query = torch.randn(1, 1, 32, 32, generator=torch.Generator().manual_seed(1)).to(device)
@@ -142,7 +145,7 @@ def run(n_images: int = 6000, repeats: int = 2, device=None, out: str | None = "
         print(f"{case:<20}{size or '-':>4}{row['plain_entries']:>11,}{row['plain_entries'] / row['dedup_entries']:>8.2f}x"
               f"{row['dedup_build_s']:>9.2f}{row['plain_call_s']:>11.3f}{row['dedup_call_s']:>9.3f}"
               f"{row['floor_s']:>9.3f}{row['engine_over_floor']:>13.2f}{row['dedup_speedup']:>10.2f}x", flush=True)
-    memory = memory_rows(device) if device.type == "cpu" else []
+    memory = memory_rows() if memory and device.type == "cpu" else []
     result = {"images": n_images, "source": source, "device": str(device),
               "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
               "threads": torch.get_num_threads(), "torch": torch.__version__,
@@ -154,7 +157,7 @@ def run(n_images: int = 6000, repeats: int = 2, device=None, out: str | None = "
     return result
 
 
-def memory_rows(device) -> list[dict]:
+def memory_rows() -> list[dict]:
     """Peak memory of one denoise call at two N per ``MEMORY_CASES`` row (CPU: resident memory)."""
     print(f"\n{'machine':<20}{'P':>4}{'images':>15}{'N':>14}{'windows added':>15}{'peak MB':>16}{'bytes/window':>14}")
     rows = []

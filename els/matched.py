@@ -50,6 +50,16 @@ def machine_for(model_dir: str | os.PathLike, kind: str, images: torch.Tensor,
     return KINDS[kind](images, labels, **kwargs)
 
 
+def network_facts(model_dir: str | os.PathLike) -> dict[str, Any]:
+    """What a network's checkpoint says about it, for looking up the paper's rows:
+    ``{"data": dataset name, "arch": "resnet" | "unet" | ..., "padding", "conditional"}``."""
+    path = Path(model_dir) / CONFIG
+    config = network_config(model_dir)
+    dataset = json.loads(path.read_text()).get("extra", {}).get("dataset", {})
+    return {"data": dataset.get("name"), "arch": config["class"].lower(), "padding": config["padding"],
+            "conditional": bool(config.get("num_classes"))}
+
+
 def network_config(model_dir: str | os.PathLike) -> dict[str, Any]:
     """The ``config`` a network was saved with (class, channels, padding, num_classes, ...),
     from ``model_dir/model.json``."""

@@ -17,33 +17,31 @@ from pathlib import Path
 
 import torch
 
-from . import data, models, paper, plotting, presets
+from . import artifacts, data, models, paper, plotting, presets
 from .calibrate import Calibration, calibrate, default_candidates
 from .evaluate import evaluate, summarise
-from .matched import machine_for
+from .matched import machine_for, network_facts
 from .sampling import sample, seeded_inputs
 from .storage import git_commit, machine_info, write_atomic
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A committed checkpoint: ``artifacts/models/<name>/model.pt`` with its manifest."""
+    """A committed checkpoint: ``artifacts/models/<name>/model.pt`` with its manifest, and the
+    training snapshots to evaluate too. Its dataset, architecture, padding and conditioning
+    are read from the checkpoint (:func:`els.matched.network_facts`), never entered again."""
 
     name: str
-    data: str
-    arch: str
-    padding: str
-    conditional: bool
     snapshots: tuple[str, ...] = ()
 
 
 #: the laptop checkpoints of the data/models issue
 MODELS = (
-    ModelSpec("mnist_resnet_zeros", "mnist", "resnet", "zeros", False, ("15min",)),
-    ModelSpec("mnist_unet_zeros", "mnist", "unet", "zeros", False),
-    ModelSpec("fashion_mnist_resnet_zeros", "fashion_mnist", "resnet", "zeros", True, ("15min",)),
-    ModelSpec("fashion_mnist_unet_zeros", "fashion_mnist", "unet", "zeros", True),
-    ModelSpec("mnist_resnet_circular", "mnist", "resnet", "circular", False),
+    ModelSpec("mnist_resnet_zeros", ("15min",)),
+    ModelSpec("mnist_unet_zeros"),
+    ModelSpec("fashion_mnist_resnet_zeros", ("15min",)),
+    ModelSpec("fashion_mnist_unet_zeros"),
+    ModelSpec("mnist_resnet_circular"),
 )
 SNAPSHOT_SEEDS = 30  # per training snapshot (fewer only when the preset has fewer)
 GALLERY_SEEDS = 8  # seeds shown in gallery.png
@@ -79,7 +77,8 @@ def reproduce_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = 
     machines = {"IS": (matched("IS", images, labels), None),
                 "LS": (matched("LS", images, labels), schedules["LS"].schedule),
                 "ELS": (els_machine, schedules["ELS"].schedule)}
-    published = paper.schedule(spec.data, spec.arch, spec.padding)
+    facts = network_facts(model_dir)
+    published = paper.schedule(facts["data"], facts["arch"], facts["padding"])
     if published and p.steps == len(published):
         machines["ELS (paper schedule)"] = (els_machine, published)
     rows = evaluate(network, machines, seeds=p.n_seeds, steps=p.steps, network_steps=p.network_steps,
@@ -147,13 +146,14 @@ def _calibrated(network, factory, images, labels, p, stem: Path, progress: bool)
     return result
 
 
-def table(summaries: list[dict], network_steps: int = 150) -> str:
-    """Markdown table: our medians (r and r^2) beside the paper's, one row per model."""
+def table(summaries: list[dict], network_steps: int = 150, models_dir: Path | None = None) -> str:
+    """Markdown table: our medians (r and r^2) beside the paper's, one row per model (the
+    networks' facts from their checkpoints in ``models_dir``, default the committed ones)."""
     lines = ["| model | ELS r (paper) | LS r (paper) | IS r (paper) | ELS r^2 | LS r^2 | IS r^2 | ELS > IS (paper) | n |",
              "|---|---|---|---|---|---|---|---|---|"]
     for s in summaries:
-        spec = next(m for m in MODELS if m.name == s["model"])
-        ref = paper.agreement_row(spec.data, spec.arch, spec.padding, spec.conditional)
+        facts = network_facts((models_dir or artifacts.path("models")) / s["model"])
+        ref = paper.agreement_row(facts["data"], facts["arch"], facts["padding"], facts["conditional"])
         agree = s["agreement"].get(str(network_steps)) or s["agreement"][max(s["agreement"], key=int)]
 
         def cell(machine, metric="r", paper_value=None):

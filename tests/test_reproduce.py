@@ -20,7 +20,7 @@ def test_reproduce_a_tiny_checkpoint(tmp_path):
     models.save(net, model_dir / "snapshots" / "early" / "model.pt")
     sizes = presets.EvalPreset(n_seeds=3, calibration_seeds=2, steps=3, network_steps=(3,),
                                calibration_images=20, max_scale=5, quick=True)
-    spec = ModelSpec("mnist_resnet_zeros", "mnist", "resnet", "zeros", False, ("early",))
+    spec = ModelSpec("mnist_resnet_zeros", ("early",))
     out = tmp_path / "results"
     summary = reproduce_model(spec, "smoke", tmp_path / "models", out, progress=False, sizes=sizes)
     assert set(summary["agreement"]["3"]) == {"IS", "LS", "ELS"}
@@ -35,5 +35,5 @@ def test_reproduce_a_tiny_checkpoint(tmp_path):
     before = (out / spec.name / "samples.csv").read_text()
     reproduce_model(spec, "smoke", tmp_path / "models", out, progress=False, sizes=sizes)
     assert (out / spec.name / "samples.csv").read_text() == before
-    md = table([summary], network_steps=3)
+    md = table([summary], network_steps=3, models_dir=tmp_path / "models")
     assert "(0.94)" in md and "mnist_resnet_zeros" in md  # the paper's ELS value for this row
