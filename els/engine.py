@@ -62,6 +62,10 @@ class OnlineSoftmax:
         logit (Q), its index within the chunk (Q)) when this accumulator keeps the top entry."""
         if self.lse is None:
             self.lse, self.mean = shift + sums.log(), weighted / sums.unsqueeze(self.value_dim)
+        elif shift is self.lse:  # relative to the running log-sum-exp, whose weight sum is 1
+            total = sums + 1
+            self.mean = self.mean.add_(weighted).div_(total.unsqueeze(self.value_dim))
+            self.lse = self.lse + total.log()
         else:  # weights relative to the larger of the two shifts; with equal shifts both scales are 1
             ref = torch.maximum(self.lse, shift)
             old, new = torch.exp(self.lse - ref), torch.exp(shift - ref)
@@ -122,7 +126,7 @@ def softmax_average(queries: torch.Tensor, chunks: Iterable[tuple[torch.Tensor, 
             qt[-1] = 0
             acc.add_logits(keys @ qt, 0, lambda w: values[:, :-1].T @ w)
             continue
-        shift = acc.lse.clone()
+        shift = acc.lse
         qt[-1] = -shift
         weights = exp_(keys @ qt)
         part = values.T @ weights
@@ -132,6 +136,7 @@ def softmax_average(queries: torch.Tensor, chunks: Iterable[tuple[torch.Tensor, 
             value, index = weights.max(0)
             chunk_top = (shift + value.log(), index)
         if bad.any():  # entries far closer than any before: redo those queries with their own max
+            shift = shift.clone()
             cols = bad.nonzero().squeeze(1)
             logits = keys @ torch.cat([qt[:-1, cols], torch.zeros_like(qt[-1:, cols])])
             shift[cols], index = logits.max(0)

@@ -140,31 +140,40 @@ class Dictionary:
         held = [self.starts] + ([] if self.counts is None else [self.counts])
         return sum(t.untyped_storage().nbytes() for t in held)
 
-    def chunks(self, n: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Consecutive ``(keys, values)`` chunks of at most ``n`` entries, gathered into two
-        buffers that every chunk reuses: use each chunk before asking for the next."""
+    def chunks(self, n: int, fill: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Consecutive ``(keys, values)`` chunks of at most ``n`` entries. Windows are gathered
+        ``fill`` entries at a time (default ``n``; larger fills mean fewer, larger gathers) into
+        two buffers that every fill reuses: use each chunk before asking for the next."""
         C, kh, kw = self.windows.shape[:3]
         D, V = C * kh * kw, len(self.value_cols)
+        fill = max(1, (fill or n) // n) * n  # whole chunks per fill
+        # window rows: kw consecutive elements from any start; a window is C * kh of them
+        flat = self.windows.as_strided((self.windows.shape[-1] + (kh - 1) * self.windows.stride(1)
+                                        + (C - 1) * self.windows.stride(0), kw), (1, 1))
+        row_offsets = (torch.arange(C, device=flat.device)[:, None] * self.windows.stride(0)
+                       + torch.arange(kh, device=flat.device)[None, :] * self.windows.stride(1)).reshape(-1)
         buffers = None
-        for i in range(0, len(self), n):
-            j = min(i + n, len(self))
-            if buffers is None or buffers[0].shape[1] != j - i:
+        for i in range(0, len(self), fill):
+            j = min(i + fill, len(self))
+            if buffers is None or len(buffers[0]) != j - i:
                 buffers = self._buffers(j - i, D, V)
-            keys_t, values_t = buffers                       # (D + 3, m), (V + 1, m)
-            windows = keys_t[:D]
-            torch.index_select(self.windows, 3, self.starts[i:j], out=windows.view(C, kh, kw, j - i))
-            torch.sum(windows.square(), 0, out=keys_t[D])
+            keys, values = buffers                                   # (m, D + 3), (m, V + 1)
+            rows = self.starts[i:j, None].long() + row_offsets                # (m, C * kh)
+            keys[:, :D] = flat.index_select(0, rows.reshape(-1)).view(j - i, D)
+            torch.sum(keys[:, :D].square(), 1, out=keys[:, D])
             if self.counts is not None:
-                keys_t[D + 1].copy_(self.counts[i:j]).log_()
-            torch.index_select(windows, 0, self.value_cols, out=values_t[:V])
-            yield keys_t.T, values_t.T
+                keys[:, D + 1] = self.counts[i:j]
+                keys[:, D + 1].log_()
+            values[:, :V] = keys[:, self.value_cols]
+            for k in range(0, j - i, n):
+                yield keys[k:k + n], values[k:k + n]
 
     def _buffers(self, m: int, D: int, V: int) -> tuple[torch.Tensor, torch.Tensor]:
-        keys_t = self.windows.new_empty(D + 3, m)
-        keys_t[D + 1:] = torch.tensor([[0.0], [1.0]], dtype=keys_t.dtype, device=keys_t.device)
-        values_t = self.windows.new_empty(V + 1, m)
-        values_t[V] = 1
-        return keys_t, values_t
+        keys = self.windows.new_empty(m, D + 3)
+        keys[:, D + 1:] = torch.tensor([0.0, 1.0], dtype=keys.dtype, device=keys.device)
+        values = self.windows.new_empty(m, V + 1)
+        values[:, V] = 1
+        return keys, values
 
     def window_source(self, entries: torch.Tensor, image_stride: int, padded_width: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Image index (n,) and padded (row, column) (n, 2) of the windows of ``entries`` (n,);
