@@ -90,8 +90,11 @@ class OnlineSoftmax:
         maps the chunk's weights (the logits' shape, overwritten in place) to the weighted sums
         of its values (``mean``'s shape). Exact at any scale: each query's chunk maximum is its
         shift."""
-        shift, index = logits.max(dim)
-        top = (shift, index) if self.top else None
+        if self.top:
+            shift, index = logits.max(dim)
+            top = (shift, index)
+        else:
+            shift, top = logits.amax(dim), None
         weights = exp_(logits.sub_(shift.unsqueeze(dim)))
         self.add(weights.sum(dim), average(weights), shift, logits.shape[dim], top)
 

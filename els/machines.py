@@ -191,8 +191,9 @@ class Machine:
             q = windows.index_select(3, starts.reshape(-1)).reshape(D, -1).T     # (b m, D)
             ai, s2i = a.repeat_interleave(m)[:, None], s2.repeat_interleave(m)[:, None]
             queries = torch.cat([q * (ai / s2i), -ai * ai / (2 * s2i), torch.ones_like(ai), torch.zeros_like(ai)], 1)
-            n = chunk_length(len(queries), self.chunk_bytes, queries.element_size())
-            width = D + 3 + len(dictionary.value_cols) + 1                       # keys and values
+            # one chunk's logits, and one fill of gathered keys and values, each within chunk_bytes
+            width = D + 3 + len(dictionary.value_cols) + 1
+            n = chunk_length(len(queries), self.chunk_bytes, queries.element_size(), width=width)
             fill = chunk_length(1, self.chunk_bytes, queries.element_size(), width=width)
             acc = softmax_average(queries, dictionary.chunks(n, fill), top=top)
             result = acc.result()                                                  # (V, b m)
