@@ -2,6 +2,7 @@
 memory of a call at two training-set sizes.
 
     python -m els.bench [--images 6000] [--repeats 2] [--out results/bench.json] [--force]
+    python -m els.bench --markdown artifacts/bench/cpu.json    # the README's tables
 
 For a 1 x 1 x 32 x 32 query against ``--images`` MNIST images (real MNIST when ``els.data``
 can load it, otherwise a fixed synthetic stand-in of strokes on a black background), each
@@ -197,6 +198,24 @@ def peak_of_one_call(case: str, size: int | None, kind: str, n: int) -> dict:
     return {"peak_bytes": max(0, peak - before), "windows": windows}
 
 
+def markdown(result: dict) -> str:
+    """The README's two tables (time per call, peak memory per call) from a bench result."""
+    lines = ["| machine | P | entries | dedup shrink | build (s) | call, no dedup (s) | call, dedup (s) "
+             "| floor (s) | engine / floor | dedup speed-up |", "|---" * 10 + "|"]
+    for r in result["rows"]:
+        lines.append(f"| {r['machine']} | {r['patch_size'] or '-'} | {r['plain_entries']:,} "
+                     f"| {r['plain_entries'] / r['dedup_entries']:.2f}x | {r['dedup_build_s']:.2f} "
+                     f"| {r['plain_call_s']:.3f} | {r['dedup_call_s']:.3f} | {r['floor_s']:.3f} "
+                     f"| {r['engine_over_floor']:.2f} | {r['dedup_speedup']:.2f}x |")
+    lines += ["", "| machine | P | images | N | windows added | peak above start (MB) | bytes per added window |",
+              "|---" * 7 + "|"]
+    for r in result.get("memory", []):
+        mb = [f"{b / 2**20:.0f}" for b in r["peak_bytes"]]
+        lines.append(f"| {r['machine']} | {r['patch_size'] or '-'} | {r['images']} | {r['n'][0]:,} -> {r['n'][1]:,} "
+                     f"| {r['windows'][1] - r['windows'][0]:,} | {mb[0]} -> {mb[1]} | {r['bytes_per_added_window']:.1f} |")
+    return "\n".join(lines)
+
+
 def _status_bytes(field: str) -> int:
     """A memory field of /proc/self/status (Linux), in bytes."""
     with open("/proc/self/status") as f:
@@ -211,8 +230,12 @@ def main(argv=None):
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--out", default="results/bench.json", help="JSON output path")
     parser.add_argument("--force", action="store_true", help="replace an existing --out")
+    parser.add_argument("--markdown", metavar="JSON", help="print a result's tables as markdown, run nothing")
     parser.add_argument("--peak", nargs=4, metavar=("MACHINE", "P", "IMAGES", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown(json.loads(Path(args.markdown).read_text())))
+        return
     if args.peak:  # one memory measurement, in the fresh process memory_rows starts
         case, size, kind, n = args.peak
         print(json.dumps(peak_of_one_call(case, int(size) or None, kind, int(n))))

@@ -34,3 +34,16 @@ def test_bench_refuses_to_overwrite_a_result_without_force(tmp_path, capsys):
     with pytest.raises(SystemExit):
         bench.main(["--images", "12", "--out", str(out)])
     assert "--force" in capsys.readouterr().err and out.read_text() == "{}"
+
+
+def test_readme_performance_tables_are_the_committed_bench_result():
+    """The README's numbers are rendered from artifacts/bench/cpu.json, not typed by hand:
+    `python -m els.bench --markdown artifacts/bench/cpu.json` prints them."""
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    result = json.loads((root / "artifacts" / "bench" / "cpu.json").read_text())
+    readme = (root / "README.md").read_text()
+    for line in bench.markdown(result).splitlines():
+        assert line in readme, f"README lacks this bench line (re-render it): {line}"

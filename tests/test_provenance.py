@@ -138,3 +138,28 @@ def test_top_patches_of_a_class_conditional_machine_index_the_whole_training_set
     machine = els.ELS(images, labels, patch_size=3, padding="zeros", device="cpu")
     index, _, weight = machine.top_patches(images[[3, 4]], 0.0, label=torch.tensor([1, 0]))
     assert (index[0] == 3).all() and (index[1] == 4).all() and (weight == 1).all()
+
+
+def test_top_patches_counts_identical_windows_as_one_entry():
+    """With de-duplication, identical training windows are one entry: its weight is theirs
+    together, and its index is the first of them. Image 1 repeats image 0 here, so each window
+    of image 0 weighs twice its own softmax weight and image 1 is never named."""
+    import els
+
+    images = _rand(3, 1, 5, 5)
+    images[1] = images[0]
+    x = _rand(1, 1, 5, 5, seed=4)
+    t, ab = 0.4, _abar(0.4)
+    machine = els.ELS(images, patch_size=3, padding="circular", train_patches="wrap", device="cpu",
+                      dtype=torch.float64)
+    index, position, weight = machine.top_patches(x, t)
+    spots = list(itertools.product(range(5), range(5)))
+    for r, c in spots:
+        q = _patch(x[0].numpy(), r, c, 3, "circular")
+        logits = torch.tensor([[-np.sum((q - ab**0.5 * _patch(images[n].numpy(), v, w, 3, "circular")) ** 2)
+                                / (2 * (1 - ab)) for v, w in spots] for n in range(3)], dtype=torch.float64)
+        w = logits.flatten().softmax(0).view(3, -1)
+        merged = torch.stack([w[0] + w[1], w[2]])  # image 1's windows are image 0's
+        n, k = divmod(int(merged.argmax()), len(spots))
+        assert (index[0, r, c].item(), tuple(position[0, r, c].tolist())) == (2 * n, spots[k])
+        assert abs(weight[0, r, c].item() - merged.max().item()) < 1e-9
