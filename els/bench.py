@@ -31,7 +31,7 @@ import torch
 
 from .engine import DEFAULT_CHUNK_BYTES, chunk_length
 from .machines import ELS, IS, LS, Machine
-from .storage import write_atomic
+from .storage import git_commit, machine_info, write_atomic
 
 CASES = [("ELS circular", 3), ("ELS circular", 5), ("ELS circular", 9), ("ELS circular", 15),
          ("ELS zeros (bbELS)", 5), ("ELS zeros (bbELS)", 15), ("LS", 5), ("LS", 15), ("IS", None)]
@@ -120,6 +120,7 @@ def run(n_images: int = 6000, repeats: int = 2, device=None, out: str | None = "
         memory: bool = True) -> dict:
     """Time every ``CASES`` row on ``n_images`` MNIST images and, with ``memory`` (CPU only),
     measure the ``MEMORY_CASES`` rows; print the tables, write ``out`` (JSON) and return it."""
+    started = time.perf_counter()
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     images, source = mnist_like(n_images)
     query = torch.randn(1, 1, 32, 32, generator=torch.Generator().manual_seed(1)).to(device)
@@ -147,7 +148,9 @@ def run(n_images: int = 6000, repeats: int = 2, device=None, out: str | None = "
               f"{row['dedup_build_s']:>9.2f}{row['plain_call_s']:>11.3f}{row['dedup_call_s']:>9.3f}"
               f"{row['floor_s']:>9.3f}{row['engine_over_floor']:>13.2f}{row['dedup_speedup']:>10.2f}x", flush=True)
     memory = memory_rows() if memory and device.type == "cpu" else []
-    result = {"images": n_images, "source": source, "device": str(device),
+    result = {"command": "python -m els.bench " + " ".join(sys.argv[1:]), "git": git_commit(),
+              "machine": machine_info(device), "wall_seconds": time.perf_counter() - started,
+              "images": n_images, "source": source, "device": str(device),
               "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
               "threads": torch.get_num_threads(), "torch": torch.__version__,
               "chunk_bytes": DEFAULT_CHUNK_BYTES.get(device.type), "repeats": repeats, "rows": rows,
