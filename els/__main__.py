@@ -55,6 +55,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--warmup-steps", type=int, default=None, help="linear lr warm-up steps (overrides preset)")
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    p.add_argument("--force", action="store_true", help="train from scratch over the run saved in --out")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--threads", type=int, default=None,
@@ -91,7 +92,7 @@ def run_train(args: argparse.Namespace) -> int:
         lr=args.lr or tp.lr, lr_decay=tp.lr_decay,
         warmup_steps=args.warmup_steps if args.warmup_steps is not None else tp.warmup_steps,
         ema=tp.ema, seed=args.seed, out_dir=args.out,
-        checkpoint_every=tp.checkpoint_every, resume=args.resume, device=args.device,
+        checkpoint_every=tp.checkpoint_every, resume=args.resume, force=args.force, device=args.device,
         progress=not args.no_progress,
         data_info={"name": args.dataset, "split": "train", "max_images": max_images, "subset_seed": args.seed,
                    "conditional": bool(num_classes), "preset": args.preset},
@@ -146,6 +147,8 @@ def add_reproduce(sub: argparse._SubParsersAction) -> None:
                    help=f"model names (default: all of {', '.join(m.name for m in reproduce.MODELS)})")
     p.add_argument("--models-dir", default="artifacts/models")
     p.add_argument("--out", default="artifacts/results")
+    p.add_argument("--resume", action="store_true", help="continue the results already in --out")
+    p.add_argument("--force", action="store_true", help="delete the results already in --out and start again")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run_reproduce)
 
@@ -160,7 +163,8 @@ def run_reproduce(args: argparse.Namespace) -> int:
     if missing:
         print(f"els reproduce: no checkpoint yet for {', '.join(missing)}; skipping (train it with python -m els train)")
     summaries = [reproduce.reproduce_model(m, args.preset, Path(args.models_dir), Path(args.out),
-                                           progress=not args.no_progress, command=_command_line())
+                                           progress=not args.no_progress, command=_command_line(),
+                                           resume=args.resume, force=args.force)
                  for m in specs if m.name not in missing]
     if summaries:
         print(reproduce.table(summaries))

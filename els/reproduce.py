@@ -10,6 +10,7 @@ the network's padding and for LS), ``samples.csv`` (per-sample agreement, see
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -58,13 +59,22 @@ def training_data(model_dir: Path, max_images: int | None = None):
 
 def reproduce_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = Path("artifacts/models"),
                     out: Path = Path("artifacts/results"), progress: bool = True,
-                    sizes: presets.EvalPreset | None = None, command: str | None = None) -> dict:
+                    sizes: presets.EvalPreset | None = None, command: str | None = None,
+                    resume: bool = False, force: bool = False) -> dict:
     """Calibrate ELS and LS against one checkpoint, evaluate IS, LS, ELS (ours and, where
     published, the paper's schedule) and each snapshot; returns the summary. ``sizes``
     overrides the preset's evaluation sizes; ``command`` is recorded in ``manifest.json``
-    (default: this function call)."""
+    (default: this function call). Results already in ``out/<name>`` are refused unless
+    ``resume=True`` (finish and keep them: nothing computed is recomputed) or ``force=True``
+    (delete them and start again)."""
     p = sizes or presets.get(preset).evaluation
     model_dir, out = models_dir / spec.name, out / spec.name
+    if out.exists() and any(out.iterdir()):
+        if force:
+            shutil.rmtree(out)
+        elif not resume:
+            raise FileExistsError(f"{out} already holds results; continue them with resume=True (--resume), "
+                                  "replace them with force=True (--force), or choose another out folder")
     images, labels = training_data(model_dir, p.calibration_images)
     network = models.load(model_dir / "model.pt")
     start = time.perf_counter()

@@ -62,7 +62,7 @@ def train(model: models.DiffusionNet, images: torch.Tensor, labels: torch.Tensor
           lr: float = 1e-4, lr_decay: float = 0.999965, warmup_steps: int = 0,
           ema: float | None = None, seed: int = 0,
           out_dir: str | os.PathLike | None = None, checkpoint_every: int | None = 1000,
-          checkpoint_minutes: float | None = 10.0, resume: bool = False,
+          checkpoint_minutes: float | None = 10.0, resume: bool = False, force: bool = False,
           device: str | torch.device | None = None, progress: bool = True,
           n_samples: int = 64, sample_steps: int = 20,
           data_info: dict[str, Any] | None = None, command: str | None = None) -> TrainResult:
@@ -80,7 +80,8 @@ def train(model: models.DiffusionNet, images: torch.Tensor, labels: torch.Tensor
     a second Ctrl-C stops at once, keeping the last checkpoint), and ``resume=True`` continues the
     run saved there (same batches, noise and weights as an uninterrupted run). At the end the
     export (``model.pt`` + ``.json``), ``manifest.json`` and ``samples.png`` are written.
-    ``device`` defaults to CUDA when available.
+    An ``out_dir`` that already holds a run is refused unless ``resume=True`` (continue it) or
+    ``force=True`` (train from scratch and replace it). ``device`` defaults to CUDA when available.
     """
     _check_args(images, labels, model, steps, max_minutes, batch_size, lr, lr_decay, warmup_steps, ema,
                 n_samples)
@@ -88,6 +89,9 @@ def train(model: models.DiffusionNet, images: torch.Tensor, labels: torch.Tensor
     out = Path(out_dir) if out_dir is not None else None
     if resume and out is None:
         raise ValueError("resume=True needs out_dir= (the folder holding checkpoint.pt)")
+    if out is not None and not (resume or force) and any((out / f).exists() for f in (CHECKPOINT, MODEL)):
+        raise FileExistsError(f"{out} already holds a training run ({CHECKPOINT} or {MODEL}); continue it with "
+                              "resume=True (--resume), replace it with force=True (--force), or choose a new folder")
     model.to(device).train()
     data = images.to(device, torch.float32)
     lab = labels.to(device).long() if (labels is not None and model.conditional) else None

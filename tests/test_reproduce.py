@@ -1,6 +1,7 @@
 """The reproduction pipeline end to end on a tiny checkpoint, and the paper table."""
 import json
 
+import pytest
 import torch
 
 from els import models, presets, train
@@ -33,7 +34,9 @@ def test_reproduce_a_tiny_checkpoint(tmp_path):
     manifest = json.loads((out / spec.name / "manifest.json").read_text())
     assert manifest["sizes"]["n_seeds"] == 3 and "commit" in manifest["git"]
     before = (out / spec.name / "samples.csv").read_text()
-    reproduce_model(spec, "smoke", tmp_path / "models", out, progress=False, sizes=sizes)
+    with pytest.raises(FileExistsError, match="--resume"):
+        reproduce_model(spec, "smoke", tmp_path / "models", out, progress=False, sizes=sizes)
+    reproduce_model(spec, "smoke", tmp_path / "models", out, progress=False, sizes=sizes, resume=True)
     assert (out / spec.name / "samples.csv").read_text() == before
     md = table([summary], network_steps=3, models_dir=tmp_path / "models")
     assert "(0.94)" in md and "mnist_resnet_zeros" in md  # the paper's ELS value for this row

@@ -342,3 +342,17 @@ def test_recipe_width_subset_and_images_reach_the_trained_network(tmp_path, monk
     with pytest.raises(ValueError, match="ResNet width"):
         recipes.compare(arch="unet", preset="smoke", images_budget=16, recipes=chosen, out=tmp_path / "u",
                         n_validation=10, progress=False)
+
+
+def test_a_folder_holding_a_run_is_not_overwritten_without_resume_or_force(tmp_path):
+    """A second run into the same folder must not silently replace the first: it is refused
+    (naming --resume and --force), and only force=True starts again over it."""
+    images, _ = toy_data(16)
+    kw = dict(steps=1, batch_size=4, lr=1e-3, progress=False, device="cpu", n_samples=0, out_dir=tmp_path)
+    train.train(tiny_resnet(), images, **kw)
+    before = (tmp_path / train.MODEL).read_bytes()
+    with pytest.raises(FileExistsError, match="--resume.*--force"):
+        train.train(tiny_resnet(), images, **kw)
+    assert (tmp_path / train.MODEL).read_bytes() == before
+    assert train.train(tiny_resnet(), images, force=True, seed=1, **kw).step == 1  # another run
+    assert (tmp_path / train.MODEL).read_bytes() != before
