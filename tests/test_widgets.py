@@ -54,3 +54,21 @@ def test_live_slider_prints_a_note_without_a_kernel(capsys, monkeypatch):
     assert "needs a running kernel" in capsys.readouterr().out
     monkeypatch.setenv("ELS_STATIC", "1")
     assert widgets.is_live() is False
+
+
+def test_live_slider_updates_on_release_and_shows_only_the_widget(monkeypatch):
+    """In a live kernel: one interactive widget is displayed, its slider reports on release
+    (not every value passed while dragging), it starts at a middle patch size, and the call
+    returns None (no stray repr under the widget)."""
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(widgets, "is_live", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", lambda w: shown.append(w))
+    calls = []
+    assert widgets.live_slider(lambda P: calls.append(P), P=(1, 15, 2)) is None
+    (box,) = shown
+    (slider,) = [c for c in box.children if hasattr(c, "continuous_update")]
+    assert (slider.min, slider.max, slider.step, slider.value) == (1, 15, 2, 7)
+    assert slider.continuous_update is False
+    assert widgets.on_release((0.0, 1.0, 0.1)).value == 0.5

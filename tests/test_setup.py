@@ -1,0 +1,21 @@
+"""The set-up `make` builds: what every Python of the project's environment starts with."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_project_venv_starts_every_python_with_passive_openmp_waiting():
+    """Spinning OpenMP threads make torch ~3x slower on a shared CPU, and the setting only
+    works if it is in the environment before torch loads: `make setup` writes a .pth file so
+    that it is, even in a script or notebook that imports torch first."""
+    if Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
+        pytest.skip("not running in the project's .venv (make setup writes the .pth file there)")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", "import torch, os; print(os.environ.get('OMP_WAIT_POLICY'))"],
+                         env=env, capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "PASSIVE"
