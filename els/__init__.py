@@ -4,6 +4,7 @@ Public API::
 
     els.alpha_bar(t)                       # legacy cosine schedule
     els.IS, els.ES, els.LS, els.ELS        # analytic machines: .denoise(), .eps()
+    els.Wiener                             # the optimal linear (Gaussian) denoiser, same interface
     els.machine_for(model_dir, "ELS", images, labels)   # the machine matched to a saved network
     els.sample(model, noise, steps=20, scales=None, label=None)   # DDIM
     els.calibrate(...), els.evaluate(...)  # P(t) calibration, agreement with a network
@@ -12,7 +13,8 @@ Public API::
 import os
 
 # Passive OpenMP waiting: spinning threads make small torch ops ~100x slower on a shared CPU.
-# Only effective when els is imported before torch; the Makefile and conftest.py set it too.
+# Only effective when els is imported before torch; the project's venv (a .pth file written by
+# `make setup`), every chapter's first cell and conftest.py set it too.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from . import data, models, paper, presets
@@ -22,7 +24,8 @@ from .machines import ELS, ES, IS, LS, Machine
 from .matched import machine_for
 from .sampling import sample
 from .schedule import add_noise, alpha_bar, noise_variance
+from .wiener import Wiener
 
-__all__ = ["alpha_bar", "noise_variance", "add_noise", "Machine", "IS", "ES", "LS", "ELS", "machine_for",
+__all__ = ["alpha_bar", "noise_variance", "add_noise", "Machine", "IS", "ES", "LS", "ELS", "Wiener", "machine_for",
            "sample", "calibrate", "evaluate", "data", "models", "paper", "presets"]
 __version__ = "0.1.0"

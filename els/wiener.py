@@ -1,0 +1,56 @@
+"""The Wiener (optimal linear, Gaussian) denoiser: the posterior mean when the training images
+are modelled as one Gaussian with their mean and covariance (Wang & Vastola 2024; the field's
+baseline beside ELS).
+
+With ``x_t = a x0 + sqrt(s2) eps``, ``a = sqrt(abar(t))``, ``s2 = 1 - abar(t)`` and
+``x0 ~ N(mu, Sigma)``, ``Sigma = U diag(lam) U^T``:
+
+    x0_hat = mu + Sigma a (a^2 Sigma + s2 I)^{-1} (x_t - a mu)
+           = mu + U diag(g) U^T (x_t - a mu) / a,      g = abar lam / (abar lam + s2)
+
+Each shrinkage ``g`` lies in [0, 1); directions with ``lam = 0`` get ``g = 0`` (the estimate
+stays in the training images' affine span). The statistics are computed once, in float64
+(mean, covariance with divisor N - 1, one symmetric eigendecomposition), per class for a
+class-conditional machine; a call costs two ``(B, D) x (D, D)`` products.
+"""
+from __future__ import annotations
+
+import torch
+
+from .machines import Machine
+
+
+class Wiener(Machine):
+    """Optimal linear denoiser on the training images' mean and covariance (module docstring).
+
+    Same interface as the other machines (``denoise``, ``eps``, ``labels=`` for per-class
+    statistics, ``device=``, ``dtype=``); it has no patch size. The covariance is over all
+    ``D = C * H * W`` coordinates jointly (channels and pixels), so memory is ``D x D``.
+    """
+
+    def __init__(self, images, labels=None, **kwargs):
+        super().__init__(images, labels, **kwargs)
+        self._statistics_of: dict = {}  # label -> (mean, eigenvectors, eigenvalues)
+
+    def _posterior(self, x, a, s2, size, label, top):
+        mu, basis, lam = self._statistics(label)
+        B = len(x)
+        ab = (a * a).to(torch.float64)[:, None]                                # (B, 1)
+        gain = ab * lam[None] / (ab * lam[None] + s2.to(torch.float64)[:, None])  # (B, D) in [0, 1)
+        centred = x.reshape(B, -1) - a[:, None] * mu                             # (B, D)
+        coords = (centred @ basis) * (gain / a.to(torch.float64)[:, None]).to(x.dtype)
+        return (mu + coords @ basis.T).view_as(x), None
+
+    def _statistics(self, label):
+        """(mean (D,), eigenvectors (D, D), eigenvalues (D,) >= 0) of the label's images: the
+        first two in the machine's dtype, the eigenvalues in float64. Cached per label."""
+        if label not in self._statistics_of:
+            images = self._class_images(label).flatten(1).to(torch.float64)
+            mu = images.mean(0)
+            centred = images - mu
+            lam, basis = torch.linalg.eigh(centred.T @ centred / max(1, len(images) - 1))
+            self._statistics_of[label] = (mu.to(self.dtype), basis.to(self.dtype), lam.clamp(min=0))
+        return self._statistics_of[label]
+
+    def layout(self, patch_size=None):
+        raise ValueError("the Wiener machine compares no windows; it has no layout")
