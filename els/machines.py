@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from .engine import DEFAULT_CHUNK_BYTES, chunk_length, softmax_average
-from .patches import PADDINGS, Dictionary, border_groups, pad, padded_positions, window_view
+from .patches import PADDINGS, Dictionary, border_groups, gather_windows, pad, padded_positions, window_view
 from .same_location import Box, same_location_average
 from .schedule import alpha_bar, per_image
 
@@ -48,6 +48,24 @@ class Layout:
     whole_image: bool
     shared: list[tuple[torch.Tensor, torch.Tensor]]
     same_location: torch.Tensor
+
+    def padded_size(self, height: int, width: int) -> tuple[int, int]:
+        """(Hp, Wp) of a ``height x width`` image after this layout's padding."""
+        top, bottom, left, right = self.pads
+        return height + top + bottom, width + left + right
+
+    def windows(self, images: torch.Tensor) -> torch.Tensor:
+        """Every window of ``images`` (B, C, H, W) padded as this layout says: a
+        :func:`~els.patches.window_view` ``(C, kh, kw, L)`` of the padded stack."""
+        C, H, W = images.shape[1:]
+        return window_view(pad(images, *self.pads, self.mode).reshape(-1), C, *self.padded_size(H, W), *self.window)
+
+    def starts(self, image: torch.Tensor, position: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
+        """Flat starts, in :meth:`windows`, of the windows of images ``image`` at flat image
+        positions ``position`` (broadcast together), for images of ``shape`` (C, H, W)."""
+        C, H, W = shape
+        Hp, Wp = self.padded_size(H, W)
+        return image * (C * Hp * Wp) + padded_positions(position, W, Wp)
 
 
 class Machine:
@@ -167,7 +185,7 @@ class Machine:
         layout, dictionaries, images = self._dictionaries(size, label)
         b, C, H, W = x.shape
         kh, kw = layout.window
-        Hp, Wp = H + layout.pads[0] + layout.pads[1], W + layout.pads[2] + layout.pads[3]
+        Hp, Wp = layout.padded_size(H, W)
         out = torch.empty_like(x)
         flat_out = out.view(b, C, H * W)
         heaviest = (torch.empty(b, H * W, dtype=torch.long, device=self.device),
@@ -184,11 +202,11 @@ class Machine:
                 heaviest[2][:, pixels] = acc.top_weight()[:, pixels]
         if layout.shared:
             D = C * kh * kw
-            windows = window_view(pad(x, *layout.pads, layout.mode).reshape(-1), C, Hp, Wp, kh, kw)
+            windows = layout.windows(x)
         for (positions, _), dictionary in zip(layout.shared, dictionaries):
             m = len(positions)
-            starts = torch.arange(b, device=self.device)[:, None] * (C * Hp * Wp) + padded_positions(positions, W, Wp)
-            q = windows.index_select(3, starts.reshape(-1)).reshape(D, -1).T     # (b m, D)
+            starts = layout.starts(torch.arange(b, device=self.device)[:, None], positions, (C, H, W))
+            q = gather_windows(windows, starts.reshape(-1))                       # (b m, D)
             ai, s2i = a.repeat_interleave(m)[:, None], s2.repeat_interleave(m)[:, None]
             queries = torch.cat([q * (ai / s2i), -ai * ai / (2 * s2i), torch.ones_like(ai), torch.zeros_like(ai)], 1)
             # one chunk's logits, and one fill of gathered keys and values, each within chunk_bytes
@@ -218,18 +236,17 @@ class Machine:
         images = self._class_images(label)
         N, C, H, W = images.shape
         kh, kw = layout.window
-        Hp, Wp = H + layout.pads[0] + layout.pads[1], W + layout.pads[2] + layout.pads[3]
+        Hp, Wp = layout.padded_size(H, W)
         dictionaries, nbytes = [], 0 if label is None else images.numel() * images.element_size()
         if layout.shared:
-            flat = pad(images, *layout.pads, layout.mode).reshape(-1)
-            windows = window_view(flat, C, Hp, Wp, kh, kw)
+            windows = layout.windows(images)
             if layout.whole_image:
                 value_cols = torch.arange(C * kh * kw, device=self.device)
             else:
                 value_cols = torch.arange(C, device=self.device) * (kh * kw) + (kh // 2) * kw + kw // 2
             dictionaries = [Dictionary.build(windows, C * Hp * Wp, N, padded_positions(positions, W, Wp),
                                              value_cols, self.dedup) for _, positions in layout.shared]
-            nbytes += flat.numel() * flat.element_size() + sum(d.nbytes for d in dictionaries)
+            nbytes += windows.untyped_storage().nbytes() + sum(d.nbytes for d in dictionaries)
         self._cache[key] = (layout, dictionaries, images, nbytes)
         while len(self._cache) > 1 and sum(e[3] for e in self._cache.values()) > self.cache_bytes:
             self._cache.popitem(last=False)

@@ -56,6 +56,19 @@ def window_view(flat: torch.Tensor, channels: int, height: int, width: int, kh: 
     return flat.as_strided((channels, kh, kw, flat.numel() - span + 1), (height * width, width, 1, 1))
 
 
+def gather_windows(windows: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
+    """The windows at ``starts`` (n,) of a :func:`window_view`, as an ``(n, C * kh * kw)``
+    tensor. Each window is gathered as its ``C * kh`` rows of ``kw`` consecutive elements
+    (several times faster than indexing the 4-D view element by element)."""
+    C, kh, kw = windows.shape[:3]
+    rows = windows.as_strided((windows.shape[-1] + (kh - 1) * windows.stride(1) + (C - 1) * windows.stride(0), kw),
+                              (1, 1))
+    row_offsets = (torch.arange(C, device=windows.device)[:, None] * windows.stride(0)
+                   + torch.arange(kh, device=windows.device)[None, :] * windows.stride(1)).reshape(-1)
+    index = (starts[:, None].long() + row_offsets).reshape(-1)                      # (n * C * kh,)
+    return rows.index_select(0, index).view(len(starts), C * kh * kw)
+
+
 def padded_positions(positions: torch.Tensor, width: int, padded_width: int) -> torch.Tensor:
     """Flat image positions ``r * W + c`` to flat offsets ``r * Wp + c`` in the padded plane
     (where the window with its top-left corner at padded (r, c) starts)."""
@@ -147,19 +160,13 @@ class Dictionary:
         C, kh, kw = self.windows.shape[:3]
         D, V = C * kh * kw, len(self.value_cols)
         fill = max(1, (fill or n) // n) * n  # whole chunks per fill
-        # window rows: kw consecutive elements from any start; a window is C * kh of them
-        flat = self.windows.as_strided((self.windows.shape[-1] + (kh - 1) * self.windows.stride(1)
-                                        + (C - 1) * self.windows.stride(0), kw), (1, 1))
-        row_offsets = (torch.arange(C, device=flat.device)[:, None] * self.windows.stride(0)
-                       + torch.arange(kh, device=flat.device)[None, :] * self.windows.stride(1)).reshape(-1)
         buffers = None
         for i in range(0, len(self), fill):
             j = min(i + fill, len(self))
             if buffers is None or len(buffers[0]) != j - i:
                 buffers = self._buffers(j - i, D, V)
             keys, values = buffers                                   # (m, D + 3), (m, V + 1)
-            rows = self.starts[i:j, None].long() + row_offsets                # (m, C * kh)
-            keys[:, :D] = flat.index_select(0, rows.reshape(-1)).view(j - i, D)
+            keys[:, :D] = gather_windows(self.windows, self.starts[i:j])
             torch.sum(keys[:, :D].square(), 1, out=keys[:, D])
             if self.counts is not None:
                 keys[:, D + 1] = self.counts[i:j]
@@ -202,7 +209,7 @@ def unique_windows(windows: torch.Tensor, starts: torch.Tensor) -> tuple[torch.T
     step = max(1, _HASH_ELEMENTS // D)
 
     def bits(rows):  # (m, D) integer view of the windows at rows
-        return windows.index_select(3, rows).reshape(D, -1).T.contiguous().view(int_type)
+        return gather_windows(windows, rows).view(int_type)
 
     hashes = torch.empty(n, dtype=torch.long, device=starts.device)
     for i in range(0, n, step):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import torch
 
-from .patches import pad, padded_positions, window_view
+from .patches import gather_windows
+
 
 __all__ = ["nearest_neighbours", "nearest_translates", "patch_sources", "nearest_summary"]
 
@@ -78,20 +79,15 @@ def patch_sources(machine, x: torch.Tensor, patch_size: int | None = None, label
     index, position, _ = machine.top_patches(x, 0.0, label=label, patch_size=patch_size)
     layout = machine.layout(patch_size or machine.patch_size)
     B, C, H, W = x.shape
-    top, bottom, left, right = layout.pads
-    Hp, Wp = H + top + bottom, W + left + right
-    kh, kw = layout.window
 
-    def windows(images, image_of_pixel, pixel):  # (C*kh*kw, B*H*W) windows at the pixels' corners
-        flat = pad(images, *layout.pads, layout.mode).reshape(-1)
-        starts = image_of_pixel * (C * Hp * Wp) + padded_positions(pixel, W, Wp)
-        return window_view(flat, C, Hp, Wp, kh, kw).index_select(3, starts).reshape(C * kh * kw, -1)
+    def windows(images, image_of_pixel, pixel):  # (B*H*W, D) windows at the pixels' corners
+        return gather_windows(layout.windows(images), layout.starts(image_of_pixel, pixel, (C, H, W)))
 
     pixels = torch.arange(H * W, device=machine.device).repeat(B)
     source = (position[..., 0] * W + position[..., 1]).reshape(-1).to(machine.device)
     mine = windows(x, torch.arange(B, device=machine.device).repeat_interleave(H * W), pixels)
     theirs = windows(machine.images, index.reshape(-1).to(machine.device), source)
-    distance = (mine.double() - theirs.double()).norm(dim=0)
+    distance = (mine.double() - theirs.double()).norm(dim=1)
     return index, position, distance.reshape(B, H, W).cpu()
 
 

@@ -51,6 +51,3 @@ class Wiener(Machine):
             lam, basis = torch.linalg.eigh(centred.T @ centred / max(1, len(images) - 1))
             self._statistics_of[label] = (mu.to(self.dtype), basis.to(self.dtype), lam.clamp(min=0))
         return self._statistics_of[label]
-
-    def layout(self, patch_size=None):
-        raise ValueError("the Wiener machine compares no windows; it has no layout")
