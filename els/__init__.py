@@ -5,6 +5,7 @@ Public API::
     els.alpha_bar(t)                       # legacy cosine schedule
     els.IS, els.ES, els.LS, els.ELS        # analytic machines: .denoise(), .eps()
     els.Wiener                             # the optimal linear (Gaussian) denoiser, same interface
+    els.PCALocality                        # the ideal score with Wiener-gain masks (Lukoianov et al. 2025)
     els.machine_for(model_dir, "ELS", images, labels)   # the machine matched to a saved network
     els.sample(model, noise, steps=20, scales=None, label=None)   # DDIM
     els.calibrate(...), els.evaluate(...)  # P(t) calibration, agreement with a network
@@ -22,10 +23,11 @@ from .calibrate import calibrate
 from .evaluate import evaluate
 from .machines import ELS, ES, IS, LS, Machine
 from .matched import machine_for
+from .pca_locality import PCALocality
 from .sampling import sample
 from .schedule import add_noise, alpha_bar, noise_variance
 from .wiener import Wiener
 
-__all__ = ["alpha_bar", "noise_variance", "add_noise", "Machine", "IS", "ES", "LS", "ELS", "Wiener", "machine_for",
+__all__ = ["alpha_bar", "noise_variance", "add_noise", "Machine", "IS", "ES", "LS", "ELS", "Wiener", "PCALocality", "machine_for",
            "sample", "calibrate", "evaluate", "data", "models", "paper", "presets"]
 __version__ = "0.1.0"

@@ -1,6 +1,7 @@
-"""Calibrating the locality scale P(t) of a machine against a trained network (book appendix, §A.5).
+"""Calibrating the locality scale of a machine against a trained network (book appendix, §A.5):
+the patch size P(t) of LS and ELS, the mask threshold of PCA-locality.
 
-Along the network's own DDIM trajectory, every candidate patch size is scored at every step
+Along the network's own DDIM trajectory, every candidate scale is scored at every step
 by the cosine similarity between the machine's and the network's noise predictions at the
 network's current ``x_t``. Per step, each seed votes for its best candidate and the schedule
 takes the median vote. Results are appended one seed per line to a JSONL file, so an
@@ -25,7 +26,8 @@ from .storage import append_jsonl, read_jsonl, write_atomic
 class Calibration:
     """A calibrated schedule and the evidence behind it.
 
-    schedule: one odd patch size per step, low noise first (``schedule[i - 1]`` at t = i/steps).
+    schedule: one candidate scale per step (an odd patch size, or a threshold), low noise first
+    (``schedule[i - 1]`` at t = i/steps).
     similarity[s][i - 1][k]: cosine similarity of candidate k at t = i/steps for seeds[s].
     choice[s][i - 1]: the best candidate of seed s at that step.
     """
@@ -62,7 +64,9 @@ def calibrate(
     batch_size: int = 5,
     progress: bool = True,
 ) -> Calibration:
-    """Calibrate P(t) for ``machine_factory(images, labels)`` against ``network``.
+    """Calibrate the scale schedule of ``machine_factory(images, labels)`` against ``network``:
+    candidates are values of the machine's ``scale_name`` keyword (default: the odd patch sizes
+    of :func:`default_candidates`; a machine with another scale needs explicit candidates).
 
     network: anything with ``eps(x_t, t, label=None)``; class-conditional when it has
     ``conditional == True`` (each seed then draws a random label from the training labels).
@@ -73,6 +77,8 @@ def calibrate(
     """
     images, labels = data
     machine = machine_factory(images, labels)
+    if candidates is None and machine.scale_name != "patch_size":
+        raise ValueError(f"{type(machine).__name__} is calibrated over its {machine.scale_name}: pass candidates=")
     candidates = list(candidates or default_candidates(*images.shape[2:]))
     seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     conditional = bool(getattr(network, "conditional", False))
@@ -93,7 +99,8 @@ def calibrate(
         sims = torch.empty(len(batch), steps, len(candidates), dtype=torch.float64)
         for k, p in enumerate(candidates):
             for t, x_t, net_eps in path:
-                sims[:, round(t * steps) - 1, k] = _cosine(machine.eps(x_t, t, label=label, patch_size=p), net_eps)
+                scale = {machine.scale_name: p}
+                sims[:, round(t * steps) - 1, k] = _cosine(machine.eps(x_t, t, label=label, **scale), net_eps)
                 bar.update(len(batch))
         for b, seed in enumerate(batch):
             done[seed] = {"seed": seed, "label": None if label is None else int(label[b]),
@@ -109,10 +116,13 @@ def _summarise(records: list[dict], candidates: list[int]) -> Calibration:
             raise ValueError(f"seed {r['seed']} in the results file used candidates {r['candidates']}, "
                              f"not {candidates}: use a new output file or the same candidates")
     sims = torch.tensor([r["similarity"] for r in records], dtype=torch.float64)  # (S, steps, K)
-    choice = torch.tensor(candidates)[sims.argmax(-1)]  # (S, steps)
-    schedule = choice.median(dim=0).values  # lower median: always one of the candidates
-    return Calibration(schedule.tolist(), candidates, [r["seed"] for r in records],
-                       [r["label"] for r in records], sims.tolist(), choice.tolist())
+    best = sims.argmax(-1)  # (S, steps) candidate numbers
+    # the lower median of the chosen values, per step, kept as the candidate itself (int or float)
+    middle = torch.tensor(candidates, dtype=torch.float64)[best].median(dim=0).indices  # (steps,)
+    schedule = [candidates[int(best[s, i])] for i, s in enumerate(middle.tolist())]
+    choice = [[candidates[k] for k in row] for row in best.tolist()]
+    return Calibration(schedule, candidates, [r["seed"] for r in records],
+                       [r["label"] for r in records], sims.tolist(), choice)
 
 
 def _cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -82,6 +82,9 @@ class Machine:
 
     #: the patch size used when ``denoise`` gets none (None for machines without one)
     patch_size: int | None = None
+    #: the keyword of ``denoise`` that sets the locality scale per call; a sampling or
+    #: calibration schedule passes its values under this name
+    scale_name: str = "patch_size"
 
     def __init__(
         self,
@@ -121,24 +124,19 @@ class Machine:
         at time ``t`` (float or (B,) tensor in [0, 1]; t = 0 gives the nearest-entry limit).
         ``label`` (int or (B,)) restricts the dictionary to that class; ``patch_size``
         overrides the machine's own for this call."""
-        x = self._checked_x(x_t)
-        size = self._checked_patch_size(patch_size)
-        a, s2 = _noise_levels(t, len(x), self.dtype, self.device)
-        out = torch.empty_like(x)
-        for lab, rows in self._label_batches(label, len(x)):
-            out[rows] = self._posterior(x[rows], a[rows], s2[rows], size, lab, top=False)[0]
-        return out.to(x_t.device)
+        return self._denoise(x_t, t, label, self._checked_patch_size(patch_size))
 
     def eps(
         self,
         x_t: torch.Tensor,
         t: float | torch.Tensor,
         label: int | torch.Tensor | None = None,
-        patch_size: int | None = None,
+        **scale,
     ) -> torch.Tensor:
         """Noise prediction ``(x_t - sqrt(abar) x0_hat) / sqrt(1 - abar)``, (B, C, H, W);
-        undefined at t = 0."""
-        x0 = self.denoise(x_t, t, label=label, patch_size=patch_size)
+        undefined at t = 0. ``scale``: the machine's locality scale for this call, by the name
+        in :attr:`scale_name` (``patch_size=`` for LS and ELS, ``threshold=`` for PCALocality)."""
+        x0 = self.denoise(x_t, t, label=label, **scale)
         ab = per_image(alpha_bar(_checked_t(t, len(x_t))), x_t)
         if (ab >= 1).any():
             raise ValueError("eps is undefined at t = 0 (no noise); use denoise() there")
@@ -178,6 +176,15 @@ class Machine:
         return (index.reshape(B, H, W).cpu(), position.reshape(B, H, W, 2).cpu(), weight.reshape(B, H, W).cpu())
 
     # ----- internals -----------------------------------------------------------------------
+    def _denoise(self, x_t, t, label, scale):
+        """:meth:`denoise` with a checked scale (patch size, threshold or None)."""
+        x = self._checked_x(x_t)
+        a, s2 = _noise_levels(t, len(x), self.dtype, self.device)
+        out = torch.empty_like(x)
+        for lab, rows in self._label_batches(label, len(x)):
+            out[rows] = self._posterior(x[rows], a[rows], s2[rows], scale, lab, top=False)[0]
+        return out.to(x_t.device)
+
     def _posterior(self, x, a, s2, size, label, top):
         """Posterior mean (b, C, H, W) of ``x`` (b, C, H, W) with noise levels ``a``, ``s2``
         (b,), and with ``top``: (image (b, HW) within the label's images, window centre

@@ -16,15 +16,17 @@ from typing import Any
 import torch
 
 from .machines import ELS, ES, IS, LS, Machine
+from .pca_locality import PCALocality
 from .wiener import Wiener
 
-KINDS: dict[str, type[Machine]] = {"IS": IS, "ES": ES, "LS": LS, "ELS": ELS, "Wiener": Wiener}
+KINDS: dict[str, type[Machine]] = {"IS": IS, "ES": ES, "LS": LS, "ELS": ELS, "Wiener": Wiener,
+                                   "PCALocality": PCALocality}
 CONFIG = "model.json"
 
 
 def machine_for(model_dir: str | os.PathLike, kind: str, images: torch.Tensor,
                 labels: torch.Tensor | None = None, **kwargs: Any) -> Machine:
-    """The ``kind`` machine (``"IS"``, ``"ES"``, ``"LS"``, ``"ELS"`` or ``"Wiener"``) on the
+    """The ``kind`` machine (a key of :data:`KINDS`: IS, ES, LS, ELS, Wiener, PCALocality) on the
     training images ``images (N, C, H, W)`` in ``[-1, 1]`` (and ``labels (N,)``), matched to
     the network saved in the folder ``model_dir``: ELS uses the network's padding, and the
     labels must be given exactly when the network is class-conditional. ``kwargs`` go to the machine

@@ -21,8 +21,9 @@ def sample(
     """Run DDIM from ``noise`` (B, C, H, W) at t = 1 down to t = 0 on the grid t_i = i / steps.
 
     ``model`` needs ``eps(x_t, t, label=None)``; a machine's ``denoise`` is used directly when
-    present (exact at low signal). ``scales``: one odd patch size per step, low noise first
-    (``scales[i - 1]`` at t = i / steps), passed as ``patch_size``. Returns x0 (B, C, H, W).
+    present (exact at low signal). ``scales``: one locality scale per step, low noise first
+    (``scales[i - 1]`` at t = i / steps), passed under the machine's ``scale_name`` (an odd
+    ``patch_size`` for LS and ELS, a ``threshold`` for PCALocality). Returns x0 (B, C, H, W).
     """
     x0 = noise
     for _, _, x0, _ in trajectory(model, noise, steps, scales, label, progress):
@@ -47,11 +48,16 @@ def trajectory(
     x = noise
     for i in tqdm(range(steps, 0, -1), desc="DDIM", disable=not progress, leave=False):
         t, t_prev = i / steps, (i - 1) / steps
-        kwargs = {} if scales is None else {"patch_size": int(scales[i - 1])}
+        kwargs = {} if scales is None else {getattr(model, "scale_name", "patch_size"): _plain(scales[i - 1])}
         x0, eps = predict(model, x, t, label, **kwargs)
         yield t, x, x0, eps
         ab_prev = float(alpha_bar(t_prev))
         x = ab_prev**0.5 * x0 + (1 - ab_prev) ** 0.5 * eps
+
+
+def _plain(value):
+    """A schedule entry as a Python number (schedules may be numpy or torch arrays)."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def predict(model, x_t: torch.Tensor, t: float, label=None, **kwargs) -> tuple[torch.Tensor, torch.Tensor]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 
 from .machines import Machine
+from .schedule import alpha_bar
 
 
 class Wiener(Machine):
@@ -31,6 +32,22 @@ class Wiener(Machine):
     def __init__(self, images, labels=None, **kwargs):
         super().__init__(images, labels, **kwargs)
         self._statistics_of: dict = {}  # label -> (mean, eigenvectors, eigenvalues)
+
+    def gain(self, t: float, label: int | None = None) -> torch.Tensor:
+        """The linear part of the denoiser at time ``t`` (a float): the (D, D) float64 matrix
+        ``G = U diag(g) U^T``, with ``x0_hat = mu + G (x_t - a mu) / a``. Column ``m`` says how
+        much each input coordinate moves output coordinate ``m`` (G is symmetric); its spread is
+        the locality that the data's correlations alone imply (book chapter "Where ELS stands")."""
+        ab = alpha_bar(torch.tensor([float(t)], dtype=torch.float64))
+        return self._gain(ab.sqrt(), (1 - ab).clamp(min=1e-12), label)
+
+    def _gain(self, a, s2, label):
+        """``G`` of :meth:`gain` for one noise level (scalar or (1,) ``a``, ``s2``), float64."""
+        _, basis, lam = self._statistics(label)
+        ab = float(a) ** 2
+        g = ab * lam / (ab * lam + float(s2))
+        basis = basis.to(torch.float64)
+        return (basis * g) @ basis.T
 
     def _posterior(self, x, a, s2, size, label, top):
         mu, basis, lam = self._statistics(label)
