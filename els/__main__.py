@@ -6,6 +6,7 @@
 
     python -m els recipes --dataset mnist --arch resnet --images 32000 [--recipes NAME ...]
     python -m els reproduce --preset laptop [--models NAME ...]
+    python -m els standing --preset laptop [--models NAME ...]   # after reproduce
     python -m els bench [--images 6000]
 
 New commands: write ``add_<name>(subparsers)`` that sets ``func`` and list it in ``COMMANDS``.
@@ -139,9 +140,21 @@ def run_recipes(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- reproduce
 def add_reproduce(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("reproduce", help="calibrate P(t) and compare machines with every committed checkpoint")
+    _add_model_run_options(p)
+    p.set_defaults(func=run_reproduce)
+
+
+def add_standing(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("standing", help="Wiener and PCA-locality beside IS, LS and ELS on every reproduced "
+                                        "checkpoint, by both protocols (after reproduce)")
+    _add_model_run_options(p)
+    p.set_defaults(func=run_standing)
+
+
+def _add_model_run_options(p: argparse.ArgumentParser) -> None:
     from . import presets, reproduce
 
-    p = sub.add_parser("reproduce", help="calibrate P(t) and compare machines with every committed checkpoint")
     p.add_argument("--preset", default="laptop", choices=list(presets.PRESETS))
     p.add_argument("--models", nargs="*", default=None,
                    help=f"model names (default: all of {', '.join(m.name for m in reproduce.MODELS)})")
@@ -150,10 +163,10 @@ def add_reproduce(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue the results already in --out")
     p.add_argument("--force", action="store_true", help="delete the results already in --out and start again")
     p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=run_reproduce)
 
 
-def run_reproduce(args: argparse.Namespace) -> int:
+def _model_runs(args: argparse.Namespace, command: str, run) -> list[dict]:
+    """``run(spec, preset, models_dir, out, ...)`` for every chosen model with a checkpoint."""
     from pathlib import Path
 
     from . import reproduce
@@ -161,13 +174,27 @@ def run_reproduce(args: argparse.Namespace) -> int:
     specs = [m for m in reproduce.MODELS if args.models is None or m.name in args.models]
     missing = [m.name for m in specs if not (Path(args.models_dir) / m.name / "model.pt").exists()]
     if missing:
-        print(f"els reproduce: no checkpoint yet for {', '.join(missing)}; skipping (train it with python -m els train)")
-    summaries = [reproduce.reproduce_model(m, args.preset, Path(args.models_dir), Path(args.out),
-                                           progress=not args.no_progress, command=_command_line(),
-                                           resume=args.resume, force=args.force)
-                 for m in specs if m.name not in missing]
+        print(f"els {command}: no checkpoint yet for {', '.join(missing)}; skipping (train it with python -m els train)")
+    return [run(m, args.preset, Path(args.models_dir), Path(args.out), progress=not args.no_progress,
+                command=_command_line(), resume=args.resume, force=args.force)
+            for m in specs if m.name not in missing]
+
+
+def run_reproduce(args: argparse.Namespace) -> int:
+    from . import reproduce
+
+    summaries = _model_runs(args, "reproduce", reproduce.reproduce_model)
     if summaries:
         print(reproduce.table(summaries))
+    return 0
+
+
+def run_standing(args: argparse.Namespace) -> int:
+    from . import standing
+
+    summaries = _model_runs(args, "standing", standing.stand_model)
+    if summaries:
+        print(standing.table({s["model"]: s for s in summaries}))
     return 0
 
 
@@ -185,6 +212,7 @@ COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
     "train": add_train,
     "recipes": add_recipes,
     "reproduce": add_reproduce,
+    "standing": add_standing,
     "bench": add_bench,
 }
 

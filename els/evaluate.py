@@ -20,7 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .sampling import sample, seeded_inputs
-from .storage import append_line, write_atomic
+from .storage import append_line, save_atomic, write_atomic
 
 METRICS = ("r", "r2", "R2", "mse")
 COLUMNS = ("seed", "label", "network_steps", "machine", *METRICS)
@@ -41,6 +41,21 @@ def agreement(prediction: torch.Tensor, target: torch.Tensor) -> dict[str, torch
     return {"r": r, "r2": r**2, "R2": 1 - ss_res / (yc**2).sum(1), "mse": ss_res / y.shape[1]}
 
 
+def peers_agreement(prediction: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The follow-up papers' per-sample scores (book chapter "Where ELS stands"): both images
+    (B, ...) in [-1, 1] are mapped to [0, 1] and clamped there; ``R2 = 1 - SS_res / (D
+    var(target))`` with the target's unbiased variance over its D values (a variance of 0
+    counts as 1), and the MSE. Each a (B,) float64 tensor; the papers report their means."""
+    if prediction.shape != target.shape:
+        raise ValueError(f"prediction {tuple(prediction.shape)} and target {tuple(target.shape)} differ in shape")
+    p = ((prediction.double().flatten(1) + 1) / 2).clamp(0, 1)
+    y = ((target.double().flatten(1) + 1) / 2).clamp(0, 1)
+    var = y.var(1, correction=1)
+    var = torch.where(var == 0, torch.ones_like(var), var)
+    ss_res = ((p - y) ** 2).sum(1)
+    return {"R2": 1 - ss_res / (y.shape[1] * var), "mse": ss_res / y.shape[1]}
+
+
 def evaluate(
     network,
     machines: Mapping[str, tuple[object, Sequence[int] | None]],
@@ -50,6 +65,7 @@ def evaluate(
     out: str | Path | None = None,
     batch_size: int = 10,
     progress: bool = True,
+    images_out: str | Path | None = None,
 ) -> list[dict]:
     """Sample ``network`` (with each of ``network_steps``) and every machine (with ``steps`` and
     its schedule) from the same seeded noise and labels, and score each machine against each
@@ -59,8 +75,11 @@ def evaluate(
     image shape, and its labels the classes when the network is class-conditional.
     out: CSV file of per-sample rows (see ``COLUMNS``); complete seeds in it are skipped, a
     partly written seed is recomputed. A ``<out>.timing.json`` beside it accumulates seconds
-    per component. Returns all rows, old and new.
+    per component. images_out: a ``.pt`` file that keeps every final image too (see
+    :func:`read_images`; needs ``out``). Returns all rows, old and new.
     """
+    if images_out is not None and out is None:
+        raise ValueError("images_out needs out= (the rows say which seeds the images file holds)")
     seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     first = next(iter(machines.values()))[0]
     conditional = bool(getattr(network, "conditional", False))
@@ -94,6 +113,8 @@ def evaluate(
                                 "network_steps": k, "machine": name,
                                 **{m: float(scores[m][j]) for m in METRICS}})
         rows += new
+        if images_out is not None:  # before the rows: a seed with rows always has its images
+            _add_images(images_out, batch, labels, {k: v.cpu() for k, v in outputs.items()})
         if out:
             for row in sorted(new, key=lambda r: r["seed"]):  # one seed's rows together
                 append_line(out, _format(row))
@@ -140,6 +161,24 @@ def read_rows(path: str | Path) -> list[dict]:
                 continue
             rows.append(row)
     return rows
+
+
+def read_images(path: str | Path) -> dict:
+    """The final images kept by :func:`evaluate`: ``{"seeds": [S], "labels": [S] or None,
+    "images": {name: (S, C, H, W) float32}}``, names ``network@<steps>`` and the machines'."""
+    return torch.load(path, weights_only=True)
+
+
+def _add_images(path, seeds, labels, outputs) -> None:
+    stored = read_images(path) if Path(path).exists() else {"seeds": [], "labels": None, "images": {}}
+    keep = [i for i, s in enumerate(stored["seeds"]) if s not in seeds]  # a recomputed seed replaces its images
+    stored["seeds"] = [stored["seeds"][i] for i in keep] + list(seeds)
+    if labels is not None:
+        stored["labels"] = [stored["labels"][i] for i in keep] + labels.tolist()
+    for name, value in outputs.items():
+        old = stored["images"].get(name, value[:0])[keep]
+        stored["images"][name] = torch.cat([old, value.float()])
+    save_atomic(stored, path)
 
 
 def _complete_rows(out, per_seed: int) -> list[dict]:

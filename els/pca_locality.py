@@ -79,14 +79,14 @@ class PCALocality(Wiener):
         """The (D, D) mask ``B[n, m]`` at time ``t`` (a float), float64: 0/1, or the signed
         row-normalised gain for the peers' rule at threshold 0. Column m lists output m's inputs."""
         gain = self.gain(t, self._mask_label(label))
-        return _mask(gain, checked_threshold(self.threshold if threshold is None else threshold), self.mask_rule)
+        return gain_mask(gain, checked_threshold(self.threshold if threshold is None else threshold), self.mask_rule)
 
     def _posterior(self, x, a, s2, threshold, label, top):
         images = self._class_images(label)
         out = torch.empty_like(x)
         for level in torch.unique(a).tolist():  # one mask per noise level in the batch
             rows = a == level
-            mask = _mask(self._gain(a[rows][0], s2[rows][0], self._mask_label(label)), threshold,
+            mask = gain_mask(self._gain(a[rows][0], s2[rows][0], self._mask_label(label)), threshold,
                          self.mask_rule).to(x.dtype)
             step = len(images) if self.aggregation == "exact" else self.peers_chunk
             parts = [same_location_average(x[rows], images[i:i + step], a[rows], s2[rows], mask, self.chunk_bytes)
@@ -102,8 +102,9 @@ class PCALocality(Wiener):
                 f"mask={self.mask_rule!r}, aggregation={self.aggregation!r})")
 
 
-def _mask(gain: torch.Tensor, threshold: float, rule: str) -> torch.Tensor:
-    """Mask ``B[n, m]`` (D, D) from the gain ``G`` (D, D) by ``rule`` (module docstring)."""
+def gain_mask(gain: torch.Tensor, threshold: float, rule: str) -> torch.Tensor:
+    """Mask ``B[n, m]`` (D, D) from a gain ``G`` (D, D) by ``rule``, ``"peers"`` or ``"column"``
+    (module docstring)."""
     if rule == "peers":
         diagonal = gain.diagonal()
         divisor = torch.where(diagonal.abs() < PEERS_DIAGONAL_GUARD, torch.ones_like(diagonal), diagonal)

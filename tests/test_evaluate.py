@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import els
-from els.evaluate import agreement, evaluate, read_rows, summarise
+from els.evaluate import agreement, evaluate, read_images, read_rows, summarise
 
 
 def test_metrics_agree_with_numpy():
@@ -97,3 +97,23 @@ def test_summary_matches_recomputation_from_csv(tmp_path):
     is_r = {row["seed"]: float(row["r"]) for row in table if row["machine"] == "IS"}
     share = np.mean([float(row["r"]) > is_r[row["seed"]] for row in table if row["machine"] == "LS"])
     assert summary["3"]["LS"]["beats_IS"] == pytest.approx(share)
+
+
+def test_images_out_keeps_every_final_image_and_resumes(tmp_path):
+    """The stored images are the samples the rows score, one per seed, across resumed runs."""
+    images = torch.rand(6, 1, 6, 6, generator=torch.Generator().manual_seed(2)) * 2 - 1
+    net = els.ELS(images, patch_size=3, padding="zeros", device="cpu")
+    machines = {"IS": (els.IS(images, device="cpu"), None)}
+    kw = dict(steps=3, network_steps=(3,), out=tmp_path / "e.csv", progress=False, batch_size=2,
+              images_out=tmp_path / "img.pt")
+    evaluate(net, machines, seeds=[4, 5, 6], **kw)
+    rows = evaluate(net, machines, seeds=[4, 5, 6, 7], **kw)
+    stored = read_images(tmp_path / "img.pt")
+    assert stored["seeds"] == [4, 5, 6, 7] and stored["labels"] is None
+    noise, _ = els.sampling.seeded_inputs([6], (1, 6, 6))
+    np.testing.assert_allclose(stored["images"]["IS"][2:3], els.sample(machines["IS"][0], noise, 3), atol=1e-6)
+    r = agreement(stored["images"]["IS"], stored["images"]["network@3"])["r"]
+    by_seed = {row["seed"]: row["r"] for row in rows}
+    np.testing.assert_allclose(r, [by_seed[s] for s in (4, 5, 6, 7)], rtol=1e-6)
+    with pytest.raises(ValueError, match="needs out="):
+        evaluate(net, machines, seeds=1, images_out=tmp_path / "x.pt", progress=False)

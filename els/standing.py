@@ -1,0 +1,261 @@
+"""Where ELS stands: the field's analytic denoisers beside IS, LS and ELS on the same trained
+network, from the same seeds, scored by both protocols (book chapter "Where ELS stands").
+``python -m els standing`` runs it after ``python -m els reproduce`` (it reuses that run's
+calibrated P(t) for ELS and LS); every stage writes as it goes and resumes.
+
+Per model, under ``<out>/<model>/standing/``:
+
+* ``calibration_PCALocality_<rule>.jsonl|json``: the mask threshold per step for each mask
+  rule, calibrated like P(t) on the same calibration seeds as ELS;
+* ``samples.csv`` (book protocol per sample, :mod:`els.evaluate`) and ``final_images.pt``
+  (every final image, for the peers' protocol, the chance levels and the galleries), on
+  evaluation seeds disjoint from every calibration seed;
+* ``locality.json``: against t, how wide each denoiser's view of the centre pixel is;
+* ``summary.json`` (:func:`summarise`) and ``manifest.json``.
+
+Machines: ``IS``, ``LS``, ``ELS`` (calibrated), ``Wiener``, ``PCALocality`` (the mask rule whose
+calibrated schedule agrees best with the network on the calibration seeds) and
+``PCALocality (peers)`` (the published rule, threshold and chunk average, unchanged).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict
+from functools import partial
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from . import models, presets
+from .calibrate import Calibration, calibrate
+from .evaluate import agreement, evaluate, peers_agreement, read_images, summarise
+from .matched import machine_for, network_facts
+from .pca_locality import MASKS, gain_mask, mask_width
+from .reproduce import MODELS, ModelSpec, training_data
+from .sampling import seeded_inputs, trajectory
+from .schedule import alpha_bar
+from .storage import git_commit, machine_info, write_atomic
+
+MACHINES = ("IS", "LS", "ELS", "Wiener", "PCALocality", "PCALocality (peers)")
+#: mask thresholds tried per step (0: every input for the column rule, the signed gain for the peers')
+THRESHOLDS = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
+#: the published code's threshold per dataset (its configs for 28 x 28 MNIST and FashionMNIST)
+PEERS_THRESHOLD = {"mnist": 0.005, "fashion_mnist": 0.005}
+STANDING_SEEDS = 40  # evaluation seeds per model (fewer when the preset has fewer)
+EVAL_BATCH = 20
+#: an input counts in a view's width when its influence on the centre output is at least this
+#: fraction of the largest influence
+WIDTH_FRACTION = 0.1
+MEAN_IMAGE = "mean training image"
+
+
+def stand_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = Path("artifacts/models"),
+                out: Path = Path("artifacts/results"), progress: bool = True,
+                sizes: presets.EvalPreset | None = None, command: str | None = None,
+                resume: bool = False, force: bool = False) -> dict:
+    """Evaluate every machine of :data:`MACHINES` against one checkpoint (module docstring) and
+    return the summary. Needs the model's reproduction in ``out/<name>`` (its calibrated P(t)).
+    Results already in ``out/<name>/standing`` are refused unless ``resume=True`` or
+    ``force=True`` (delete them and start again)."""
+    p = sizes or presets.get(preset).evaluation
+    model_dir, model_out = models_dir / spec.name, out / spec.name
+    here = model_out / "standing"
+    if here.exists() and any(here.iterdir()):
+        if force:
+            shutil.rmtree(here)
+        elif not resume:
+            raise FileExistsError(f"{here} already holds results; continue them with resume=True (--resume), "
+                                  "replace them with force=True (--force), or choose another out folder")
+    schedules = {}
+    for kind in ("ELS", "LS"):
+        path = model_out / f"calibration_{kind}.json"
+        if not path.exists():
+            raise FileNotFoundError(f"no {path}: run python -m els reproduce --models {spec.name} first "
+                                    "(this comparison reuses its calibrated P(t))")
+        schedules[kind] = Calibration.load(path)
+    calibration_seeds = schedules["ELS"].seeds
+    start = time.perf_counter()
+    images, labels = training_data(model_dir, p.calibration_images)
+    network = models.load(model_dir / "model.pt")
+    facts = network_facts(model_dir)
+    matched = partial(machine_for, model_dir)
+    pca = {rule: calibrate(network, partial(matched, "PCALocality", mask=rule), (images, labels), THRESHOLDS,
+                           seeds=calibration_seeds, steps=p.steps, out=here / f"calibration_PCALocality_{rule}.jsonl",
+                           batch_size=len(calibration_seeds), progress=progress) for rule in MASKS}
+    for rule, result in pca.items():
+        result.save(here / f"calibration_PCALocality_{rule}.json")
+    best = max(MASKS, key=lambda rule: _agreement_along(pca[rule]))
+    peers_threshold = PEERS_THRESHOLD.get(facts["data"], 0.02)
+    machines = {
+        "IS": (matched("IS", images, labels), None),
+        "LS": (matched("LS", images, labels), schedules["LS"].schedule),
+        "ELS": (matched("ELS", images, labels), schedules["ELS"].schedule),
+        "Wiener": (matched("Wiener", images, labels), None),
+        "PCALocality": (matched("PCALocality", images, labels, mask=best), pca[best].schedule),
+        "PCALocality (peers)": (matched("PCALocality", images, labels, mask="peers", threshold=peers_threshold,
+                                        aggregation="chunk_average"), None),
+    }
+    first = max(calibration_seeds) + 1
+    seeds = list(range(first, first + min(p.n_seeds, STANDING_SEEDS)))
+    reference = max(p.network_steps)
+    rows = evaluate(network, machines, seeds=seeds, steps=p.steps, network_steps=(reference,),
+                    out=here / "samples.csv", batch_size=EVAL_BATCH, progress=progress,
+                    images_out=here / "final_images.pt")
+    locality = _locality_file(here / "locality.json", network, machines, schedules["ELS"], calibration_seeds,
+                              p.steps, progress)
+    timing = json.loads(Path(f"{here / 'samples.csv'}.timing.json").read_text())
+    summary = {"model": spec.name, "preset": preset, "images": len(images), "reference": f"network@{reference}",
+               "calibration_seeds": calibration_seeds, "evaluation_seeds": seeds,
+               "pca_rule": best, "pca_schedule": pca[best].schedule,
+               "pca_agreement_along": {rule: _agreement_along(pca[rule]) for rule in MASKS},
+               "peers_threshold": peers_threshold, "width_fraction": WIDTH_FRACTION,
+               "seconds_per_sample": {k: v["seconds"] / v["samples"] for k, v in timing.items()},
+               "machines": summarise_machines(rows, read_images(here / "final_images.pt"), images, labels,
+                                              f"network@{reference}"),
+               "locality": locality}
+    write_atomic(here / "summary.json", json.dumps(summary, indent=1))
+    manifest = {"command": command or f"els.standing.stand_model({spec.name!r}, preset={preset!r})",
+                "git": git_commit(), "machine": machine_info(), "sizes": asdict(p),
+                "wall_seconds_last_run": time.perf_counter() - start}
+    write_atomic(here / "manifest.json", json.dumps(manifest, indent=1))
+    return summary
+
+
+def summarise_machines(rows: list[dict], stored: dict, images: torch.Tensor, labels: torch.Tensor | None,
+                       reference: str) -> dict:
+    """Per machine (and for the mean training image as a predictor, per class when the network
+    is class-conditional): the book's protocol (median and quartiles of r, r^2, R^2 over
+    samples, from ``rows``), the peers' protocol (means of their R^2 and MSE on [0, 1] clamped
+    images) and the shuffled-seed chance level (machine seed j against network seed i != j:
+    median r and R^2, mean peers' R^2), from the stored final images."""
+    target = stored["images"][reference]
+    book = summarise(rows)[reference.split("@")[1]]
+    if stored["labels"] is None:
+        mean = images.float().mean(0, keepdim=True).expand_as(target)
+    else:
+        by_class = {int(c): images[labels == c].float().mean(0) for c in labels.unique()}
+        mean = torch.stack([by_class[int(c)] for c in stored["labels"]])
+    out = {}
+    for name in [*(n for n in stored["images"] if not n.startswith("network@")), MEAN_IMAGE]:
+        prediction = mean if name == MEAN_IMAGE else stored["images"][name]
+        mine, peers = agreement(prediction, target), peers_agreement(prediction, target)
+        entry = book.get(name) or {m: _quartiles(mine[m]) for m in ("r", "r2", "R2")} | {"n": len(target)}
+        entry = {"book": {m: entry[m] for m in ("r", "r2", "R2")}, "n": entry["n"],
+                 "peers": {"R2": float(peers["R2"].mean()), "mse": float(peers["mse"].mean())}}
+        if name != MEAN_IMAGE:
+            entry["chance"] = _shuffled(prediction, target)
+        out[name] = entry
+    return out
+
+
+def _shuffled(prediction, target) -> dict:
+    S = len(target)
+    i, j = torch.meshgrid(torch.arange(S), torch.arange(S), indexing="ij")
+    off = i != j
+    pairs_p, pairs_t = prediction[j[off]], target[i[off]]
+    mine, peers = agreement(pairs_p, pairs_t), peers_agreement(pairs_p, pairs_t)
+    return {"r": float(mine["r"].median()), "R2": float(mine["R2"].median()), "peers_R2": float(peers["R2"].mean()),
+            "pairs": int(off.sum())}
+
+
+def _quartiles(values: torch.Tensor) -> dict:
+    q = values.quantile(torch.tensor([0.25, 0.5, 0.75], dtype=values.dtype))
+    return {"q25": float(q[0]), "median": float(q[1]), "q75": float(q[2])}
+
+
+def _agreement_along(result: Calibration) -> float:
+    """Mean over calibration seeds and steps of the cosine similarity at the schedule's value."""
+    sims = torch.tensor(result.similarity, dtype=torch.float64)  # (S, steps, K)
+    index = torch.tensor([result.candidates.index(v) for v in result.schedule])
+    return float(sims[:, torch.arange(len(index)), index].mean())
+
+
+def _locality_file(path: Path, network, machines: dict, els_calibration: Calibration, seeds, steps, progress):
+    if path.exists():
+        return json.loads(path.read_text())
+    result = locality_widths(network, machines, els_calibration, seeds, steps, progress)
+    write_atomic(path, json.dumps(result, indent=1))
+    return result
+
+
+def locality_widths(network, machines: dict, els_calibration: Calibration, seeds, steps: int,
+                    progress: bool = True) -> dict:
+    """How wide each denoiser's view of the image's centre pixel is, per step t = i / steps
+    (low noise first), in pixels (the side of a square of as many pixels):
+
+    * ``Wiener``: inputs whose gain on the centre output is at least :data:`WIDTH_FRACTION` of
+      the largest (the locality the data's correlations alone imply);
+    * ``ELS``: the calibrated patch size P(t);
+    * ``PCALocality``: the calibrated mask's centre column (:func:`els.pca_locality.mask_width`);
+    * ``network``: inputs whose mean absolute gradient of the network's denoised centre pixel
+      is at least that fraction of the largest, along its own trajectories from ``seeds``.
+    """
+    wiener, pca = machines["Wiener"][0], machines["PCALocality"]
+    C, H, W = wiener.images.shape[1:]
+    times = [i / steps for i in range(1, steps + 1)]
+    sensitivity = _network_sensitivity(network, wiener, seeds, steps, progress)
+    return {"t": times,
+            "Wiener": [mask_width(gain_mask(wiener.gain(t), WIDTH_FRACTION, "column"), H, W, C) for t in times],
+            "ELS": list(els_calibration.schedule),
+            "PCALocality": [mask_width(pca[0].mask(t, thr), H, W, C) for t, thr in zip(times, pca[1])],
+            "network": [_width(sensitivity[i], WIDTH_FRACTION) for i in range(steps)]}
+
+
+def _network_sensitivity(network, machine, seeds, steps, progress) -> torch.Tensor:
+    """(steps, C, H, W): mean |d x0_hat[centre] / d x_t| over seeds, low noise first."""
+    C, H, W = machine.images.shape[1:]
+    classes = sorted(machine.labels.unique().tolist()) if network.conditional else None
+    noise, label = seeded_inputs(list(seeds), (C, H, W), classes)
+    out = torch.zeros(steps, C, H, W, dtype=torch.float64)
+    network.eval()
+    for t, x_t, _, _ in tqdm(trajectory(network, noise, steps, label=label), total=steps, desc="sensitivity",
+                             disable=not progress):
+        x = x_t.clone().requires_grad_(True)
+        ab = float(alpha_bar(t))
+        eps = network(x, torch.full((len(x),), t), label=label)
+        x0 = (x - (1 - ab) ** 0.5 * eps) / ab ** 0.5
+        x0[:, :, H // 2, W // 2].sum().backward()  # samples are independent: one gradient each
+        out[round(t * steps) - 1] = x.grad.abs().double().mean(0)
+    return out
+
+
+def _width(influence: torch.Tensor, fraction: float) -> float:
+    """Side of the square with as many pixels as ``influence`` (C, H, W) has entries at least
+    ``fraction`` of its largest (per channel)."""
+    return float((influence >= fraction * influence.max()).sum() / influence.shape[0]) ** 0.5
+
+
+def read_summaries(results: Path) -> dict[str, dict]:
+    """``standing/summary.json`` of every model under ``results``, by model name, in the
+    order of :data:`els.reproduce.MODELS`."""
+    found = {p.parent.parent.name: json.loads(p.read_text()) for p in Path(results).glob("*/standing/summary.json")}
+    return {m.name: found[m.name] for m in MODELS if m.name in found} | found
+
+
+def table(summaries: dict[str, dict], protocol: str = "book") -> str:
+    """Markdown table, one row per model and one column per machine. ``protocol="book"``:
+    median r / median R^2 over samples; ``"peers"``: mean R^2 on [0, 1] clamped images (the
+    follow-up papers' number). The last columns are the chance levels (shuffled seeds, best
+    machine; mean training image)."""
+    names = [*MACHINES, MEAN_IMAGE]
+    head = "median r / median R^2" if protocol == "book" else "mean R^2 on [0, 1] (peers' protocol)"
+    lines = [f"| model ({head}) | " + " | ".join(names) + " | shuffled seeds |",
+             "|---|" + "---|" * (len(names) + 1)]
+    for model, s in summaries.items():
+        cells = []
+        for name in names:
+            entry = s["machines"].get(name)
+            if entry is None:
+                cells.append("-")
+            elif protocol == "book":
+                cells.append(f"{entry['book']['r']['median']:.2f} / {entry['book']['R2']['median']:.2f}")
+            else:
+                cells.append(f"{entry['peers']['R2']:.2f}")
+        chance = max((e["chance"] for e in s["machines"].values() if "chance" in e),
+                     key=lambda c: c["r"] if protocol == "book" else c["peers_R2"])
+        cells.append(f"{chance['r']:.2f} / {chance['R2']:.2f}" if protocol == "book" else f"{chance['peers_R2']:.2f}")
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

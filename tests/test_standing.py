@@ -1,0 +1,99 @@
+"""The field comparison end to end on a tiny checkpoint, its summaries, and the peers' metric."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from els import models, presets, standing, train
+from els.evaluate import peers_agreement, read_images, read_rows
+from els.reproduce import ModelSpec, reproduce_model
+
+
+def test_peers_metric_is_their_formula():
+    g = torch.Generator().manual_seed(0)
+    y = torch.rand(3, 1, 4, 4, generator=g) * 2.4 - 1.2  # some values outside [-1, 1] get clamped
+    x = torch.rand(3, 1, 4, 4, generator=g) * 2 - 1
+    got = peers_agreement(x, y)
+    for b in range(3):
+        p = np.clip((x[b].numpy().ravel() + 1) / 2, 0, 1).astype(np.float64)
+        t = np.clip((y[b].numpy().ravel() + 1) / 2, 0, 1).astype(np.float64)
+        assert got["R2"][b] == pytest.approx(1 - ((p - t) ** 2).sum() / (16 * t.var(ddof=1)), rel=1e-6)
+        assert got["mse"][b] == pytest.approx(((p - t) ** 2).mean(), rel=1e-6)
+    flat = torch.zeros(1, 1, 2, 2)
+    assert peers_agreement(flat + 0.5, flat)["R2"] == pytest.approx(1 - 0.25 ** 2)  # variance 0 counts as 1
+
+
+def test_shuffled_chance_pairs_every_other_seed():
+    target = torch.randn(4, 1, 3, 3, dtype=torch.float64)
+    prediction = target.clone()
+    chance = standing._shuffled(prediction, target)
+    assert chance["pairs"] == 12 and chance["r"] < 0.9  # a perfect machine is at chance when shuffled
+    same = standing._shuffled(target[:1].expand(4, -1, -1, -1), target[:1].expand(4, -1, -1, -1))
+    assert same["r"] == pytest.approx(1) and same["R2"] == pytest.approx(1)
+
+
+@pytest.fixture(scope="module")
+def standing_run(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("standing")
+    images = torch.rand(16, 1, 32, 32) * 2 - 1
+    net = models.ResNet(width=16, depth=1, emb_half=8)
+    model_dir = tmp_path / "models" / "mnist_resnet_zeros"
+    train.train(net, images, steps=2, batch_size=4, out_dir=model_dir, progress=False, n_samples=4,
+                data_info={"name": "mnist", "max_images": 20, "subset_seed": 0, "conditional": False},
+                sample_steps=2)
+    sizes = presets.EvalPreset(n_seeds=3, calibration_seeds=2, steps=3, network_steps=(3,),
+                               calibration_images=20, max_scale=5, quick=True)
+    spec = ModelSpec("mnist_resnet_zeros")
+    out = tmp_path / "results"
+    with pytest.raises(FileNotFoundError, match="els reproduce"):
+        standing.stand_model(spec, "smoke", tmp_path / "models", out, progress=False, sizes=sizes)
+    reproduce_model(spec, "smoke", tmp_path / "models", out, progress=False, sizes=sizes)
+    summary = standing.stand_model(spec, "smoke", tmp_path / "models", out, progress=False, sizes=sizes)
+    return summary, out / spec.name, (spec, tmp_path / "models", out, sizes)
+
+
+def test_standing_writes_every_machine_on_disjoint_seeds(standing_run):
+    summary, here, _ = standing_run
+    assert summary["calibration_seeds"] == [0, 1] and summary["evaluation_seeds"] == [2, 3, 4]
+    assert set(summary["machines"]) == {*standing.MACHINES, standing.MEAN_IMAGE}
+    assert summary["pca_rule"] in ("peers", "column") and len(summary["pca_schedule"]) == 3
+    assert set(summary["pca_schedule"]) <= set(standing.THRESHOLDS)
+    assert summary["peers_threshold"] == 0.005
+    stored = read_images(here / "standing" / "final_images.pt")
+    assert stored["seeds"] == [2, 3, 4] and stored["images"]["ELS"].shape == (3, 1, 32, 32)
+    locality = summary["locality"]
+    assert len(locality["network"]) == 3 and all(0 < w <= 32 for w in locality["Wiener"] + locality["network"])
+    # the same machine from the same seed gives the same sample in both runs
+    old = {(r["seed"], r["machine"]): r["r"] for r in read_rows(here / "samples.csv")}
+    new = {(r["seed"], r["machine"]): r["r"] for r in read_rows(here / "standing" / "samples.csv")}
+    assert new[(2, "ELS")] == pytest.approx(old[(2, "ELS")], abs=1e-6)
+    assert new[(2, "LS")] == pytest.approx(old[(2, "LS")], abs=1e-6)
+    for name in ("ELS", "Wiener"):
+        entry = summary["machines"][name]
+        assert entry["book"]["r"]["median"] == pytest.approx(
+            float(torch.tensor([new[(s, name)] for s in (2, 3, 4)], dtype=torch.float64).median()))
+        assert entry["chance"]["pairs"] == 6 and -50 < entry["peers"]["R2"] <= 1
+    manifest = json.loads((here / "standing" / "manifest.json").read_text())
+    assert "commit" in manifest["git"]
+
+
+def test_standing_refuses_then_resumes_without_new_work(standing_run):
+    summary, here, (spec, models_dir, out, sizes) = standing_run
+    before = (here / "standing" / "samples.csv").read_text()
+    with pytest.raises(FileExistsError, match="--resume"):
+        standing.stand_model(spec, "smoke", models_dir, out, progress=False, sizes=sizes)
+    again = standing.stand_model(spec, "smoke", models_dir, out, progress=False, sizes=sizes, resume=True)
+    assert (here / "standing" / "samples.csv").read_text() == before
+    assert again["machines"] == summary["machines"]
+
+
+def test_table_has_every_machine_and_both_protocols(standing_run):
+    summary, _, _ = standing_run
+    for protocol in ("book", "peers"):
+        md = standing.table({"tiny": summary}, protocol)
+        header, _, row = md.splitlines()
+        assert all(name in header for name in standing.MACHINES) and row.startswith("| tiny |")
+        assert row.count("|") == header.count("|")
+    els = summary["machines"]["ELS"]
+    assert f"{els['book']['r']['median']:.2f} / {els['book']['R2']['median']:.2f}" in standing.table({"t": summary})
