@@ -168,7 +168,8 @@ fig = els.plotting.show_rows(
 # | [Training small convolutional diffusion models](07_training.ipynb) | what are the networks the theory should predict? | `els.models`, `els.train` |
 # | [Calibrating the patch size](08_calibration.ipynb) | which patch size matches a network at each noise level? | `els.calibrate` |
 # | [Predicting trained networks](09_prediction.ipynb) | how well does ELS predict a network from the same noise? | `els.evaluate` |
-# | [Patch mosaics and provenance](10_provenance.ipynb) | where does each generated pixel come from? | `els.provenance` |
+# | [Where ELS stands](10_standing.ipynb) | how do the field's later denoisers (Wiener, PCA-locality) compare on the same networks? | `els.Wiener`, `els.PCALocality` |
+# | [Patch mosaics and provenance](11_provenance.ipynb) | where does each generated pixel come from? | `els.provenance` |
 #
 # Every machine is the same computation, a softmax-weighted average of pieces of training
 # images, with a different rule for *which* pieces a pixel may compare itself with:

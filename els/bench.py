@@ -3,6 +3,13 @@ memory of a call at two training-set sizes.
 
     python -m els.bench [--images 6000] [--repeats 2] [--out results/bench.json] [--force]
     python -m els.bench --markdown artifacts/bench/cpu.json    # the README's tables
+    python -m els.bench --golden mnist_resnet_zeros --out artifacts/bench/golden.json
+
+Golden subsets (``--golden MODEL``, after ``python -m els standing``): IS, ELS and PCA-locality
+with the model's calibrated schedules sample the same seeds exactly and on golden subsets
+(:mod:`els.golden`, 5% to 10% of the training images, GoldDiff's MNIST proportions); the
+table gives seconds per sample of each, their ratio, and how closely the fast samples follow
+the exact ones (Pearson r and R^2 of fast against exact, median over the seeds).
 
 For a 1 x 1 x 32 x 32 query against ``--images`` MNIST images (real MNIST when ``els.data``
 can load it, otherwise a fixed synthetic stand-in of strokes on a black background), each
@@ -219,6 +226,62 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+GOLDEN_MACHINES = ("IS", "ELS", "PCALocality")
+GOLDEN_FRACTIONS = (0.05, 0.10)  # k_min, k_max as fractions of the training images (GoldDiff: 3,000 and 6,000 of 60,000)
+
+
+def golden_run(model: str, seeds: int = 30, steps: int = 20) -> dict:
+    """Exact against golden-subset sampling for one committed, compared model (module
+    docstring): one row per machine of ``GOLDEN_MACHINES``."""
+    from . import artifacts
+    from .calibrate import Calibration
+    from .evaluate import agreement
+    from .golden import GoldenSubset
+    from .matched import machine_for
+    from .reproduce import training_data
+    from .sampling import sample, seeded_inputs
+
+    started = time.perf_counter()
+    model_dir, results = artifacts.path("models", model), artifacts.path("results", model)
+    summary = json.loads((results / "standing" / "summary.json").read_text())
+    images, labels = training_data(model_dir, summary["images"])
+    schedules = {"IS": None, "ELS": Calibration.load(results / "calibration_ELS.json").schedule,
+                 "PCALocality": summary["pca_schedule"]}
+    options = {"PCALocality": {"mask": summary["pca_rule"]}}
+    k_min, k_max = (max(1, round(f * len(images))) for f in GOLDEN_FRACTIONS)
+    chosen = summary["evaluation_seeds"][:seeds]
+    classes = None if labels is None else sorted(labels.unique().tolist())
+    noise, label = seeded_inputs(chosen, images.shape[1:], classes)
+    rows = []
+    for kind in GOLDEN_MACHINES:
+        machine = machine_for(model_dir, kind, images, labels, **options.get(kind, {}))
+        timed = {}
+        for name, sampler in (("exact", machine), ("golden", GoldenSubset(machine, k_min, k_max, seed=0))):
+            start = time.perf_counter()
+            timed[name] = sample(sampler, noise.to(machine.dtype), steps, schedules[kind], label=label)
+            timed[name + "_s"] = (time.perf_counter() - start) / len(chosen)
+        score = agreement(timed["golden"], timed["exact"])
+        rows.append({"machine": kind, "exact_s_per_sample": timed["exact_s"], "golden_s_per_sample": timed["golden_s"],
+                     "speedup": timed["exact_s"] / timed["golden_s"],
+                     "r_median": float(score["r"].median()), "r_min": float(score["r"].min()),
+                     "R2_median": float(score["R2"].median())})
+        print(f"{kind:<12} exact {timed['exact_s']:.3f} s/sample, golden {timed['golden_s']:.3f} s/sample, "
+              f"speed-up {rows[-1]['speedup']:.2f}x, r(golden, exact) median {rows[-1]['r_median']:.3f}", flush=True)
+    return {"command": "python -m els.bench " + " ".join(sys.argv[1:]), "git": git_commit(), "machine": machine_info(),
+            "wall_seconds": time.perf_counter() - started, "model": model, "images": len(images),
+            "k_min": k_min, "k_max": k_max, "seeds": chosen, "steps": steps, "rows": rows}
+
+
+def golden_markdown(result: dict) -> str:
+    """The README's golden-subset table from a ``golden_run`` result."""
+    lines = ["| machine | exact (s / sample) | golden subset (s / sample) | speed-up | r(golden, exact) median (min) "
+             "| R^2(golden, exact) median |", "|---" * 6 + "|"]
+    for r in result["rows"]:
+        lines.append(f"| {r['machine']} | {r['exact_s_per_sample']:.3f} | {r['golden_s_per_sample']:.3f} "
+                     f"| {r['speedup']:.2f}x | {r['r_median']:.3f} ({r['r_min']:.3f}) | {r['R2_median']:.3f} |")
+    return "\n".join(lines)
+
+
 def _status_bytes(field: str) -> int:
     """A memory field of /proc/self/status (Linux), in bytes."""
     with open("/proc/self/status") as f:
@@ -234,10 +297,12 @@ def main(argv=None):
     parser.add_argument("--out", default="results/bench.json", help="JSON output path")
     parser.add_argument("--force", action="store_true", help="replace an existing --out")
     parser.add_argument("--markdown", metavar="JSON", help="print a result's tables as markdown, run nothing")
+    parser.add_argument("--golden", metavar="MODEL", help="exact against golden-subset sampling for a compared model")
     parser.add_argument("--peak", nargs=4, metavar=("MACHINE", "P", "IMAGES", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.markdown:
-        print(markdown(json.loads(Path(args.markdown).read_text())))
+        result = json.loads(Path(args.markdown).read_text())
+        print(golden_markdown(result) if "k_max" in result else markdown(result))
         return
     if args.peak:  # one memory measurement, in the fresh process memory_rows starts
         case, size, kind, n = args.peak
@@ -245,6 +310,12 @@ def main(argv=None):
         return
     if args.out and Path(args.out).exists() and not args.force:
         parser.error(f"{args.out} exists; pass --force to replace it, or choose another --out")
+    if args.golden:
+        result = golden_run(args.golden)
+        if args.out:
+            write_atomic(args.out, json.dumps(result, indent=1))
+        print(golden_markdown(result))
+        return
     run(args.images, args.repeats, args.device, args.out)
 
 

@@ -18,6 +18,7 @@ the number of training images.
 """
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -174,6 +175,15 @@ class Machine:
             if lab is not None:  # class-local image numbers to indices into self.images
                 index[rows] = torch.nonzero(self.labels.to(self.device) == lab).squeeze(1)[index[rows]]
         return (index.reshape(B, H, W).cpu(), position.reshape(B, H, W, 2).cpu(), weight.reshape(B, H, W).cpu())
+
+    def restricted(self, index: torch.Tensor) -> "Machine":
+        """This machine on the training images ``images[index]`` only (``index``: (k,) ints),
+        with the same settings and an empty dictionary cache (used by :mod:`els.golden`)."""
+        new = copy.copy(self)
+        new.images = self.images[index.to(self.device)]
+        new.labels = None if self.labels is None else self.labels[index.cpu()]
+        new._cache = OrderedDict()
+        return new
 
     # ----- internals -----------------------------------------------------------------------
     def _denoise(self, x_t, t, label, scale):

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import torch
 
+from .machines import Machine
 from .same_location import same_location_average
 from .wiener import Wiener
 
@@ -74,6 +75,16 @@ class PCALocality(Wiener):
         (B,)); ``label`` restricts the training images to a class; ``threshold`` overrides the
         machine's own for this call."""
         return self._denoise(x_t, t, label, checked_threshold(self.threshold if threshold is None else threshold))
+
+    def restricted(self, index):
+        """PCA-locality over ``images[index]`` only, its masks still from the statistics of all
+        the training images (of each class with ``mask_statistics="class"``), as GoldDiff does."""
+        classes = [] if self.mask_statistics == "global" or self.labels is None else self.labels.unique().tolist()
+        for label in [None, *classes]:
+            self._statistics(label)
+        new = Machine.restricted(self, index)
+        new._statistics_of = dict(self._statistics_of)
+        return new
 
     def mask(self, t: float, threshold: float | None = None, label: int | None = None) -> torch.Tensor:
         """The (D, D) mask ``B[n, m]`` at time ``t`` (a float), float64: 0/1, or the signed

@@ -31,6 +31,7 @@ __all__ = [
     "gallery_figure",
     "training_agreement_figure",
     "results_table",
+    "locality_figure",
     "Recorder",
 ]
 
@@ -358,6 +359,28 @@ def results_table(summaries: Mapping[str, dict]) -> str:
                              f"{e['r2']['median']:.2f} | {e['R2']['median']:.2f} | "
                              f"{'-' if beats is None else f'{beats:.2f}'} |")
     return "\n".join(lines)
+
+
+def locality_figure(localities: Mapping[str, dict], title: str, ax=None):
+    """How wide each denoiser's view of the centre pixel is against diffusion time, for the
+    networks of one dataset (``localities``: network label -> the ``locality`` entry of its
+    :mod:`els.standing` summary). One colour per network: its measured sensitivity (solid),
+    its calibrated ELS patch size (dashed) and PCA-locality mask (dotted); the Wiener gain's
+    width (black) depends on the data only. Draws on ``ax`` when given; returns the figure."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.2, 3.8))
+    wiener = next(iter(localities.values()))
+    ax.plot(wiener["t"], wiener["Wiener"], color="black", lw=2, label="Wiener gain (data only)")
+    for (name, loc), colour in zip(localities.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+        ax.plot(loc["t"], loc["network"], color=colour, lw=2, label=f"{name}: network")
+        ax.step(loc["t"], loc["ELS"], color=colour, ls="--", where="mid", label=f"{name}: ELS P(t)")
+        ax.plot(loc["t"], loc["PCALocality"], color=colour, ls=":", lw=2, label=f"{name}: PCA-locality mask")
+    ax.set(xlabel="diffusion time t", ylabel="width (pixels)", title=title, xlim=(0, 1.02))
+    ax.legend(fontsize=7, loc="upper left")
+    ax.figure.tight_layout()
+    return ax.figure
 
 
 # --------------------------------------------------------------------------- internals

@@ -259,3 +259,20 @@ def table(summaries: dict[str, dict], protocol: str = "book") -> str:
         cells.append(f"{chance['r']:.2f} / {chance['R2']:.2f}" if protocol == "book" else f"{chance['peers_R2']:.2f}")
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def detail_table(summary: dict) -> str:
+    """Markdown table of one model's standing summary: per machine the book's protocol (median
+    r, r^2, R^2), the peers' (mean R^2 and MSE on [0, 1]), the shuffled-seed chance level of r
+    and the seconds per sample of the run (machines at 20 steps, network at its own steps)."""
+    lines = ["| machine | r | r^2 | R^2 | peers' R^2 | peers' MSE | chance r | s / sample |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, e in summary["machines"].items():
+        book, chance = e["book"], e.get("chance")
+        chance_r = "-" if chance is None else f"{chance['r']:.2f}"
+        seconds = summary["seconds_per_sample"].get(name)
+        seconds = "-" if seconds is None else f"{seconds:.2f}"
+        lines.append(f"| {name} | {book['r']['median']:.2f} | {book['r2']['median']:.2f} | {book['R2']['median']:.2f} | "
+                     f"{e['peers']['R2']:.2f} | {e['peers']['mse']:.3f} | "
+                     f"{chance_r} | {seconds} |")
+    return "\n".join(lines)

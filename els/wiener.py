@@ -33,6 +33,10 @@ class Wiener(Machine):
         super().__init__(images, labels, **kwargs)
         self._statistics_of: dict = {}  # label -> (mean, eigenvectors, eigenvalues)
 
+    def restricted(self, index):
+        raise TypeError("the Wiener machine's mean and covariance would change with a subset of its images; "
+                        "build els.Wiener(images[index]) if that is what you want")
+
     def gain(self, t: float, label: int | None = None) -> torch.Tensor:
         """The linear part of the denoiser at time ``t`` (a float): the (D, D) float64 matrix
         ``G = U diag(g) U^T``, with ``x0_hat = mu + G (x_t - a mu) / a``. Column ``m`` says how

@@ -97,3 +97,18 @@ def test_table_has_every_machine_and_both_protocols(standing_run):
         assert row.count("|") == header.count("|")
     els = summary["machines"]["ELS"]
     assert f"{els['book']['r']['median']:.2f} / {els['book']['R2']['median']:.2f}" in standing.table({"t": summary})
+
+
+def test_golden_bench_runs_on_a_compared_model(standing_run, monkeypatch):
+    """python -m els.bench --golden on the tiny compared model: a row per machine, speed and
+    agreement of the fast samples with the exact ones, rendered as the README's table."""
+    from els import bench
+
+    _, here, (_, models_dir, _, _) = standing_run
+    monkeypatch.setenv("ELS_ARTIFACTS", str(models_dir.parent))
+    result = bench.golden_run("mnist_resnet_zeros", seeds=2, steps=3)
+    assert [r["machine"] for r in result["rows"]] == list(bench.GOLDEN_MACHINES)
+    assert result["seeds"] == [2, 3] and (result["k_min"], result["k_max"]) == (1, 2)
+    for row in result["rows"]:
+        assert -1 <= row["r_min"] <= row["r_median"] <= 1 and row["speedup"] > 0
+    assert len(bench.golden_markdown(result).splitlines()) == 2 + len(bench.GOLDEN_MACHINES)

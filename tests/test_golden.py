@@ -1,0 +1,93 @@
+"""Golden subsets: the published size schedules, the two-stage selection against a brute
+force, the exact machine when the subset is everything, reproducibility and refusals."""
+import numpy as np
+import pytest
+import torch
+
+import els
+from els.golden import GoldenSubset
+
+F64 = dict(device="cpu", dtype=torch.float64)
+
+
+def _data(n=40, c=1, h=4, w=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    images = torch.rand(n, c, h, w, generator=g, dtype=torch.float64) * 2 - 1
+    x = torch.randn(3, c, h, w, generator=g, dtype=torch.float64)
+    labels = torch.arange(n) % 3
+    return images, x, labels
+
+
+def test_sizes_follow_the_published_schedule():
+    """CIFAR10 (N = 50,000, k_min = 2,500, k_max = 5,000) at the ten DDIM steps t = 900, ..., 0
+    of the linear-beta schedule: the pre-sample and subset sizes GoldDiff's code gives."""
+    betas = torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64)
+    abar = torch.cumprod(1 - betas, 0)
+    golden = GoldenSubset(els.IS(torch.zeros(2, 1, 2, 2)), k_min=2500, k_max=5000)
+    got = [golden.sizes(float(1 - abar[t]), 50000) for t in range(900, -1, -100)]
+    assert [m for m, _ in got] == [5006, 5034, 5155, 5579, 6786, 9589, 14970, 23620, 35428, 49550]
+    assert [k for _, k in got] == [5000, 4998, 4991, 4968, 4901, 4745, 4446, 3966, 3310, 2525]
+
+
+def test_selection_is_the_two_stage_nearest_search():
+    images, x, _ = _data(n=60)
+    golden = GoldenSubset(els.IS(images, **F64), k_min=5, k_max=12, pool=2)
+    a, s2 = torch.tensor(0.99, dtype=torch.float64), torch.tensor(1e-6, dtype=torch.float64)  # m_t = N
+    got = golden.select(x[0], a, s2, images)
+    pooled = torch.nn.functional.avg_pool2d
+    coarse = ((pooled(x[:1], 2) - a * pooled(images, 2)) ** 2).flatten(1).sum(1)
+    candidates = coarse.argsort()[:12]
+    fine = ((x[:1] - a * images[candidates]) ** 2).flatten(1).sum(1)
+    k = golden.sizes(s2, 60)[1]
+    assert set(got.tolist()) == set(candidates[fine.argsort()[:k]].tolist()) and k == 5
+
+
+@pytest.mark.parametrize("kind", ["IS", "ELS", "LS", "PCALocality"])
+def test_everything_as_the_subset_is_the_exact_machine(kind):
+    images, x, _ = _data()
+    machine = {"IS": lambda: els.IS(images, **F64), "LS": lambda: els.LS(images, patch_size=3, **F64),
+               "ELS": lambda: els.ELS(images, patch_size=3, **F64),
+               "PCALocality": lambda: els.PCALocality(images, mask="column", threshold=0.2, **F64)}[kind]()
+    golden = GoldenSubset(machine, k_min=len(images), k_max=len(images), seed=3)
+    for t in (0.2, 0.9):
+        np.testing.assert_allclose(golden.denoise(x, t), machine.denoise(x, t), atol=1e-12)
+
+
+def test_a_small_subset_is_reproducible_and_differs_from_the_exact_machine():
+    images, x, _ = _data(n=80)
+    machine = els.ELS(images, patch_size=3, **F64)
+    first = GoldenSubset(machine, k_min=5, k_max=10, seed=1)
+    again = GoldenSubset(machine, k_min=5, k_max=10, seed=1)
+    np.testing.assert_array_equal(first.denoise(x, 0.9), again.denoise(x, 0.9))
+    assert all(len(s) == 10 for s in first.last_subsets)  # high noise: k_t is about k_max
+    assert not torch.allclose(first.denoise(x, 0.9), machine.denoise(x, 0.9))
+    noise = torch.randn(2, 1, 4, 4, dtype=torch.float64)
+    assert els.sample(first, noise, steps=3, scales=[3, 3, 3]).shape == noise.shape
+
+
+def test_class_conditional_subsets_stay_in_the_class():
+    images, x, labels = _data(n=60)
+    golden = GoldenSubset(els.IS(images, labels, **F64), k_min=3, k_max=6)
+    golden.denoise(x, 0.5, label=torch.tensor([0, 2, 2]))
+    assert [set(labels[s].tolist()) for s in golden.last_subsets] == [{0}, {2}, {2}]
+    whole = GoldenSubset(els.IS(images, labels, **F64), k_min=60, k_max=60)
+    np.testing.assert_allclose(whole.denoise(x, 0.5, label=1), els.IS(images, labels, **F64).denoise(x, 0.5, label=1),
+                               atol=1e-12)
+
+
+def test_pca_locality_keeps_its_global_masks_on_a_subset():
+    images, _, _ = _data(n=50)
+    m = els.PCALocality(images, mask="column", **F64)
+    sub = m.restricted(torch.arange(7))
+    np.testing.assert_array_equal(sub.mask(0.5, 0.2), m.mask(0.5, 0.2))
+    assert len(sub.images) == 7 and len(m.images) == 50
+
+
+def test_refusals_name_the_problem():
+    images, _, _ = _data()
+    with pytest.raises(TypeError, match="Wiener"):
+        GoldenSubset(els.Wiener(images, **F64), k_min=2, k_max=4)
+    with pytest.raises(ValueError, match="must not exceed"):
+        GoldenSubset(els.IS(images, **F64), k_min=5, k_max=4)
+    with pytest.raises(ValueError, match="positive int"):
+        GoldenSubset(els.IS(images, **F64), k_min=0, k_max=4)
