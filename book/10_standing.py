@@ -59,6 +59,7 @@ if "google.colab" in sys.modules:
 # ## Set-up
 
 # %%
+import json
 import os
 
 import matplotlib.pyplot as plt
@@ -67,6 +68,7 @@ from IPython.display import Markdown
 
 import els
 import els.artifacts
+import els.bench
 import els.plotting
 import els.reproduce
 import els.standing
@@ -216,6 +218,25 @@ for name, s in standing.items():
 Markdown("\n".join(lines))
 
 # %% [markdown]
+# One row of the tables deserves a check: the published PCA-locality recipe scores exactly
+# like the mean training image. At its threshold the mask of the last steps is empty for most
+# pixels (see the mask figure above), and an empty mask makes every training image equally
+# likely, so the output is the average training image whatever the noise. The next cell
+# measures how far its final samples are from that average.
+
+# %%
+for name, s in standing.items():
+    stored = read_images(results / name / "standing" / "final_images.pt")
+    images, labels = els.reproduce.training_data(els.artifacts.path("models", name), s["images"])
+    if stored["labels"] is None:
+        mean = images.mean(0, keepdim=True)
+    else:
+        mean = torch.stack([images[labels == c].mean(0) for c in stored["labels"]])
+    gap = (stored["images"]["PCALocality (peers)"] - mean).flatten(1).abs().max(1).values
+    print(f"{name}: largest pixel difference from the mean training image, median over samples "
+          f"{gap.median():.1e}, largest {gap.max():.1e} (pixel values span 2)")
+
+# %% [markdown]
 # ## Galleries
 #
 # The first eight comparison seeds of each network, and every machine from the same noise
@@ -265,6 +286,26 @@ for name, s in standing.items():
 fig, axes = plt.subplots(1, len(datasets), figsize=(6.2 * len(datasets), 4.6), squeeze=False)
 for ax, (data, localities) in zip(axes[0], datasets.items()):
     els.plotting.locality_figure(localities, data.replace("_", " "), ax=ax)
+
+# %% [markdown]
+# ## Faster: golden subsets
+#
+# Every machine here scans all its training images at every step. GoldDiff
+# {cite:p}`shang2026golddiff` observed that the posterior concentrates on few images as the
+# noise falls, and runs each sample, at each step, on a "golden subset" of $k_t$ images:
+# draw $m_t$ images at random, keep the $k_{\max}$ nearest at half resolution, then the $k_t$
+# nearest at full resolution, and take the exact softmax over those (`els.golden`; the sizes
+# follow their schedule, from $k_{\max}$ at pure noise down to $k_{\min}$). It works for any
+# machine with a training set, ELS included. The table compares each machine's exact samples
+# with its golden-subset samples from the same 30 seeds, at 5% to 10% of the training images
+# (their MNIST proportions), on the MNIST ResNet's calibrated schedules
+# (`python -m els.bench --golden mnist_resnet_zeros`).
+
+# %%
+golden = json.loads(els.artifacts.path("bench", "golden.json").read_text())
+print(f"{golden['images']} training images, subsets of {golden['k_min']} to {golden['k_max']}, "
+      f"{len(golden['seeds'])} seeds, {golden['steps']} steps")
+Markdown(els.bench.golden_markdown(golden))
 
 # %% [markdown]
 # ## Why our numbers differ from the follow-up papers'

@@ -153,6 +153,17 @@ def test_book_builds_without_warnings(built_site):
     assert (html / "_static" / "mathjax" / "tex-chtml.js").exists()
 
 
+def test_bibliography_is_labelled_author_year_like_the_citations(built_site):
+    """The reference list reads "Author et al., 2025" (book/_ext/author_year.py), one label per
+    entry, as the author-year citations in the text do; not [1], [2], ..."""
+    _, _, html = built_site
+    page = (html / "book" / "references.html").read_text()
+    labels = re.findall(r'class="label"><span class="fn-bracket">\[</span>([^<]*)<', page)
+    assert len(labels) >= 10 and len(set(labels)) == len(labels), labels
+    for label in labels:
+        assert re.fullmatch(r"[^\d]+, (\d{4}[a-z]?|n\.d\.)", label), label
+
+
 def test_site_loads_maths_and_widgets_from_its_own_static_folder(built_site):
     """No CDN: MathJax and (where a page stores widget state) the widget manager are local."""
     _, _, html = built_site

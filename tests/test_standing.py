@@ -112,3 +112,22 @@ def test_golden_bench_runs_on_a_compared_model(standing_run, monkeypatch):
     for row in result["rows"]:
         assert -1 <= row["r_min"] <= row["r_median"] <= 1 and row["speedup"] > 0
     assert len(bench.golden_markdown(result).splitlines()) == 2 + len(bench.GOLDEN_MACHINES)
+
+
+def test_readme_tables_are_the_committed_comparison():
+    """The README's headline tables are rendered from artifacts/results/*/standing and
+    artifacts/bench/golden.json (``els.standing.table``, ``python -m els.bench --markdown``),
+    not typed by hand."""
+    from pathlib import Path
+
+    from els import bench
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    summaries = standing.read_summaries(root / "artifacts" / "results")
+    assert len(summaries) == 5, "every committed model has a standing comparison"
+    golden = json.loads((root / "artifacts" / "bench" / "golden.json").read_text())
+    lines = [*standing.table(summaries, "book").splitlines(), *standing.table(summaries, "peers").splitlines(),
+             *bench.golden_markdown(golden).splitlines()]
+    for line in lines:
+        assert line in readme, f"README lacks this line (re-render it): {line}"
