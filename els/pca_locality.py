@@ -39,6 +39,7 @@ AGGREGATIONS = ("exact", "chunk_average")
 MASK_STATISTICS = ("global", "class")
 PEERS_DIAGONAL_GUARD = 1e-6  # the published code's guard for zero-variance inputs
 PEERS_CHUNK = 512  # the published code's chunk of training images (its data loader's batch)
+MASK_CACHE = 4  # masks kept (each D x D float64: 8 MB at 32 x 32)
 
 
 class PCALocality(Wiener):
@@ -69,6 +70,7 @@ class PCALocality(Wiener):
         self.aggregation = aggregation
         self.mask_statistics = mask_statistics
         self.peers_chunk = peers_chunk
+        self._masks: dict = {}  # (a, s2, threshold, label) -> mask, the MASK_CACHE most recent
 
     def denoise(self, x_t, t, label=None, threshold: float | None = None) -> torch.Tensor:
         """Posterior mean ``x0_hat`` (B, C, H, W) of ``x_t`` (B, C, H, W) at time ``t`` (float or
@@ -97,13 +99,22 @@ class PCALocality(Wiener):
         out = torch.empty_like(x)
         for level in torch.unique(a).tolist():  # one mask per noise level in the batch
             rows = a == level
-            mask = gain_mask(self._gain(a[rows][0], s2[rows][0], self._mask_label(label)), threshold,
-                         self.mask_rule).to(x.dtype)
+            mask = self._mask_at(a[rows][0], s2[rows][0], threshold, label).to(x.dtype)
             step = len(images) if self.aggregation == "exact" else self.peers_chunk
             parts = [same_location_average(x[rows], images[i:i + step], a[rows], s2[rows], mask, self.chunk_bytes)
                      .result() for i in range(0, len(images), step)]
             out[rows] = torch.stack(parts).mean(0)
         return out, None
+
+    def _mask_at(self, a, s2, threshold, label):
+        """The mask for one noise level, kept for the last few (noise level, threshold, label)
+        combinations; copies made by :meth:`restricted` share them."""
+        key = (float(a), float(s2), threshold, self._mask_label(label))
+        if key not in self._masks:
+            while len(self._masks) >= MASK_CACHE:
+                self._masks.pop(next(iter(self._masks)))
+            self._masks[key] = gain_mask(self._gain(a, s2, key[3]), threshold, self.mask_rule)
+        return self._masks[key]
 
     def _mask_label(self, label):
         return label if self.mask_statistics == "class" else None

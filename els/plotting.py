@@ -378,7 +378,7 @@ def locality_figure(localities: Mapping[str, dict], title: str, ax=None):
         ax.step(loc["t"], loc["ELS"], color=colour, ls="--", where="mid", label=f"{name}: ELS P(t)")
         ax.plot(loc["t"], loc["PCALocality"], color=colour, ls=":", lw=2, label=f"{name}: PCA-locality mask")
     ax.set(xlabel="diffusion time t", ylabel="width (pixels)", title=title, xlim=(0, 1.02))
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=8, loc="upper left")
     ax.figure.tight_layout()
     return ax.figure
 

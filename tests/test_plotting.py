@@ -210,3 +210,14 @@ def test_results_table_has_one_row_per_model_steps_and_machine():
     assert len(lines) == 4 and lines[0].startswith("| model | network steps | machine |")
     assert lines[2] == "| m | 150 | ELS | 0.80 / 0.90 / 1.00 | 0.81 | 0.70 | 0.95 |"
     assert lines[3] == "| m | 150 | IS | 0.40 / 0.50 / 0.60 | 0.25 | 0.30 | - |"
+
+
+def test_locality_figure_draws_every_quantity_of_every_network():
+    """One line per quantity and network, the Wiener width once, in the legend."""
+    t = [0.25, 0.5, 0.75, 1.0]
+    loc = {"t": t, "Wiener": [2, 3, 5, 9], "ELS": [3, 3, 5, 7], "PCALocality": [1, 2, 2, 4], "network": [2, 3, 4, 6]}
+    fig = plotting.locality_figure({"resnet": loc, "unet": loc}, "mnist")
+    labels = [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
+    assert labels[0] == "Wiener gain (data only)" and len(labels) == 7
+    assert all(any(label.startswith(f"{net}: {what}") for label in labels)
+               for net in ("resnet", "unet") for what in ("network", "ELS", "PCA-locality"))

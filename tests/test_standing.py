@@ -131,3 +131,37 @@ def test_readme_tables_are_the_committed_comparison():
              *bench.golden_markdown(golden).splitlines()]
     for line in lines:
         assert line in readme, f"README lacks this line (re-render it): {line}"
+
+
+def test_chapter_claims_match_the_committed_comparison():
+    """What chapter 10 says in words about the committed comparison (its numbers are rendered
+    from the files; these are the sentences around them)."""
+    from pathlib import Path
+
+    summaries = standing.read_summaries(Path(__file__).resolve().parents[1] / "artifacts" / "results")
+    others = [m for m in standing.MACHINES if m != "ELS"]
+
+    def book(s, name, metric):
+        return s["machines"][name]["book"][metric]["median"]
+
+    first_by_r = 0
+    for name, s in summaries.items():
+        assert all(book(s, "ELS", "R2") > book(s, m, "R2") for m in others), name
+        assert all(s["machines"]["ELS"]["peers"]["R2"] > s["machines"][m]["peers"]["R2"] for m in others), name
+        first_by_r += all(book(s, "ELS", "r") > book(s, m, "r") for m in others)
+        assert book(s, "PCALocality", "r") > book(s, "Wiener", "r") and s["pca_rule"] == "column", name
+        cost = s["seconds_per_sample"]
+        assert all(cost["ELS"] > cost[m] for m in others), name
+        loc = s["locality"]
+        assert all(abs(w - n) <= 3 for t, w, n in zip(loc["t"], loc["Wiener"], loc["network"]) if t <= 0.6), name
+        assert all(w > n for t, w, n in zip(loc["t"], loc["Wiener"], loc["network"]) if t >= 0.9), name
+        assert max(loc["Wiener"][0], loc["network"][0]) <= 4 and loc["Wiener"][-1] > loc["Wiener"][0], name
+    fashion_unet = summaries["fashion_mnist_unet_zeros"]
+    assert first_by_r == 4 and book(fashion_unet, "LS", "r") > book(fashion_unet, "ELS", "r")
+    assert all(book(summaries["mnist_resnet_circular"], m, "R2") < 0 for m in others)
+    for unet in ("mnist_unet_zeros", "fashion_mnist_unet_zeros"):
+        r = [book(summaries[unet], m, "r") for m in ("ELS", "LS", "PCALocality")]
+        assert max(r) - min(r) <= 0.05, unet
+    for mnist in ("mnist_resnet_zeros", "mnist_unet_zeros", "mnist_resnet_circular"):
+        s = summaries[mnist]["machines"]
+        assert abs(s["PCALocality (peers)"]["book"]["r"]["median"] - s[standing.MEAN_IMAGE]["book"]["r"]["median"]) < 0.01
