@@ -165,3 +165,14 @@ def test_chapter_claims_match_the_committed_comparison():
     for mnist in ("mnist_resnet_zeros", "mnist_unet_zeros", "mnist_resnet_circular"):
         s = summaries[mnist]["machines"]
         assert abs(s["PCALocality (peers)"]["book"]["r"]["median"] - s[standing.MEAN_IMAGE]["book"]["r"]["median"]) < 0.01
+
+
+def test_readme_golden_claims_match_the_committed_bench():
+    """The README's sentences under "Golden subsets", against artifacts/bench/golden.json."""
+    from pathlib import Path
+
+    golden = json.loads((Path(__file__).resolve().parents[1] / "artifacts" / "bench" / "golden.json").read_text())
+    rows = {r["machine"]: r for r in golden["rows"]}
+    assert rows["ELS"]["speedup"] > 3 and rows["ELS"]["r_median"] > 0.95
+    assert 1 < rows["PCALocality"]["speedup"] < rows["ELS"]["speedup"]
+    assert rows["IS"]["speedup"] < 1 and rows["IS"]["r_median"] < 0.9
