@@ -149,12 +149,12 @@ fig.tight_layout()
 
 # %% [markdown]
 # The gain is local, and more so at low noise: with little noise, a pixel's own value
-# already says most of what it should be. The published rule compares every entry with one
-# *global* maximum of the row-normalised gain; on zero-padded MNIST that maximum sits on a
-# border pixel that almost never lights up, and at low noise the threshold removes even the
-# centre pixel's own input (an empty mask: the output is then the training images' average
-# at that pixel). The column rule compares each column with its own maximum and shrinks
-# smoothly. Both are offered (`els.PCALocality(mask=...)`); every number below says which
+# already says most of what it should be. The published rule divides row $n$ by the input's
+# own gain $G_t[n, n]$ and compares every entry with one *global* maximum. For pixels near
+# the border that only a few digits ever ink, $G_t[n, n]$ is tiny and the ratios huge: at low
+# noise the centre pixel's mask keeps scattered pixels near the border and drops the centre
+# pixel itself. The column rule compares each column with its own maximum and shrinks
+# smoothly around the pixel. Both are offered (`els.PCALocality(mask=...)`); every number below says which
 # rule it uses.
 
 # %% [markdown]
@@ -235,10 +235,11 @@ Markdown("\n".join(lines))
 # **The data-derived denoisers among themselves.** Calibrated PCA-locality agrees better
 # than Wiener with every network, and on every network calibration preferred the column rule
 # to the published one. The published recipe unchanged fares worst: on the three MNIST
-# networks it returns the mean training image. At its threshold the mask of the last steps
-# is empty for most pixels (see the mask figure above), an empty mask makes every training
-# image equally likely, and the output is the average training image whatever the noise.
-# The next cell measures how far its final samples are from that average.
+# networks it scores like the mean training image. At low noise its masks look at pixels
+# near the border (see the mask figure above), where almost every training image is black;
+# such pixels cannot tell training images apart, the weights stay nearly uniform, and the
+# output drifts towards the average training image whatever the noise. The next cell
+# measures how far its final samples are from that average.
 
 # %%
 for name, s in standing.items():
