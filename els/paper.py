@@ -2,8 +2,11 @@
 
 ``AGREEMENT`` rows: median per-sample agreement with the network sampled in 150 steps (and
 the ELS column with the network sampled in 20 steps), as printed under the header "r^2" but
-computed as Pearson r by the paper's evaluation code. ``SCHEDULES``: the calibrated patch
-sizes published with the paper, low noise first (``scales[i - 1]`` at t = i / 20).
+computed as Pearson r by the paper's evaluation code. ``SCHEDULES``: the ten calibrated
+patch-size schedules shipped with the paper's released code, low noise first
+(``scales[i - 1]`` at t = i / 20; the released sampler reads them one step later, see
+:func:`els.sampling.trajectory`). They need not grow monotonically: the circular MNIST
+ResNet's falls back to 3 at the highest noise.
 """
 from __future__ import annotations
 
@@ -41,6 +44,12 @@ SCHEDULES: dict[tuple[str, str, str], list[int]] = {
     ("mnist", "unet", "zeros"): [3, 3, 3, 5, 5, 7, 7, 7, 9, 9, 9, 11, 13, 15, 17, 21, 23, 23, 25, 27],
     ("fashion_mnist", "resnet", "zeros"): [3, 3, 5, 5, 7, 7, 9, 9, 9, 11, 11, 11, 13, 13, 13, 15, 15, 15, 17, 17],
     ("cifar10", "resnet", "zeros"): [3, 3, 3, 3, 5, 5, 5, 7, 7, 7, 7, 9, 9, 11, 11, 13, 15, 17, 17, 17],
+    ("mnist", "resnet", "circular"): [3, 3, 5, 5, 5, 7, 7, 9, 9, 9, 11, 11, 11, 11, 9, 9, 7, 7, 3, 3],
+    ("fashion_mnist", "unet", "zeros"): [3, 3, 5, 5, 7, 7, 7, 9, 11, 11, 11, 13, 15, 15, 21, 23, 25, 25, 25, 25],
+    ("cifar10", "resnet", "circular"): [3, 3, 3, 3, 5, 5, 5, 5, 7, 7, 7, 9, 9, 11, 11, 13, 13, 15, 15, 15],
+    ("cifar10", "unet", "zeros"): [3, 3, 3, 3, 5, 5, 5, 5, 7, 7, 7, 7, 9, 9, 11, 13, 13, 15, 17, 25],
+    ("celeba", "resnet", "zeros"): [3, 3, 3, 5, 5, 5, 5, 5, 7, 7, 9, 9, 9, 11, 11, 11, 13, 15, 19, 19],
+    ("celeba", "unet", "zeros"): [3, 3, 3, 3, 3, 3, 3, 5, 5, 5, 5, 5, 7, 7, 9, 9, 9, 13, 19, 27],
 }
 
 

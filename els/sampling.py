@@ -17,16 +17,19 @@ def sample(
     scales: Sequence[int] | None = None,
     label: int | torch.Tensor | None = None,
     progress: bool = False,
+    released: bool = False,
 ) -> torch.Tensor:
     """Run DDIM from ``noise`` (B, C, H, W) at t = 1 down to t = 0 on the grid t_i = i / steps.
 
     ``model`` needs ``eps(x_t, t, label=None)``; a machine's ``denoise`` is used directly when
     present (exact at low signal). ``scales``: one locality scale per step, low noise first
     (``scales[i - 1]`` at t = i / steps), passed under the machine's ``scale_name`` (an odd
-    ``patch_size`` for LS and ELS, a ``threshold`` for PCALocality). Returns x0 (B, C, H, W).
+    ``patch_size`` for LS and ELS, a ``threshold`` for PCALocality). ``released=True``: the
+    paper's released code's handling (book appendix, §A.2): start at t = (steps - 1) / steps
+    and read ``scales[i]``, one entry later, at t = i / steps. Returns x0 (B, C, H, W).
     """
     x0 = noise
-    for _, _, x0, _ in trajectory(model, noise, steps, scales, label, progress):
+    for _, _, x0, _ in trajectory(model, noise, steps, scales, label, progress, released):
         pass
     return x0  # the last step lands on t = 0, where x = x0_hat
 
@@ -38,17 +41,22 @@ def trajectory(
     scales: Sequence[int] | None = None,
     label: int | torch.Tensor | None = None,
     progress: bool = False,
+    released: bool = False,
 ) -> Iterator[tuple[float, torch.Tensor, torch.Tensor, torch.Tensor]]:
     """The DDIM steps of :func:`sample`, one ``(t, x_t, x0_hat, eps_hat)`` per step, from
-    t = 1 down to t = 1 / steps; tensors (B, C, H, W)."""
+    t = 1 (``released``: (steps - 1) / steps) down to t = 1 / steps; tensors (B, C, H, W)."""
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
     if scales is not None and len(scales) != steps:
         raise ValueError(f"scales must give one patch size per step: expected {steps}, got {len(scales)}")
+    if released and steps < 2:
+        raise ValueError("the released handling starts at t = (steps - 1) / steps: use steps >= 2")
     x = noise
-    for i in tqdm(range(steps, 0, -1), desc="DDIM", disable=not progress, leave=False):
+    first = steps - 1 if released else steps
+    for i in tqdm(range(first, 0, -1), desc="DDIM", disable=not progress, leave=False):
         t, t_prev = i / steps, (i - 1) / steps
-        kwargs = {} if scales is None else {getattr(model, "scale_name", "patch_size"): _plain(scales[i - 1])}
+        scale = None if scales is None else scales[i if released else i - 1]
+        kwargs = {} if scale is None else {getattr(model, "scale_name", "patch_size"): _plain(scale)}
         x0, eps = predict(model, x, t, label, **kwargs)
         yield t, x, x0, eps
         ab_prev = float(alpha_bar(t_prev))

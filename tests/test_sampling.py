@@ -69,6 +69,29 @@ def test_scales_are_read_low_noise_first():
     assert seen == [(1.0, 7), (0.75, 5), (0.5, 3), (0.25, 1)]
 
 
+def test_released_handling_starts_one_step_late_and_reads_the_next_scale():
+    """The paper's released sampler: first call at t = (n-1)/n on the noise itself, scales[i]
+    at t = i/n, then the usual DDIM update (checked against one step written out by hand)."""
+    seen = []
+
+    class Spy(_EpsOnly):
+        def eps(self, x_t, t, label=None, patch_size=None):
+            seen.append((t, patch_size, x_t.clone()))
+            return super().eps(x_t, t)
+
+    noise = torch.randn(1, 1, 3, 3, dtype=torch.float64)
+    image = torch.rand(1, 1, 3, 3, dtype=torch.float64)
+    out = els.sample(Spy(image), noise, steps=4, scales=[1, 3, 5, 7], released=True)
+    assert [(t, p) for t, p, _ in seen] == [(0.75, 7), (0.5, 5), (0.25, 3)]
+    assert torch.equal(seen[0][2], noise)
+    ab_start, ab_next = float(els.alpha_bar(0.75)), float(els.alpha_bar(0.5))
+    eps = (noise - ab_start ** 0.5 * image) / (1 - ab_start) ** 0.5
+    np.testing.assert_allclose(seen[1][2], ab_next ** 0.5 * image + (1 - ab_next) ** 0.5 * eps, atol=1e-12)
+    np.testing.assert_allclose(out, image, atol=1e-9)  # the last step lands on t = 0: x0_hat
+    with pytest.raises(ValueError, match="steps >= 2"):
+        els.sample(Spy(image), noise, steps=1, released=True)
+
+
 def test_schedule_values():
     """The legacy cosine schedule's published values (book appendix, §A.1)."""
     t = torch.tensor([0.0, 0.05, 0.5, 0.95, 1.0], dtype=torch.float64)
