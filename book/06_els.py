@@ -197,8 +197,8 @@ print(f"pixels within 0.1 of the centre of their nearest 3x3 training patch: "
       f"{consistent.float().mean():.1%}")
 
 # %% [markdown]
-# A $3\times3$ patch is too small to say which digit it came from: hundreds of training
-# digits contain nearly the same little piece of stroke. Larger patches are distinctive. For
+# A $3\times3$ patch is too small to say which digit it came from: many training digits
+# contain nearly the same little piece of stroke. Larger patches are distinctive. For
 # a few stroke pixels of one sample, here is the nearest $7\times7$ training patch, searched
 # in every training image at every position with the same border signature:
 

@@ -50,7 +50,7 @@ if "google.colab" in sys.modules:
 #
 # - how to read the machine's weights: `machine.top_patches`;
 # - that the output becomes locally consistent as $t \to 0$;
-# - that one generated image borrows from hundreds of training images, at shifted positions;
+# - that one generated image borrows from many training images (we count them), at shifted positions;
 # - that network and ELS outputs are far from every training image, while IS outputs are
 #   copies: creativity, not memorisation.
 
@@ -125,7 +125,7 @@ fig.tight_layout()
 
 # %% [markdown]
 # The heaviest single patch rarely holds much weight: a 3x3 piece of a stroke edge looks
-# almost the same in hundreds of training digits, and those near-copies share the softmax.
+# almost the same in many training digits, and those near-copies share the softmax.
 # What collapses is their *disagreement*: by the last steps nearly every output pixel equals
 # the centre of its best-matching training patch. That is the local consistency of chapter
 # 6, reached in finite time.
@@ -142,6 +142,10 @@ t_last = path[-1][0]
 P_last = schedule[0]
 index, position, weight = machine.top_patches(path[-1][1], t_last, patch_size=P_last)
 background = els.plotting.background_mask(els_sample, P_last)
+foreground = ~background[0]
+used = index[0][foreground].unique()
+print(f"{int(foreground.sum())} foreground pixels take their heaviest patch from {len(used)} different "
+      f"training images (of the {len(train_images)} the machine holds)")
 
 # %% mystnb={"figure": {"caption": "An ELS sample, each pixel coloured by the training image of its heaviest patch at t = 1/20, and the most used training images (framed in the same colours).", "name": "fig-els-sources"}}
 fig = els.plotting.show_sources(els_sample[0], index[0], train_images, background=background[0],
@@ -224,8 +228,8 @@ fig.tight_layout()
 # - Along a trajectory the output becomes locally consistent: by the last steps nearly every
 #   pixel equals the centre of its best-matching training patch (the weight itself is shared
 #   by many near-identical patches).
-# - A single generated image is assembled from patches of hundreds of training images, taken
-#   from other positions: a patch mosaic. The machine can read the trained network's image
+# - A single generated image is assembled from patches of many training images (counted
+#   above), taken from other positions: a patch mosaic. The machine can read the trained network's image
 #   in the same terms.
 # - Network and ELS samples are far from every training image; IS samples are copies.
 #
