@@ -213,5 +213,27 @@ fig = els.plotting.show_rows(
 # 1. Re-run the comparison with another seed and with `padding="circular"` for the ELS
 #    machine. What changes in the layout of the images? (Chapter
 #    [Locality and equivariance](06_els.ipynb) explains it.)
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# Build the machine with `els.ELS(train_images, padding="circular")` and sample it from
+# `els.sampling.seeded_inputs([seed], ...)` with the same schedule. The zero-padded machine
+# only lets a border pixel use training patches at the same distance from the border, where
+# training digits are black, so its strokes stay away from the edges like the training
+# digits. The circular machine has no border: its patches wrap around, so strokes can sit
+# anywhere, also cut by an edge and continued on the opposite side.
+# ```
+#
 # 2. Replace the schedule by a constant patch size, `scales=None` and
 #    `els.ELS(images, patch_size=3)` or `patch_size=9`. Which one looks more like digits?
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# `els.sample(els.ELS(train_images, patch_size=3), noise, steps=20)` and the same with
+# `patch_size=9`. With $P = 3$ every pixel only has to agree with its immediate neighbours: the
+# result is locally consistent stroke fragments with no overall shape. A $9 \times 9$ patch holds
+# a good part of a digit, so the pieces it copies carry more of a digit's shape, at the price of
+# copying larger pieces of the training images.
+# ```

@@ -248,5 +248,25 @@ fig = els.plotting.show_rows(rows, titles={r"state $x_t$": captions},
 #
 # 1. Run `ddim` with a single step ($n=1$). Show from the update rule that the output is
 #    $\hat x_0(x_1, 1)$, and explain why it looks like the average training image.
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# With $n = 1$ the only update goes from $t_1 = 1$ to $t_0 = 0$, where $a(0) = 1$ and
+# $\sigma(0) = 0$: $x_0 = 1 \cdot \hat x_0(x_1, 1) + 0 \cdot \hat\varepsilon = \hat x_0(x_1, 1)$.
+# At $t = 1$, $\bar\alpha \approx 1.5 \times 10^{-4}$, so $x_1$ carries almost no signal and the
+# posterior mean given it is almost the prior mean: for the ideal score all softmax weights are
+# nearly equal, and the output is nearly the average training image.
+# ```
+#
 # 2. Compare `els.noise_variance(t)` with `1 - els.alpha_bar(t, schedule="cosine")` at
 #    $t = 0.05$ and $t = 0.95$. Which schedule removes noise faster near the end of sampling?
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# `float(els.noise_variance(0.05))` is 0.0061 and
+# `float(1 - els.alpha_bar(0.05, schedule="cosine"))` is 0.0080; at $t = 0.95$ they are 0.9919
+# and 0.9939. The paper's schedule has less noise left at the same $t$ near the end, so it
+# removes noise faster there.
+# ```

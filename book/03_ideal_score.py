@@ -215,6 +215,26 @@ fig = els.plotting.show_rows(rows, titles={"sample 0": captions},
 #
 # 1. Sample with a class-conditional machine, `els.IS(images, labels)` and
 #    `els.sample(machine, noise, label=3)`. Where does the collapse happen now, and why?
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# With `label=3` the softmax runs over the threes only, about a tenth of the images, so the
+# sample ends on a training three. With fewer candidates the nearest one stands out at a higher
+# noise level, so the collapse (one weight above 1/2) comes earlier in sampling, at a larger $t$.
+# ```
+#
 # 2. Repeat the collapse plot with a 10 times smaller and a 10 times larger training set
 #    (memory permitting). Estimate the time $t^*$ at which $\max_j w_j$ first exceeds $1/2$,
 #    and relate it to the typical distance between training images.
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# If $x_t \approx a x_j + \sigma\varepsilon$, the log-weight of another image $k$ relative to
+# $j$ is about $-a^2 \lVert x_j - x_k\rVert^2 / (2\sigma^2)$. Image $j$ wins against $N$ rivals
+# once $a^2 \Delta^2 / (2\sigma^2) \gtrsim \log N$, with $\Delta$ the typical distance to the
+# nearest other image: a smaller training set (larger $\Delta$, smaller $N$) collapses earlier
+# (larger $t^*$), a larger one later. Measure $\Delta$ with
+# `els.provenance.nearest_neighbours` to check the estimate.
+# ```

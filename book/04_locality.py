@@ -214,5 +214,25 @@ ax.grid(alpha=0.3)
 #
 # 1. Show that LS with $P = 2\max(H,W)-1$ gives the same samples as IS (up to floating-point
 #    error) on a small training set, e.g. 50 images at 16×16.
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# With zero padding, a patch of side $2\max(H, W) - 1$ centred on any pixel covers the whole
+# image, and the padding is zero for the query and every training patch alike. Every pixel's
+# distance to training image $k$ is then the whole-image distance, so its softmax weights are the
+# ideal score's and so is its output. On 50 random 16x16 images, up to floating-point error:
+# `torch.allclose(els.sample(els.LS(x, patch_size=31), noise), els.sample(els.IS(x), noise), atol=1e-5)`.
+# ```
+#
 # 2. Use `els.provenance.patch_sources` on samples with $P = 3$ and $P = 9$ and count how many
 #    training images each sample uses. How does the count change with $P$?
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# `index, _, _ = els.provenance.patch_sources(machine, sample)` gives each pixel's training
+# image; count `index.unique().numel()`. A small patch matches in many images, so a $P = 3$
+# sample draws on many training images; as $P$ grows each patch is more distinctive and the count
+# falls, down to one image when the patch covers the whole image (the previous exercise).
+# ```

@@ -183,5 +183,25 @@ fig = els.plotting.show_rows(
 #
 # 1. Make the check above fail on purpose: replace `torch.roll` by a non-circular shift
 #    (pad with $-1$ and crop). Is the ES machine still equivariant? Why not?
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# Shift by padding with $-1$ and cropping, e.g.
+# `F.pad(x, (2, 0, 0, 0), value=-1)[..., :W]`, and compare `m.denoise(shift(x), t)` with
+# `shift(m.denoise(x, t))`: they differ. The ES dictionary holds every *circular* translate of
+# the training images, so it commutes with circular shifts only; a non-circular shift drops a
+# column and invents a black one, which no translate in the dictionary accounts for.
+# ```
+#
 # 2. Sample a class-conditional ES machine (`els.ES(images, labels)`, `label=7`) and verify
 #    with `nearest_translates` that every sample is a shifted seven from the training set.
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# `m = els.ES(images, labels)`, `x = els.sample(m, noise, steps=20, label=7)`, then
+# `els.provenance.nearest_translates(x, images[labels == 7])`: every sample's distance to its
+# best translate is essentially 0. Restricted to one class, the equivariant score can only
+# return circular shifts of that class's training images.
+# ```

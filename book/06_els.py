@@ -339,6 +339,31 @@ els.widgets.live_slider(show_patch_size, P=(1, 15, 2))
 # 1. Compare `train_patches="valid"` (the paper's choice) with `train_patches="wrap"` for the
 #    circular machine. Show that with `train_patches="wrap"` and a patch as large as the
 #    image, ELS equals the equivariant score machine of the previous chapter.
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# Use images with an odd side so that a patch can be as large as the image (say 9x9 crops).
+# With `els.ELS(x, patch_size=9, padding="circular", train_patches="wrap")`, the query patch at
+# pixel $u$ is the whole image, circularly shifted so that $u$ is its centre, and the dictionary
+# holds every circular shift of every training image. The distance between them is the distance
+# between $x_t$ and a translate of a training image, and the value is that translate's pixel at
+# $u$: the equivariant score machine. Check with
+# `torch.allclose(els_wrap.denoise(x_t, t), els.ES(x).denoise(x_t, t))`. With
+# `train_patches="valid"` the dictionary lacks the wrapping patches and the two differ.
+# ```
+#
 # 2. In the black/white toy, sample one image with `els.plotting.Recorder` and follow the
 #    pixels that end up disagreeing with their majority: when do they last change sign?
 #    Does a final extra majority update (`torch.sign` of the $3\times3$ sums) fix them all?
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# Wrap the machine in `rec = els.plotting.Recorder(machine)`, sample, and stack `rec.x0_hat`
+# to `(steps, B, C, H, W)`. For each pixel that ends against the sign of its $3 \times 3$ sum,
+# find the last step where its sign changed. For the extra update, compute
+# `torch.sign(F.conv2d(x, torch.ones(1, 1, 3, 3), padding=1))` and count disagreements again:
+# flipping a pixel also changes its neighbours' sums, so count rather than assume that one
+# update fixes them all.
+# ```

@@ -318,8 +318,28 @@ fig = els.plotting.show_rows(rows, titles=titles, title="Network samples and the
 # 1. Retrain the ResNet with `padding="circular"` and check, with `torch.roll`, that the
 #    network commutes with translations (`els.models` tests do this). What does that mean
 #    for where digits appear in its samples?
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# With `net = els.models.ResNet(padding="circular")`, check
+# `torch.allclose(net.eps(torch.roll(x, (3, 5), (2, 3)), t), torch.roll(net.eps(x, t), (3, 5), (2, 3)), atol=1e-5)`.
+# A circular network cannot tell where the border is, so nothing pins a digit to the centre: its
+# samples put strokes anywhere, also across the edges (chapter 9's circular gallery).
+# ```
+#
 # 2. Train the from-scratch ResNet with `warmup_steps=0` and with the preset's warm-up, for
 #    the same number of steps, and compare the first 50 steps of the two loss curves and
 #    `els.train.validation_loss` at the end. Then add a recipe of your own to
 #    `els.recipes.RECIPES` (a larger learning rate, batch 16) and run
 #    `python -m els recipes --recipes <name>`: it reuses the rows already measured.
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# Train twice with the same step budget, `warmup_steps=0` and the preset's value, plot the two
+# loss curves over the first 50 steps, and compare `els.train.validation_loss` at the end: at one
+# budget, the recipe with the lower validation loss is the better one. A new entry in
+# `els.recipes.RECIPES` is a dictionary of training options; `python -m els recipes` only trains
+# the recipes it has no row for yet.
+# ```

@@ -169,5 +169,26 @@ if committed:
 # 1. Calibrate the LS machine (`els.LS`) on the same network. Is its schedule larger or
 #    smaller than the ELS one, and why might a machine that cannot move patches around need
 #    a different locality?
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# `els.calibrate(network, lambda i, l: els.LS(i, l), (images, labels), seeds=6)`; the committed
+# reproduction has done this for every network (`calibration_LS.json` beside
+# `calibration_ELS.json` in `artifacts/results/<model>/`). Print both schedules: at low noise
+# both choose $P = 3$; at high noise they differ, in either direction depending on the network.
+# LS can only compare a pixel with patches at the same position, so the window that best
+# matches the network is not the ELS one.
+# ```
+#
 # 2. Calibrate with 50 and with 500 training images. Does the schedule depend on the size of
 #    the machine's training set?
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# Pass `images[:50]` and `images[:500]` to the same factory and calibrate both on the same
+# seeds. With fewer images there are fewer patches to choose from at every size, so the best
+# match can move to a different $P$; compare the two schedules step by step, and the
+# similarity curves (`Calibration.similarity`) to see how sharply each step is determined.
+# ```

@@ -244,5 +244,24 @@ Markdown("\n".join(lines))
 #
 # 1. Evaluate the ELS machine with a constant patch size (for example `scales=[5] * 20`)
 #    against the network. How much does the calibrated schedule matter?
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# `els.evaluate(network, {"P=5": (machine, [5] * 20), "calibrated": (machine, schedule)}, seeds=30)`
+# and compare the medians of `els.evaluate.summarise(rows)`. The committed rows already hold a
+# third schedule, the paper's (`ELS (paper schedule)`), to compare with.
+# ```
+#
 # 2. Sort the 100 samples of `samples.csv` by the ELS $r$ and look at the worst ones. What
 #    kind of images does the machine fail to predict?
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# `rows = read_rows(results / name / "samples.csv")`, keep `machine == "ELS"` and
+# `network_steps == 150`, sort by `r`, and regenerate the worst seeds with
+# `els.sampling.seeded_inputs(seeds, ...)`: sample network and machine and show them with
+# `els.plotting.gallery_figure`. Look at what the network drew there that the machine did
+# not: shapes that need more than a patch to be right (closed loops, long strokes).
+# ```

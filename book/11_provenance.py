@@ -237,5 +237,24 @@ fig.tight_layout()
 #
 # 1. Repeat the provenance analysis with `els.LS` instead of `els.ELS`. What does the
 #    displacement histogram look like, and why?
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# With `els.LS` every pixel's dictionary is the training patches at its own position, so the
+# heaviest patch always sits where the pixel is: the histogram is a single bar at distance 0.
+# LS cannot move patches; ELS can, which is what the histogram of this chapter shows.
+# ```
+#
 # 2. Use `train_images` from a single class (say only 1s). Which strokes of a generated
 #    digit can still be explained, and what happens to the weights?
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# Load labelled images with `images, labels = els.data.load("mnist", "train", max_images=500)`, keep
+# `ones = images[labels == 1]`, build the machine on them and repeat the analysis. Straight
+# vertical strokes still find close patches in the ones; curves and crossings do not, so their
+# pixels copy poorly matching patches, and the heaviest weights there are spread over many
+# equally poor candidates.
+# ```

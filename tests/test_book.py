@@ -96,6 +96,16 @@ def test_notebook_fixed_cells(notebook):
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_exercise_has_a_folded_solution(notebook):
+    """Each numbered exercise is followed by a "Solution" admonition folded as a dropdown."""
+    text = "\n".join(c.source for c in _read(notebook).cells if c.cell_type == "markdown")
+    exercises = text[text.index("## Exercises"):]
+    items = re.findall(r"^\d+\. ", exercises, re.M)
+    solutions = re.findall(r"^```\{admonition\} Solution\n:class: dropdown$", exercises, re.M)
+    assert items and len(solutions) == len(items), f"{len(items)} exercises, {len(solutions)} folded solutions"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_committed_outputs_are_from_the_laptop_preset(notebook):
     """`make book` renders the stored outputs, so every code cell must have run, without
     errors, at the laptop preset (run `make book-exec`)."""
