@@ -73,3 +73,35 @@ def test_conditional_network_gets_a_label_per_seed(tmp_path):
 def test_default_candidates_reach_the_image_size():
     assert default_candidates(32, 32) == list(range(3, 32, 2))
     assert default_candidates(9, 7) == [3, 5, 7, 9]
+
+
+def test_schedule_is_the_lower_median_of_disagreeing_seeds():
+    """Six seeds whose 'network' uses patch sizes 3, 3, 5, 7, 7, 7: every step's schedule entry
+    is their lower median, 5 (not the mean, the mode 7 or an extreme). The stand-in network is
+    the float64 brute-force reference of tests/reference.py, sharing no code with els."""
+    import math
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from reference import reference_denoise
+
+    train = images(n=10, seed=3)
+    per_seed = [3, 3, 5, 7, 7, 7]
+    steps = 3
+
+    class Reference:
+        calls = 0
+
+        def eps(self, x_t, t, label=None):
+            size = per_seed[self.calls // steps]  # batch_size=1: seeds run in order, `steps` calls each
+            self.calls += 1
+            x0 = torch.from_numpy(reference_denoise("ELS", x_t.double().numpy(), t, train.double().numpy(),
+                                                    patch_size=size, padding="zeros"))
+            abar = math.cos(t / 1.008 * math.pi / 2) ** 2
+            return ((x_t.double() - abar ** 0.5 * x0) / (1 - abar) ** 0.5).to(x_t.dtype)
+
+    result = calibrate(Reference(), factory, (train, None), candidates=[3, 5, 7], seeds=6, steps=steps,
+                       batch_size=1, progress=False)
+    assert result.choice == [[p] * steps for p in per_seed]
+    assert result.schedule == [5] * steps

@@ -117,3 +117,46 @@ def test_images_out_keeps_every_final_image_and_resumes(tmp_path):
     np.testing.assert_allclose(r, [by_seed[s] for s in (4, 5, 6, 7)], rtol=1e-6)
     with pytest.raises(ValueError, match="needs out="):
         evaluate(net, machines, seeds=1, images_out=tmp_path / "x.pt", progress=False)
+
+
+def test_rows_match_an_independent_recomputation():
+    """Each row is the agreement of the machine's sample (its calibrated schedule, 3 steps)
+    with the network's sample at that row's step count, recomputed here with a DDIM loop and
+    numpy, from noise drawn here: not the code under test compared with itself."""
+    import math
+
+    train = torch.rand(10, 1, 6, 6, generator=torch.Generator().manual_seed(7)) * 2 - 1
+    network = els.LS(train, patch_size=5, device="cpu")  # a stand-in network with eps()
+    machine = els.ELS(train, patch_size=3, padding="zeros", device="cpu")
+    schedule = [3, 5, 3]
+
+    def abar(t):
+        return math.cos(t / 1.008 * math.pi / 2) ** 2
+
+    def ddim(step, noise, n):
+        x = noise
+        for i in range(n, 0, -1):
+            t, ab, ab_prev = i / n, abar(i / n), abar((i - 1) / n)
+            x0, eps = step(x, t, i)
+            x = ab_prev ** 0.5 * x0 + (1 - ab_prev) ** 0.5 * eps
+        return x
+
+    def machine_step(x, t, i):
+        ab = abar(t)
+        x0 = machine.denoise(x, t, patch_size=schedule[i - 1])
+        return x0, (x - ab ** 0.5 * x0) / (1 - ab) ** 0.5
+
+    def network_step(x, t, i):
+        ab = abar(t)
+        eps = network.eps(x, t)
+        return (x - (1 - ab) ** 0.5 * eps) / ab ** 0.5, eps
+
+    rows = evaluate(network, {"ELS": (machine, schedule)}, seeds=[4, 5], steps=3, network_steps=(2, 4),
+                    batch_size=2, progress=False)
+    assert len(rows) == 4
+    for row in rows:
+        noise = torch.randn(1, 1, 6, 6, generator=torch.Generator().manual_seed(row["seed"]))
+        y = ddim(network_step, noise, row["network_steps"]).double().numpy().ravel()
+        p = ddim(machine_step, noise, 3).double().numpy().ravel()
+        assert row["r"] == pytest.approx(np.corrcoef(p, y)[0, 1], abs=1e-5)
+        assert row["R2"] == pytest.approx(1 - ((y - p) ** 2).sum() / ((y - y.mean()) ** 2).sum(), abs=1e-4)

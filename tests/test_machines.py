@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import els
-from reference import reference_denoise
+from reference import random_images, reference_denoise
 
 F64 = dict(dtype=torch.float64, device="cpu")
 
@@ -206,3 +206,27 @@ def test_device_and_dtype_defaults():
     m = els.IS(torch.zeros(1, 1, 2, 2))
     assert m.dtype == torch.float32
     assert m.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@pytest.mark.parametrize("kind", ["IS", "ES", "LS", "ELS zeros", "ELS circular", "Wiener", "PCALocality"])
+def test_eps_is_the_noise_implied_by_denoise(kind):
+    """eps = (x_t - sqrt(abar) x0_hat) / sqrt(1 - abar) for every machine, with abar written
+    out here (legacy cosine) rather than taken from els."""
+    import math
+
+    images = random_images(20, 1, 6, 6, seed=4)
+    make = {"IS": lambda: els.IS(images, device="cpu", dtype=torch.float64),
+            "ES": lambda: els.ES(images, device="cpu", dtype=torch.float64),
+            "LS": lambda: els.LS(images, patch_size=3, device="cpu", dtype=torch.float64),
+            "ELS zeros": lambda: els.ELS(images, patch_size=3, device="cpu", dtype=torch.float64),
+            "ELS circular": lambda: els.ELS(images, patch_size=3, padding="circular", device="cpu",
+                                            dtype=torch.float64),
+            "Wiener": lambda: els.Wiener(images, device="cpu", dtype=torch.float64),
+            "PCALocality": lambda: els.PCALocality(images, mask="column", threshold=0.2, device="cpu",
+                                                   dtype=torch.float64)}[kind]
+    machine = make()
+    x = random_images(3, 1, 6, 6, seed=5)
+    for t in (0.1, 0.6, 0.97):
+        abar = math.cos(t / 1.008 * math.pi / 2) ** 2
+        expected = (x - abar ** 0.5 * machine.denoise(x, t)) / (1 - abar) ** 0.5
+        np.testing.assert_allclose(machine.eps(x, t), expected, rtol=1e-10, atol=1e-10)
