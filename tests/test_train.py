@@ -233,7 +233,10 @@ def test_export_writes_model_manifest_and_samples(tmp_path):
                 "final_loss", "machine", "samples"):
         assert key in manifest, key
     assert manifest["images_seen"] == 12 and manifest["exported_weights"] == "ema"
-    assert manifest["samples"]["nn_l2_median"] >= 0
+    samples, _ = train.draw_samples(result.model, 4, (1, 16, 16), 2, seed=manifest["samples"]["noise_seed"],
+                                    device="cpu")
+    nearest = torch.cdist(samples.flatten(1).double(), images.flatten(1).double()).min(1).values
+    assert manifest["samples"]["nn_l2_median"] == pytest.approx(float(nearest.median()), rel=1e-5)
     loaded = models.load(tmp_path / train.MODEL)
     x = torch.randn(2, 1, 16, 16)
     assert torch.equal(loaded.eps(x, 0.5), result.model.eps(x, 0.5))
