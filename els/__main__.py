@@ -50,6 +50,8 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", default="laptop", choices=list(presets.PRESETS))
     p.add_argument("--out", required=True, help="output folder, e.g. artifacts/models/NAME")
     p.add_argument("--max-minutes", type=float, default=None, help="total training time budget (overrides preset)")
+    p.add_argument("--checkpoint-minutes", type=float, default=10.0,
+                   help="write a checkpoint at least this often (default 10); also every preset interval of steps")
     p.add_argument("--steps", type=int, default=None, help="total optimiser steps (overrides preset)")
     p.add_argument("--max-images", type=int, default=None, help="class-balanced subset size (overrides preset)")
     p.add_argument("--batch-size", type=int, default=None)
@@ -93,7 +95,7 @@ def run_train(args: argparse.Namespace) -> int:
         lr=args.lr or tp.lr, lr_decay=tp.lr_decay,
         warmup_steps=args.warmup_steps if args.warmup_steps is not None else tp.warmup_steps,
         ema=tp.ema, seed=args.seed, out_dir=args.out,
-        checkpoint_every=tp.checkpoint_every, resume=args.resume, force=args.force, device=args.device,
+        checkpoint_every=tp.checkpoint_every, checkpoint_minutes=args.checkpoint_minutes, resume=args.resume, force=args.force, device=args.device,
         progress=not args.no_progress,
         data_info={"name": args.dataset, "split": "train", "max_images": max_images, "subset_seed": args.seed,
                    "conditional": bool(num_classes), "preset": args.preset},
@@ -227,11 +229,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from .storage import FolderInUse
+
     try:
         return int(args.func(args) or 0)
-    except (FileNotFoundError, ValueError) as e:  # a clear message, not a traceback
-        print(f"error: {e}", file=sys.stderr)
+    except (FileNotFoundError, FileExistsError, PermissionError, ValueError, FolderInUse) as e:
+        print(f"error: {e}", file=sys.stderr)  # a clear message, not a traceback
         return 1
+    except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM; training says where its checkpoint is
+        print(f"els {args.command}: {e or 'interrupted'}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

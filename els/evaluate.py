@@ -86,8 +86,7 @@ def evaluate(
     if conditional and first.labels is None:
         raise ValueError("the network is class-conditional: build the machines with labels=")
     classes = sorted(torch.unique(first.labels).tolist()) if conditional else None
-    per_seed = len(network_steps) * len(machines)
-    rows = _complete_rows(out, per_seed)
+    rows = _complete_rows(out, {(k, name) for k in network_steps for name in machines})
     timing = _read_timing(out)
     done = {row["seed"] for row in rows}
     todo = [s for s in seeds if s not in done]
@@ -181,19 +180,27 @@ def _add_images(path, seeds, labels, outputs) -> None:
     save_atomic(stored, path)
 
 
-def _complete_rows(out, per_seed: int) -> list[dict]:
-    """Rows of seeds that were written completely; the file is rewritten without the rest."""
+def _complete_rows(out, expected: set[tuple[int, str]]) -> list[dict]:
+    """Rows of seeds written completely, one per expected (network steps, machine); the file is
+    rewritten without the rest (a seed cut short by a crash, torn or garbage lines). Rows for
+    a (network steps, machine) this evaluation does not produce are refused: they belong to
+    another evaluation."""
     if out is None:
         return []
     rows = read_rows(out)
-    counts: dict[int, int] = {}
+    foreign = {(row["network_steps"], row["machine"]) for row in rows} - expected
+    if foreign:
+        raise ValueError(f"{out} holds rows for (network steps, machine) {sorted(foreign)} that this evaluation "
+                         "does not produce: it belongs to another evaluation; use another out file")
+    per_seed: dict[int, set] = {}
     for row in rows:
-        counts[row["seed"]] = counts.get(row["seed"], 0) + 1
-    keep = [row for row in rows if counts[row["seed"]] == per_seed]
-    if len(keep) != len(rows) or (Path(out).exists() and not Path(out).read_text().endswith("\n")):
+        per_seed.setdefault(row["seed"], set()).add((row["network_steps"], row["machine"]))
+    seen: set = set()
+    keep = [row for row in rows if per_seed[row["seed"]] == expected
+            and (key := (row["seed"], row["network_steps"], row["machine"])) not in seen and not seen.add(key)]
+    lines = Path(out).read_text().splitlines() if Path(out).exists() else []
+    if len(keep) != len(lines) - 1 or (lines and not Path(out).read_text().endswith("\n")):
         write_atomic(out, "".join(line + "\n" for line in [HEADER, *map(_format, keep)]))
-    elif not Path(out).exists():
-        write_atomic(out, HEADER + "\n")
     return keep
 
 

@@ -283,7 +283,13 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu",
          return_extra: bool = False) -> DiffusionNet | tuple[DiffusionNet, dict]:
     """Rebuild a model saved by ``save`` (eval mode, on ``map_location``); optionally also
     return its ``extra`` dict."""
-    blob = torch.load(path, map_location=map_location, weights_only=True)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no model file {path}")
+    try:
+        blob = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # truncated, empty or garbage file
+        raise ValueError(f"{path} is damaged or is not a model saved by els.models.save ({type(e).__name__}); "
+                         "restore it from the repository or retrain") from e
     if not isinstance(blob, dict) or "config" not in blob or "state_dict" not in blob:
         raise ValueError(f"{path} is not a model saved by els.models.save (no config/state_dict)")
     model = from_config(blob["config"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,6 +45,55 @@ def _replacing(path: str | Path) -> Iterator[IO[bytes]]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+LOCK = ".els.lock"
+
+
+class FolderInUse(RuntimeError):
+    """Another live run holds the output folder."""
+
+
+@contextmanager
+def claimed_folder(path: str | Path) -> Iterator[Path]:
+    """Hold ``path`` (created if needed) for one run: refuse it when it is not writable or
+    another live process holds it, remove temporaries that dead processes left there, and
+    keep a lock file (our process id) until the block ends."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".els-probe.{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise PermissionError(f"cannot write to {path} ({e.strerror or e}); choose a writable output folder") from None
+    lock = path / LOCK
+    try:
+        holder = int(lock.read_text().strip() or 0)
+    except (FileNotFoundError, ValueError):
+        holder = 0
+    if holder and holder != os.getpid() and _alive(holder):
+        raise FolderInUse(f"{path} is in use by another run (process {holder}, {lock}); wait for it to finish, "
+                           "or choose another output folder")
+    for stale in path.glob(".*.tmp"):  # left by _replacing in a process that was killed
+        match = re.fullmatch(r"\..+\.(\d+)\.tmp", stale.name)
+        if match and not _alive(int(match.group(1))):
+            stale.unlink(missing_ok=True)
+    lock.write_text(str(os.getpid()))
+    try:
+        yield path
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def append_line(path: str | Path, line: str) -> None:

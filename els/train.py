@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 from . import models
 from .provenance import nearest_summary
 from .schedule import alpha_bar
-from .storage import git_commit, machine_info, save_atomic, write_atomic
+from .storage import claimed_folder, git_commit, machine_info, save_atomic, write_atomic
 
 CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"
@@ -55,6 +55,10 @@ class TrainResult:
     out_dir: Path | None = None
     losses: list[float] = field(default_factory=list)  # per-step losses of this call
     manifest: dict[str, Any] | None = None
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped training after a whole step; the checkpoint holds it."""
 
 
 def train(model: models.DiffusionNet, images: torch.Tensor, labels: torch.Tensor | None = None, *,
@@ -92,93 +96,94 @@ def train(model: models.DiffusionNet, images: torch.Tensor, labels: torch.Tensor
     if out is not None and not (resume or force) and any((out / f).exists() for f in (CHECKPOINT, MODEL)):
         raise FileExistsError(f"{out} already holds a training run ({CHECKPOINT} or {MODEL}); continue it with "
                               "resume=True (--resume), replace it with force=True (--force), or choose a new folder")
-    model.to(device).train()
-    data = images.to(device, torch.float32)
-    lab = labels.to(device).long() if (labels is not None and model.conditional) else None
-    n = len(data)
-    run_config = {"model": model.config, "batch_size": batch_size, "lr": lr, "lr_decay": lr_decay,
-                  "warmup_steps": warmup_steps, "ema": ema, "seed": seed, "n_images": n,
-                  "data_checksum": _checksum(images, labels if model.conditional else None)}
+    with claimed_folder(out) if out is not None else nullcontext():  # writable, ours alone
+        model.to(device).train()
+        data = images.to(device, torch.float32)
+        lab = labels.to(device).long() if (labels is not None and model.conditional) else None
+        n = len(data)
+        run_config = {"model": model.config, "batch_size": batch_size, "lr": lr, "lr_decay": lr_decay,
+                      "warmup_steps": warmup_steps, "ema": ema, "seed": seed, "n_images": n,
+                      "data_checksum": _checksum(images, labels if model.conditional else None)}
 
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    ema_model = _ema_copy(model) if ema is not None else None
-    gen = torch.Generator().manual_seed(seed)
-    state = {"step": 0, "elapsed": 0.0, "loss_avg": 0.0, "images_seen": 0}
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+        ema_model = _ema_copy(model) if ema is not None else None
+        gen = torch.Generator().manual_seed(seed)
+        state = {"step": 0, "elapsed": 0.0, "loss_avg": 0.0, "images_seen": 0}
 
-    ckpt_path = out / CHECKPOINT if out is not None else None
-    if resume and ckpt_path.is_file():
-        state = _load_checkpoint(ckpt_path, model, ema_model, opt, gen, run_config, device)
-        print(f"els.train: resuming {ckpt_path} at step {state['step']} "
-              f"({state['elapsed'] / 60:.1f} min trained so far)")
-    elif resume:
-        print(f"els.train: no checkpoint in {out}; starting a new run")
+        ckpt_path = out / CHECKPOINT if out is not None else None
+        if resume and ckpt_path.is_file():
+            state = _load_checkpoint(ckpt_path, model, ema_model, opt, gen, run_config, device)
+            print(f"els.train: resuming {ckpt_path} at step {state['step']} "
+                  f"({state['elapsed'] / 60:.1f} min trained so far)")
+        elif resume:
+            print(f"els.train: no checkpoint in {out}; starting a new run")
 
-    budget_s = max_minutes * 60 if max_minutes is not None else math.inf
-    total = steps if steps is not None else None
-    b = min(batch_size, n)
-    per_epoch = max(1, n // b)
-    perm_epoch, perm = -1, None
-    losses: list[float] = []
-    loss_avg = torch.tensor(state["loss_avg"], device=device)
-    start_step = state["step"]
-    t0 = time.perf_counter()
-    last_ckpt = t0
-    bar = tqdm(total=total, initial=state["step"], disable=not progress, desc="train", unit="step",
-               dynamic_ncols=True)
+        budget_s = max_minutes * 60 if max_minutes is not None else math.inf
+        total = steps if steps is not None else None
+        b = min(batch_size, n)
+        per_epoch = max(1, n // b)
+        perm_epoch, perm = -1, None
+        losses: list[float] = []
+        loss_avg = torch.tensor(state["loss_avg"], device=device)
+        start_step = state["step"]
+        t0 = time.perf_counter()
+        last_ckpt = t0
+        bar = tqdm(total=total, initial=state["step"], disable=not progress, desc="train", unit="step",
+                   dynamic_ncols=True)
 
-    elapsed_before = state["elapsed"]
+        elapsed_before = state["elapsed"]
 
-    def elapsed() -> float:
-        return elapsed_before + (time.perf_counter() - t0)
+        def elapsed() -> float:
+            return elapsed_before + (time.perf_counter() - t0)
 
-    def checkpoint() -> None:
-        if ckpt_path is not None:
-            snap = dict(state, elapsed=elapsed(), loss_avg=float(loss_avg))
-            _save_checkpoint(ckpt_path, model, ema_model, opt, gen, snap, run_config)
+        def checkpoint() -> None:
+            if ckpt_path is not None:
+                snap = dict(state, elapsed=elapsed(), loss_avg=float(loss_avg))
+                _save_checkpoint(ckpt_path, model, ema_model, opt, gen, snap, run_config)
 
-    with _stop_after_step_on_interrupt() as stop_requested:
-        while (total is None or state["step"] < total) and elapsed() < budget_s and not stop_requested():
-            step = state["step"]
-            epoch, j = divmod(step, per_epoch)
-            if epoch != perm_epoch:  # data order depends only on (seed, epoch): resumable
-                perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch + 1))
-                perm_epoch = epoch
-            idx = perm[j * b:(j + 1) * b].to(device)
-            # EMA warm-up: early on the average forgets the random init faster
-            loss = train_step(model, opt, data[idx], lab[idx] if lab is not None else None, gen,
-                              learning_rate(step, lr, lr_decay, warmup_steps), ema_model,
-                              min(ema, (1 + step) / (10 + step)) if ema is not None else None)
-            loss_avg = _LOSS_BETA * loss_avg + (1 - _LOSS_BETA) * loss
-            state["step"] = step + 1
-            state["images_seen"] += b
-            losses.append(loss)
-            bar.update(1)
-            if state["step"] % 10 == 0 or state["step"] == total:
-                rate = (state["step"] - start_step) * b / max(time.perf_counter() - t0, 1e-9)
-                bar.set_postfix(loss=f"{_debias(float(loss_avg), state['step']):.4f}", img_s=f"{rate:.0f}")
-            if ckpt_path is not None and (
-                    (checkpoint_every and state["step"] % checkpoint_every == 0)
-                    or (checkpoint_minutes and time.perf_counter() - last_ckpt > checkpoint_minutes * 60)):
-                checkpoint()
-                last_ckpt = time.perf_counter()
-    bar.close()
-    state["elapsed"] = elapsed()
-    state["loss_avg"] = float(loss_avg)
-    checkpoint()
-    if stop_requested():
-        print(f"els.train: interrupted after step {state['step']}"
-              + ("; checkpoint saved, rerun with resume=True" if ckpt_path is not None else ""))
-        raise KeyboardInterrupt
+        with _stop_after_step_on_interrupt() as stop_requested:
+            while (total is None or state["step"] < total) and elapsed() < budget_s and not stop_requested():
+                step = state["step"]
+                epoch, j = divmod(step, per_epoch)
+                if epoch != perm_epoch:  # data order depends only on (seed, epoch): resumable
+                    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch + 1))
+                    perm_epoch = epoch
+                idx = perm[j * b:(j + 1) * b].to(device)
+                # EMA warm-up: early on the average forgets the random init faster
+                loss = train_step(model, opt, data[idx], lab[idx] if lab is not None else None, gen,
+                                  learning_rate(step, lr, lr_decay, warmup_steps), ema_model,
+                                  min(ema, (1 + step) / (10 + step)) if ema is not None else None)
+                loss_avg = _LOSS_BETA * loss_avg + (1 - _LOSS_BETA) * loss
+                state["step"] = step + 1
+                state["images_seen"] += b
+                losses.append(loss)
+                bar.update(1)
+                if state["step"] % 10 == 0 or state["step"] == total:
+                    rate = (state["step"] - start_step) * b / max(time.perf_counter() - t0, 1e-9)
+                    bar.set_postfix(loss=f"{_debias(float(loss_avg), state['step']):.4f}", img_s=f"{rate:.0f}")
+                if ckpt_path is not None and (
+                        (checkpoint_every and state["step"] % checkpoint_every == 0)
+                        or (checkpoint_minutes and time.perf_counter() - last_ckpt > checkpoint_minutes * 60)):
+                    checkpoint()
+                    last_ckpt = time.perf_counter()
+        bar.close()
+        state["elapsed"] = elapsed()
+        state["loss_avg"] = float(loss_avg)
+        checkpoint()
+        if stop_requested():
+            raise TrainingInterrupted(
+                f"interrupted after step {state['step']}"
+                + (f"; the checkpoint in {out} holds it: continue with --resume (resume=True)" if ckpt_path else ""))
 
-    export = ema_model if ema_model is not None else model
-    export.eval()
-    result = TrainResult(model=export, step=state["step"], images_seen=state["images_seen"],
-                         loss=_debias(state["loss_avg"], state["step"]), wall_seconds=state["elapsed"],
-                         out_dir=out, losses=torch.stack(losses).tolist() if losses else [])
-    if out is not None:
-        result.manifest = _export(result, images, run_config, data_info, command, device, seed,
-                                  n_samples, sample_steps, steps, max_minutes)
-    return result
+        export = ema_model if ema_model is not None else model
+        export.eval()
+        result = TrainResult(model=export, step=state["step"], images_seen=state["images_seen"],
+                             loss=_debias(state["loss_avg"], state["step"]), wall_seconds=state["elapsed"],
+                             out_dir=out, losses=torch.stack(losses).tolist() if losses else [])
+        if out is not None:
+            result.manifest = _export(result, images, run_config, data_info, command, device, seed,
+                                      n_samples, sample_steps, steps, max_minutes)
+        return result
 
 
 def train_step(model: models.DiffusionNet, opt: torch.optim.Optimizer, x0: torch.Tensor,
@@ -297,26 +302,29 @@ def _ema_update(ema_model: torch.nn.Module, model: torch.nn.Module, decay: float
 
 @contextmanager
 def _stop_after_step_on_interrupt() -> Iterator[Callable[[], bool]]:
-    """Yields ``stop_requested()``: True once Ctrl-C (SIGINT) was pressed inside the block. The
-    first Ctrl-C only asks the training loop to stop after the current step, so the checkpoint
-    it then writes holds whole steps; a second one acts as usual. Does nothing where Python
-    gets no Ctrl-C (outside the main thread, or SIGINT ignored)."""
-    previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or previous == signal.SIG_IGN:
+    """Yields ``stop_requested()``: True once Ctrl-C (SIGINT) or SIGTERM arrived inside the
+    block. The first one only asks the training loop to stop after the current step, so the
+    checkpoint it then writes holds whole steps; a second one acts as usual. Does nothing
+    outside the main thread (Python delivers signals there only) or for an ignored signal."""
+    if threading.current_thread() is not threading.main_thread():
         yield lambda: False
         return
-    previous = previous if previous is not None else signal.default_int_handler
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
     requested: list[int] = []
 
-    def first_interrupt(signum, frame) -> None:
+    def first_signal(signum, frame) -> None:
         requested.append(signum)
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signum, previous[signum] if previous[signum] is not None else defaults[signum])
 
-    signal.signal(signal.SIGINT, first_interrupt)
+    for sig, handler in previous.items():
+        if handler != signal.SIG_IGN:
+            signal.signal(sig, first_signal)
     try:
         yield lambda: bool(requested)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else defaults[sig])
 
 
 def _save_checkpoint(path, model, ema_model, opt, gen, state, run_config) -> None:
@@ -335,7 +343,12 @@ def _save_checkpoint(path, model, ema_model, opt, gen, state, run_config) -> Non
 
 
 def _load_checkpoint(path, model, ema_model, opt, gen, run_config, device) -> dict:
-    ck = torch.load(path, map_location=device, weights_only=True)
+    try:
+        ck = torch.load(path, map_location=device, weights_only=True)
+        ck["config"], ck["state"]  # noqa: B018 - an els checkpoint has both
+    except Exception as e:  # truncated, empty, foreign or garbage file
+        raise ValueError(f"{path} is damaged or is not an els checkpoint ({type(e).__name__}); restore it, or "
+                         "start the run again with --force (force=True)") from e
     saved = _CONFIG_DEFAULTS | ck["config"]
     if saved.get("schedule", "legacy_cosine") != "legacy_cosine":  # written when training had the option
         raise ValueError(f"cannot resume {path}: it was trained under the {saved['schedule']!r} schedule, "

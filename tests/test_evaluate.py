@@ -160,3 +160,22 @@ def test_rows_match_an_independent_recomputation():
         p = ddim(machine_step, noise, 3).double().numpy().ravel()
         assert row["r"] == pytest.approx(np.corrcoef(p, y)[0, 1], abs=1e-5)
         assert row["R2"] == pytest.approx(1 - ((y - p) ** 2).sum() / ((y - y.mean()) ** 2).sum(), abs=1e-4)
+
+
+def test_results_file_is_validated_not_trusted(tmp_path):
+    """Garbage lines and repeated rows are dropped from the file; rows from another evaluation
+    (a machine or step count this one does not produce) are refused with the file named."""
+    images = torch.rand(6, 1, 6, 6, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    net = els.ELS(images, patch_size=3, padding="zeros", device="cpu")
+    machines = {"IS": (els.IS(images, device="cpu"), None)}
+    out = tmp_path / "e.csv"
+    kw = dict(steps=2, network_steps=(2,), out=out, progress=False)
+    evaluate(net, machines, seeds=2, **kw)
+    lines = out.read_text().splitlines()
+    out.write_text("\n".join([*lines, "garbage,,,", lines[1]]) + "\n")
+    rows = evaluate(net, machines, seeds=2, **kw)
+    assert len(rows) == 2 and out.read_text().splitlines() == lines
+    with open(out, "a") as f:
+        f.write("0,,3,IS,0.5,0.25,0.1,0.2\n")  # a step count this evaluation does not run
+    with pytest.raises(ValueError, match="e.csv holds rows.*another evaluation"):
+        evaluate(net, machines, seeds=2, **kw)

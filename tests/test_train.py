@@ -172,10 +172,11 @@ def test_train_step_takes_the_eps_mse_of_its_own_draws_and_moves_the_ema():
         assert torch.allclose(e, 0.75 * p + 0.25 * q, atol=1e-7)
 
 
-def test_ctrl_c_stops_after_the_step_and_the_run_resumes_exactly(tmp_path, monkeypatch):
-    """Fails if Ctrl-C in the middle of a step leaves no checkpoint or one holding part of a
-    step (the resumed run would differ from an uninterrupted one), or if training leaves its
-    Ctrl-C handler installed."""
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_ctrl_c_stops_after_the_step_and_the_run_resumes_exactly(tmp_path, monkeypatch, signum):
+    """Fails if Ctrl-C or SIGTERM in the middle of a step leaves no checkpoint or one holding
+    part of a step (the resumed run would differ from an uninterrupted one), or if training
+    leaves its handlers installed."""
     images, labels = toy_data(n=20)
     kw = dict(batch_size=8, lr=1e-3, lr_decay=0.99, warmup_steps=3, ema=0.9, seed=5, progress=False, device="cpu",
               n_samples=0)
@@ -187,15 +188,15 @@ def test_ctrl_c_stops_after_the_step_and_the_run_resumes_exactly(tmp_path, monke
     def interrupted_step(*args):
         calls.append(len(calls))
         if len(calls) == 3:
-            signal.raise_signal(signal.SIGINT)  # Ctrl-C during the third step
+            signal.raise_signal(signum)  # during the third step
         return step(*args)
 
-    handler = signal.getsignal(signal.SIGINT)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     monkeypatch.setattr(train, "train_step", interrupted_step)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(train.TrainingInterrupted, match="after step 3.*--resume"):
         train.train(tiny_resnet(num_classes=3), images, labels, steps=5, out_dir=tmp_path, checkpoint_every=None,
                     **kw)
-    assert signal.getsignal(signal.SIGINT) is handler
+    assert {sig: signal.getsignal(sig) for sig in handlers} == handlers
     assert torch.load(tmp_path / train.CHECKPOINT, weights_only=True)["state"]["step"] == 3
     monkeypatch.undo()
     resumed = tiny_resnet(num_classes=3)
@@ -359,3 +360,65 @@ def test_a_folder_holding_a_run_is_not_overwritten_without_resume_or_force(tmp_p
     assert (tmp_path / train.MODEL).read_bytes() == before
     assert train.train(tiny_resnet(), images, force=True, seed=1, **kw).step == 1  # another run
     assert (tmp_path / train.MODEL).read_bytes() != before
+
+
+def test_cli_interrupt_is_one_line_naming_resume(tmp_path, monkeypatch, capsys):
+    """SIGTERM during `python -m els train`: exit status 130 and one line on stderr that says
+    how to continue, no traceback."""
+    from els.__main__ import main
+
+    step, calls = train.train_step, []
+
+    def interrupted_step(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            signal.raise_signal(signal.SIGTERM)
+        return step(*args)
+
+    monkeypatch.setattr(train, "train_step", interrupted_step)
+    code = main(["train", "--dataset", "mnist", "--arch", "resnet", "--preset", "smoke", "--max-images", "20",
+                 "--steps", "5", "--out", str(tmp_path / "run"), "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 130 and len(err) == 1 and "--resume" in err[0] and "Traceback" not in err[0]
+    assert (tmp_path / "run" / train.CHECKPOINT).is_file()
+
+
+def test_damaged_files_are_named(tmp_path):
+    """A truncated checkpoint or model file gives an error naming the file and the way out."""
+    images, _ = toy_data(n=8)
+    kw = dict(steps=2, batch_size=4, progress=False, device="cpu", n_samples=0, out_dir=tmp_path)
+    train.train(tiny_resnet(), images, **kw)
+    for name in (train.CHECKPOINT, train.MODEL):
+        data = (tmp_path / name).read_bytes()
+        (tmp_path / name).write_bytes(data[: len(data) // 3])
+    with pytest.raises(ValueError, match=f"{train.CHECKPOINT} is damaged.*--force"):
+        train.train(tiny_resnet(), images, **kw, resume=True)
+    with pytest.raises(ValueError, match=f"{train.MODEL} is damaged"):
+        models.load(tmp_path / train.MODEL)
+
+
+def test_output_folder_is_checked_and_locked_before_any_step(tmp_path, monkeypatch):
+    """An unwritable folder and a folder held by another live run are refused before the first
+    step; a lock or a temporary left by a dead process is cleared."""
+    import os
+
+    from els.storage import LOCK, FolderInUse
+
+    images, _ = toy_data(n=8)
+    monkeypatch.setattr(train, "train_step", lambda *a: pytest.fail("trained before checking the folder"))
+    kw = dict(steps=2, batch_size=4, progress=False, device="cpu", n_samples=0)
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(PermissionError, match="cannot write to"):
+        train.train(tiny_resnet(), images, out_dir=tmp_path / "file" / "run", **kw)
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / LOCK).write_text(str(os.getppid()))  # a live process other than this one
+    with pytest.raises(FolderInUse, match="in use by another run"):
+        train.train(tiny_resnet(), images, out_dir=busy, **kw)
+    monkeypatch.undo()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    (busy / LOCK).write_text(dead)
+    (busy / f".{train.CHECKPOINT}.{dead}.tmp").write_bytes(b"half a checkpoint")
+    train.train(tiny_resnet(), images, out_dir=busy, **kw)
+    assert not (busy / LOCK).exists() and not list(busy.glob(".*.tmp"))
