@@ -184,6 +184,7 @@ class PageReport:
     sliders: int = 0
     slider_changes_frame: bool | None = None
     widgets_rendered: int = 0
+    searches: int = 0  # visible search boxes and buttons
     screenshots: list[str] = field(default_factory=list)
 
 
@@ -206,6 +207,10 @@ _COUNT = """({
             .filter(i => i.complete && i.naturalWidth > 0).length,
   sliders: document.querySelectorAll('input.anim-slider').length,
   widgets: document.querySelectorAll('.jupyter-widgets, .widget-container').length,
+  searches: Array.from(document.querySelectorAll('.search-button, .search-button-field, input[type=search]'))
+            .filter(e => { const r = e.getBoundingClientRect();
+                           return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden'; })
+            .length,
   height: document.documentElement.scrollHeight
 })"""
 
@@ -220,6 +225,7 @@ def check_page(page: Page, base_url: str, path: str, screenshot_dir: Path | None
     time.sleep(0.5)  # let the widget manager and late scripts run
     counts = page.evaluate(_COUNT)
     report.images, report.sliders, report.widgets_rendered = counts["images"], counts["sliders"], counts["widgets"]
+    report.searches = counts["searches"]
     if report.sliders:
         report.slider_changes_frame = _move_slider(page)
     if screenshot_dir is not None:

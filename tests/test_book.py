@@ -214,6 +214,7 @@ def test_pages_work_in_headless_chromium(built_site):
         r = by_page[f"book/{name}.html"]
         assert r.images >= 1, f"{name}: no figure rendered"
         assert r.math >= 1, f"{name}: no MathJax output (mjx-container) on the page"
+        assert r.searches == 1, f"{name}: {r.searches} visible search boxes; one is enough"
     els_page = by_page["book/06_els.html"]
     assert els_page.sliders >= 1, "chapter 6 has no precomputed patch-size slider"
     assert els_page.slider_changes_frame, "moving the patch-size slider did not change the frame"
