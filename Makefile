@@ -8,7 +8,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 
 DATA   := $(VENV)/.data
 
-.PHONY: setup data test book book-deps book-exec chromium bench lab clean
+.PHONY: setup data test book book-deps book-exec chromium bench lab repository clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -83,3 +83,9 @@ lab: setup
 
 clean:
 	rm -rf _build .pytest_cache $(VENDOR) $(NPM_DEPS)
+
+# Point the book (site buttons, every chapter's Colab set-up cell) at another repository:
+#   make repository URL=https://github.com/you/els
+repository: $(STAMP)
+	@test -n "$(URL)" || { echo "usage: make repository URL=https://github.com/you/els" >&2; exit 2; }
+	$(PY) scripts/set_repository.py "$(URL)"

@@ -24,7 +24,7 @@ import sys
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-ELS_REPO = "https://github.com/els-book/els"  # the book's repository (placeholder)
+ELS_REPO = "https://github.com/els-book/els"  # the book's repository: `make repository URL=...` changes it everywhere
 if "google.colab" in sys.modules:
     if not os.path.isdir("/content/els"):
         subprocess.run(["git", "clone", "-q", "--depth", "1", ELS_REPO, "/content/els"], check=True)

@@ -95,6 +95,30 @@ def test_notebook_fixed_cells(notebook):
     assert "## Summary" in headings and "## Exercises" in headings
 
 
+def test_the_repository_is_one_setting(tmp_path):
+    """Every chapter's Colab cell clones the repository the site's buttons point to, and
+    `make repository URL=...` (scripts/set_repository.py) changes all of them together."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from set_repository import set_repository
+
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    for nb in NOTEBOOKS:
+        assert f'ELS_REPO = "{url}"' in _read(nb).cells[0].source, nb.name
+    (tmp_path / "book").mkdir()
+    shutil.copy(ROOT / "_config.yml", tmp_path / "_config.yml")
+    for nb in NOTEBOOKS[:2]:
+        shutil.copy(nb, tmp_path / "book" / nb.name)
+        shutil.copy(nb.with_suffix(".py"), tmp_path / "book" / nb.with_suffix(".py").name)
+    fork = "https://github.com/someone/els-fork"
+    assert len(set_repository(fork, tmp_path)) == 5
+    assert yaml.safe_load((tmp_path / "_config.yml").read_text())["repository"]["url"] == fork
+    for nb in NOTEBOOKS[:2]:
+        assert f'ELS_REPO = "{fork}"' in _read(tmp_path / "book" / nb.name).cells[0].source
+        assert f'ELS_REPO = "{fork}"' in (tmp_path / "book" / nb.with_suffix(".py").name).read_text()
+    with pytest.raises(ValueError, match="https://"):
+        set_repository("github.com/no-scheme", tmp_path)
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_exercise_has_a_folded_solution(notebook):
     """Each numbered exercise is followed by a "Solution" admonition folded as a dropdown."""
