@@ -195,9 +195,12 @@ def _complete_rows(out, expected: set[tuple[int, str]]) -> list[dict]:
     per_seed: dict[int, set] = {}
     for row in rows:
         per_seed.setdefault(row["seed"], set()).add((row["network_steps"], row["machine"]))
-    seen: set = set()
-    keep = [row for row in rows if per_seed[row["seed"]] == expected
-            and (key := (row["seed"], row["network_steps"], row["machine"])) not in seen and not seen.add(key)]
+    keep, seen = [], set()
+    for row in rows:  # whole seeds only, each (seed, steps, machine) once
+        key = (row["seed"], row["network_steps"], row["machine"])
+        if per_seed[row["seed"]] == expected and key not in seen:
+            keep.append(row)
+            seen.add(key)
     lines = Path(out).read_text().splitlines() if Path(out).exists() else []
     if len(keep) != len(lines) - 1 or (lines and not Path(out).read_text().endswith("\n")):
         write_atomic(out, "".join(line + "\n" for line in [HEADER, *map(_format, keep)]))
