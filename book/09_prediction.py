@@ -193,9 +193,15 @@ for name, s in summaries.items():
     facts = els.matched.network_facts(els.artifacts.path("models", name))
     row = els.paper.agreement_row(facts["data"], facts["arch"], facts["padding"], facts["conditional"])
     a = s["agreement"]
-    text = (f"- **{name}**: ELS {median_r(a, 'ELS'):.2f} (paper {row.ELS:.2f}), LS {median_r(a, 'LS'):.2f} "
-            f"({row.LS:.2f}), IS {median_r(a, 'IS'):.2f} ({row.IS:.2f}); network in 20 steps: ELS "
-            f"{median_r(a, 'ELS', '20'):.2f} ({row.ELS_network_20_steps:.2f})")
+
+    def paper_value(field, prefix=""):
+        return "" if row is None else f" ({prefix}{getattr(row, field):.2f})"
+
+    text = (f"- **{name}**: ELS {median_r(a, 'ELS'):.2f}{paper_value('ELS', 'paper ')}, "
+            f"LS {median_r(a, 'LS'):.2f}{paper_value('LS')}, IS {median_r(a, 'IS'):.2f}{paper_value('IS')}; "
+            f"network in 20 steps: ELS {median_r(a, 'ELS', '20'):.2f}{paper_value('ELS_network_20_steps')}")
+    if row is None:
+        text += " (the paper has no row for this network)"
     if median_r(a, "ELS (paper schedule)") is not None:
         text += f"; with the paper's schedule ELS {median_r(a, 'ELS (paper schedule)'):.2f}"
     if name in first_recipe:

@@ -63,6 +63,8 @@ def test_chapter_8_and_9_claims_match_the_committed_results():
     for name, s in summaries.items():
         facts = matched.network_facts(root / "models" / name)
         row = paper.agreement_row(facts["data"], facts["arch"], facts["padding"], facts["conditional"])
+        if row is None:  # the paper has no row for this network: chapter 9 says so
+            continue
         ours = r(s["agreement"], "ELS")
         (above if ours > row.ELS else gaps).append((name, ours - row.ELS))
         is_lower[name] = r(s["agreement"], "IS") < row.IS
