@@ -123,6 +123,34 @@ def evaluate(
     return rows
 
 
+def along_trajectory(
+    network,
+    machines: Mapping[str, tuple[object, Sequence[int] | None]],
+    seeds: int | Sequence[int] = 30,
+    steps: int = 20,
+) -> dict[str, torch.Tensor]:
+    """Single-step agreement: along the network's own DDIM trajectory from each seed, every
+    machine denoises the network's ``x_t`` (with its schedule's scale at that step) and is
+    scored against the network's ``x0_hat`` there. Returns ``{name: (steps, S) Pearson r}``,
+    row ``i - 1`` at t = i / steps (low noise first, like schedules); machines as in
+    :func:`evaluate`. Shows where along the trajectory a machine's estimates part from the
+    network's: coarse structure at high noise, detail at low noise (book chapter 9)."""
+    from .sampling import trajectory
+
+    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    first = next(iter(machines.values()))[0]
+    conditional = bool(getattr(network, "conditional", False))
+    classes = sorted(torch.unique(first.labels).tolist()) if conditional else None
+    noise, labels = seeded_inputs(seeds, first.images.shape[1:], classes)
+    out = {name: torch.empty(steps, len(seeds), dtype=torch.float64) for name in machines}
+    for t, x_t, net_x0, _ in trajectory(network, noise.to(first.images.dtype), steps, label=labels):
+        i = round(t * steps) - 1
+        for name, (machine, scales) in machines.items():
+            scale = {} if scales is None else {machine.scale_name: scales[i]}
+            out[name][i] = agreement(machine.denoise(x_t, t, label=labels, **scale).cpu(), net_x0.cpu())["r"]
+    return out
+
+
 def summarise(rows: Sequence[dict], reference: str = "IS") -> dict:
     """Per network step count and machine: median and quartiles of each metric over samples,
     the sample count, and the share of samples where the machine's r beats ``reference``'s."""

@@ -179,3 +179,20 @@ def test_results_file_is_validated_not_trusted(tmp_path):
         f.write("0,,3,IS,0.5,0.25,0.1,0.2\n")  # a step count this evaluation does not run
     with pytest.raises(ValueError, match="e.csv holds rows.*another evaluation"):
         evaluate(net, machines, seeds=2, **kw)
+
+
+def test_along_trajectory_scores_each_machine_on_the_networks_own_states():
+    """A machine that *is* the network scores r = 1 at every step; another machine's r at each
+    step is its denoiser against the network's x0_hat at the network's x_t (recomputed)."""
+    from els.evaluate import along_trajectory
+
+    train = torch.rand(10, 1, 6, 6, generator=torch.Generator().manual_seed(8)) * 2 - 1
+    network = els.ELS(train, patch_size=3, padding="zeros", device="cpu")
+    other = els.IS(train, device="cpu")
+    got = along_trajectory(network, {"same": (network, [3, 3, 3]), "IS": (other, None)}, seeds=[1, 2], steps=3)
+    assert got["same"].shape == (3, 2) and torch.allclose(got["same"], torch.ones(3, 2, dtype=torch.float64))
+    noise, _ = els.sampling.seeded_inputs([1, 2], (1, 6, 6))
+    for t, x_t, x0, _ in els.sampling.trajectory(network, noise, 3):
+        i = round(t * 3) - 1
+        np.testing.assert_allclose(got["IS"][i], agreement(other.denoise(x_t, t), x0)["r"], rtol=1e-10)
+    assert not torch.allclose(got["IS"], torch.ones(3, 2, dtype=torch.float64))
