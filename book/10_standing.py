@@ -98,8 +98,8 @@ print("models with a standing comparison:", ", ".join(standing))
 #   inductive bias across network architectures and built training-free denoisers by
 #   combining posterior means over image crops.
 # - **Locality from the data.** {cite:t}`lukoianov2025locality` showed that the optimal
-#   *linear* denoiser is already local, because pixel correlations in images decay with
-#   distance: locality need not come from the convolutions. Their *PCA-locality* denoiser
+#   *linear* denoiser is already local, because of the pixel correlations in image data sets:
+#   locality need not come from the convolutions. Their *PCA-locality* denoiser
 #   uses the Wiener gain as a per-pixel mask inside the ideal score, and matched a trained
 #   UNet better than ELS.
 # - **Closed-form diffusion models.** {cite:t}`scarvelis2025closedform` smooth the ideal
@@ -108,13 +108,13 @@ print("models with a standing comparison:", ", ".join(standing))
 #   denoisers against a convolutional DDPM UNet on CIFAR10 with the coefficient of
 #   determination $R^2$ (mean over samples): ELS 0.41, Wiener 0.55, PCA-locality 0.67, and
 #   their GoldDiff 0.68, which runs PCA-locality on a per-step "golden subset" of training
-#   images, 30-70 times faster.
+#   images, 17 to 71 times faster than PCA-locality on the whole set in their table.
 # - A benchmark co-written by the paper's first author, analytic-diffusion-studio
 #   {cite:p}`ads2026`, treats ELS as one baseline among several. See also
 #   {cite:t}`finn2025` and {cite:t}`hunt2026`.
 #
-# Nobody had compared these denoisers on the *same* trained ResNets and UNets with ELS
-# calibrated to each network. That is what the rest of this chapter does.
+# We know of no comparison of these denoisers on the *same* trained ResNets and UNets with
+# ELS calibrated to each network. That is what the rest of this chapter does.
 
 # %% [markdown]
 # ## Where does a pixel look? The Wiener gain
@@ -340,7 +340,7 @@ Markdown(els.bench.golden_markdown(golden))
 #   28x28 MNIST/FashionMNIST and CIFAR10, CelebA-HQ and AFHQ. Our machines see 500 training
 #   images; theirs see the whole training set.
 # - **Reference network.** Ours are small ResNets and UNets trained for 30-45 CPU minutes on
-#   4,000 images; theirs is a 35-million-parameter DDPM UNet trained for 200 epochs.
+#   4,000 images; theirs is a DDPM UNet with 128 base channels, its checkpoint of epoch 200.
 # - **Sampler.** We run the paper's cosine schedule with 20 machine steps (150 for the
 #   network); they run 10 DDIM steps of a linear schedule for both.
 # - **Metric.** Their $R^2$ is a mean over samples of clamped $[0, 1]$ images; a few failed
