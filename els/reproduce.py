@@ -36,13 +36,14 @@ class ModelSpec:
     snapshots: tuple[str, ...] = ()
 
 
-#: the laptop checkpoints of the data/models issue
+#: the committed laptop checkpoints
 MODELS = (
     ModelSpec("mnist_resnet_zeros", ("15min",)),
     ModelSpec("mnist_unet_zeros"),
     ModelSpec("fashion_mnist_resnet_zeros", ("15min",)),
     ModelSpec("fashion_mnist_unet_zeros"),
     ModelSpec("mnist_resnet_circular"),
+    ModelSpec("mnist_attention_unet_zeros"),  # self-attention: the paper's limit case (chapter 9)
 )
 SNAPSHOT_SEEDS = 30  # per training snapshot (fewer only when the preset has fewer)
 GALLERY_SEEDS = 8  # seeds shown in gallery.png
