@@ -172,7 +172,7 @@ sizes = els.presets.get(PRESET).train
 images, labels = els.data.load("mnist", max_images=SIZES["n_train"] or sizes.max_images, seed=0)
 model = els.models.build("resnet", channels=1, padding="zeros", **sizes.model_kwargs("resnet"))
 steps = SIZES["steps"] or (None if SIZES["minutes"] else sizes.total_steps(len(images)))
-print(f"training on {len(images):,} images for {steps or 'as many'} steps"
+print(f"training on {len(images):,} images" + (f" for {steps:,} steps" if steps else "")
       + (f", at most {SIZES['minutes']:.0f} minutes" if SIZES["minutes"] else ""))
 result = els.train.train(
     model, images, steps=steps, max_minutes=SIZES["minutes"], batch_size=sizes.batch_size,

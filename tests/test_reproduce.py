@@ -85,6 +85,9 @@ def test_chapter_8_and_9_claims_match_the_committed_results():
     gap_old = r(first["mnist_resnet_zeros"]["agreement"], "ELS") - r(first["mnist_resnet_zeros"]["agreement"], "ELS", "20")
     gap_new = r(summaries["mnist_resnet_zeros"]["agreement"], "ELS") - r(summaries["mnist_resnet_zeros"]["agreement"], "ELS", "20")
     assert gap_old > 0.1 and gap_new < 0.05
+    attention, plain = summaries["mnist_attention_unet_zeros"], summaries["mnist_unet_zeros"]
+    gap = r(plain["agreement"], "ELS") - r(attention["agreement"], "ELS")
+    assert 0 < gap < 0.90 - 0.77 and r(attention["agreement"], "ELS") > r(attention["agreement"], "IS") + 0.2
     schedules = [s["schedules"]["ELS"] for s in summaries.values()]
-    assert sum(any(b < a for a, b in zip(x, x[1:])) for x in schedules) == 2
+    assert len(schedules) == 6 and sum(any(b < a for a, b in zip(x, x[1:])) for x in schedules) == 3
     assert paper.schedule("mnist", "resnet", "circular")[-1] == 3 and max(paper.schedule("mnist", "resnet", "circular")) == 11

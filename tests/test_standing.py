@@ -125,7 +125,7 @@ def test_readme_tables_are_the_committed_comparison():
     root = Path(__file__).resolve().parents[1]
     readme = (root / "README.md").read_text()
     summaries = standing.read_summaries(root / "artifacts" / "results")
-    assert len(summaries) == 5, "every committed model has a standing comparison"
+    assert len(summaries) == 6, "every committed model has a standing comparison"
     golden = json.loads((root / "artifacts" / "bench" / "golden.json").read_text())
     lines = [*standing.table(summaries, "book").splitlines(), *standing.table(summaries, "peers").splitlines(),
              *bench.golden_markdown(golden).splitlines()]
@@ -147,7 +147,12 @@ def test_chapter_claims_match_the_committed_comparison():
     first_by_r = 0
     for name, s in summaries.items():
         assert all(book(s, "ELS", "R2") > book(s, m, "R2") for m in others), name
-        assert all(s["machines"]["ELS"]["peers"]["R2"] > s["machines"][m]["peers"]["R2"] for m in others), name
+        peers = {m: s["machines"][m]["peers"]["R2"] for m in standing.MACHINES}
+        if name == "mnist_attention_unet_zeros":  # the Wiener denoiser ties ELS there
+            assert abs(peers["ELS"] - peers["Wiener"]) < 0.01 and all(peers["ELS"] > peers[m] for m in others
+                                                                       if m != "Wiener"), name
+        else:
+            assert all(peers["ELS"] > peers[m] for m in others), name
         first_by_r += all(book(s, "ELS", "r") > book(s, m, "r") for m in others)
         assert book(s, "PCALocality", "r") > book(s, "Wiener", "r") and s["pca_rule"] == "column", name
         cost = s["seconds_per_sample"]
@@ -157,12 +162,12 @@ def test_chapter_claims_match_the_committed_comparison():
         assert all(w > n for t, w, n in zip(loc["t"], loc["Wiener"], loc["network"]) if t >= 0.9), name
         assert max(loc["Wiener"][0], loc["network"][0]) <= 4 and loc["Wiener"][-1] > loc["Wiener"][0], name
     fashion_unet = summaries["fashion_mnist_unet_zeros"]
-    assert first_by_r == 4 and book(fashion_unet, "LS", "r") > book(fashion_unet, "ELS", "r")
+    assert len(summaries) == 6 and first_by_r == 5 and book(fashion_unet, "LS", "r") > book(fashion_unet, "ELS", "r")
     assert all(book(summaries["mnist_resnet_circular"], m, "R2") < 0 for m in others)
-    for unet in ("mnist_unet_zeros", "fashion_mnist_unet_zeros"):
+    for unet in ("mnist_unet_zeros", "fashion_mnist_unet_zeros", "mnist_attention_unet_zeros"):
         r = [book(summaries[unet], m, "r") for m in ("ELS", "LS", "PCALocality")]
         assert max(r) - min(r) <= 0.05, unet
-    for mnist in ("mnist_resnet_zeros", "mnist_unet_zeros", "mnist_resnet_circular"):
+    for mnist in ("mnist_resnet_zeros", "mnist_unet_zeros", "mnist_resnet_circular", "mnist_attention_unet_zeros"):
         s = summaries[mnist]["machines"]
         assert abs(s["PCALocality (peers)"]["book"]["r"]["median"] - s[standing.MEAN_IMAGE]["book"]["r"]["median"]) < 0.01
 
