@@ -69,6 +69,7 @@ from IPython.display import Markdown
 import els
 import els.artifacts
 import els.bench
+import els.matched
 import els.plotting
 import els.reproduce
 import els.standing
@@ -303,7 +304,7 @@ fig = gallery("mnist_attention_unet_zeros")
 # %% mystnb={"figure": {"caption": "Width of each denoiser's view of the centre pixel against diffusion time, per dataset: the Wiener gain (data only, black), each network's measured sensitivity (solid), its calibrated ELS patch size (dashed) and PCA-locality mask (dotted).", "name": "fig-locality"}}
 datasets = {}
 for name, s in standing.items():
-    data = name.split("_resnet")[0].split("_unet")[0]
+    data = els.matched.network_facts(els.artifacts.path("models", name))["data"]
     datasets.setdefault(data, {})[name.removeprefix(data + "_").replace("_", " ")] = s["locality"]
 fig, axes = plt.subplots(len(datasets), 1, figsize=(6.4, 4.4 * len(datasets)), squeeze=False)
 for ax, (data, localities) in zip(axes[:, 0], datasets.items()):
