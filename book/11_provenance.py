@@ -111,23 +111,29 @@ for t, x_t, x0, _ in path:
     index, position, weight = machine.top_patches(x_t, t, patch_size=schedule[round(t * 20) - 1])
     centre = train_images[index, 0, position[..., 0], position[..., 1]]   # (1, H, W)
     steps.append((t, float(weight.median()), float(((x0[:, 0] - centre).abs() < 0.1).float().mean())))
+print(f"median weight of the heaviest patch: {steps[0][1]:.3f} at t = {steps[0][0]:.2f}, "
+      f"{steps[-1][1]:.2f} at t = {steps[-1][0]:.2f}; pixels equal to its centre: "
+      f"{steps[0][2]:.0%} -> {steps[-1][2]:.0%}")
 
-# %% mystnb={"figure": {"caption": "Along one ELS trajectory: the share of pixels whose output equals (within 0.1) the centre of their heaviest training patch, and the median weight of that patch. The weight stays spread over many near-identical patches, but by the last steps they agree on the centre value almost everywhere: the output becomes locally consistent.", "name": "fig-collapse"}}
+# %% mystnb={"figure": {"caption": "Along one ELS trajectory: the share of pixels whose output equals (within 0.1) the centre of their heaviest training patch, and the median weight of that patch (right, logarithmic axis). The weight stays shared among near-identical patches, but by the last steps they agree on the centre value almost everywhere: the output becomes locally consistent.", "name": "fig-collapse"}}
 fig, ax = plt.subplots(figsize=(5.5, 3.4))
 ts = [t for t, _, _ in steps]
-ax.plot(ts, [c for _, _, c in steps], "o-", label="pixels equal to the heaviest patch's centre")
-ax.plot(ts, [w for _, w, _ in steps], "s--", label="median weight of the heaviest patch")
-ax.set(xlabel="diffusion time t", ylabel="share of pixels / weight", ylim=(0, 1.02),
+ax.plot(ts, [c for _, _, c in steps], "o-", label="pixels equal to the heaviest patch's centre (left)")
+ax.set(xlabel="diffusion time t", ylabel="share of pixels", ylim=(0, 1.02),
        title="Local consistency emerges as t -> 0")
+weight_ax = ax.twinx()  # the weight is small: its own, logarithmic axis
+weight_ax.plot(ts, [w for _, w, _ in steps], "s--", color="C1", label="median weight of the heaviest patch (right)")
+weight_ax.set(yscale="log", ylabel="weight (log scale)")
 ax.invert_xaxis()
-ax.legend(fontsize=8)
+fig.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 0.22))
 fig.tight_layout()
 
 # %% [markdown]
-# The heaviest single patch rarely holds much weight: a 3x3 piece of a stroke edge looks
-# almost the same in many training digits, and those near-copies share the softmax.
-# What collapses is their *disagreement*: by the last steps nearly every output pixel equals
-# the centre of its best-matching training patch. That is the local consistency of chapter
+# The heaviest single patch holds almost no weight at high noise and, even at the last step,
+# only part of it (the numbers are printed above the figure): a 3x3 piece of a stroke edge
+# looks almost the same in many training digits, and those near-copies share the softmax.
+# What collapses first is their *disagreement*: by the last steps nearly every output pixel
+# equals the centre of its best-matching training patch. That is the local consistency of chapter
 # 6, reached in finite time.
 
 # %% [markdown]
