@@ -81,11 +81,7 @@ def evaluate(
     if images_out is not None and out is None:
         raise ValueError("images_out needs out= (the rows say which seeds the images file holds)")
     seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
-    first = next(iter(machines.values()))[0]
-    conditional = bool(getattr(network, "conditional", False))
-    if conditional and first.labels is None:
-        raise ValueError("the network is class-conditional: build the machines with labels=")
-    classes = sorted(torch.unique(first.labels).tolist()) if conditional else None
+    first, classes = _first_machine_and_classes(network, machines)
     rows = _complete_rows(out, {(k, name) for k in network_steps for name in machines})
     timing = _read_timing(out)
     done = {row["seed"] for row in rows}
@@ -138,9 +134,7 @@ def along_trajectory(
     from .sampling import trajectory
 
     seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
-    first = next(iter(machines.values()))[0]
-    conditional = bool(getattr(network, "conditional", False))
-    classes = sorted(torch.unique(first.labels).tolist()) if conditional else None
+    first, classes = _first_machine_and_classes(network, machines)
     noise, labels = seeded_inputs(seeds, first.images.shape[1:], classes)
     out = {name: torch.empty(steps, len(seeds), dtype=torch.float64) for name in machines}
     for t, x_t, net_x0, _ in trajectory(network, noise.to(first.images.dtype), steps, label=labels):
@@ -190,6 +184,17 @@ def read_rows(path: str | Path) -> list[dict]:
     return rows
 
 
+def _first_machine_and_classes(network, machines: Mapping) -> tuple[object, list[int] | None]:
+    """The first machine (its training images give the image shape) and, for a
+    class-conditional network, the classes its labels hold (seeds draw their label from them)."""
+    first = next(iter(machines.values()))[0]
+    if not getattr(network, "conditional", False):
+        return first, None
+    if first.labels is None:
+        raise ValueError("the network is class-conditional: build the machines with labels=")
+    return first, sorted(torch.unique(first.labels).tolist())
+
+
 def read_images(path: str | Path) -> dict:
     """The final images kept by :func:`evaluate`: ``{"seeds": [S], "labels": [S] or None,
     "images": {name: (S, C, H, W) float32}}``, names ``network@<steps>`` and the machines'."""
@@ -229,8 +234,8 @@ def _complete_rows(out, expected: set[tuple[int, str]]) -> list[dict]:
         if per_seed[row["seed"]] == expected and key not in seen:
             keep.append(row)
             seen.add(key)
-    lines = Path(out).read_text().splitlines() if Path(out).exists() else []
-    if len(keep) != len(lines) - 1 or (lines and not Path(out).read_text().endswith("\n")):
+    text = Path(out).read_text() if Path(out).exists() else ""
+    if len(keep) != len(text.splitlines()) - 1 or not text.endswith("\n"):
         write_atomic(out, "".join(line + "\n" for line in [HEADER, *map(_format, keep)]))
     return keep
 

@@ -20,8 +20,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .machines import Machine, _checked_t, _noise_levels
-from .schedule import alpha_bar, per_image
+from .machines import Machine, _checked_t, _noise_levels, implied_noise
 
 
 class GoldenSubset:
@@ -68,11 +67,7 @@ class GoldenSubset:
 
     def eps(self, x_t: torch.Tensor, t: float | torch.Tensor, label=None, **scale) -> torch.Tensor:
         """Noise prediction from :meth:`denoise` (undefined at t = 0)."""
-        x0 = self.denoise(x_t, t, label=label, **scale)
-        ab = per_image(alpha_bar(_checked_t(t, len(x_t))), x_t)
-        if (ab >= 1).any():
-            raise ValueError("eps is undefined at t = 0 (no noise); use denoise() there")
-        return (x_t - ab.sqrt() * x0) / (1 - ab).sqrt()
+        return implied_noise(x_t, t, self.denoise(x_t, t, label=label, **scale))
 
     def sizes(self, s2: float, n: int) -> tuple[int, int]:
         """(m_t, k_t) for noise variance ``s2`` among ``n`` images (module docstring)."""

@@ -137,11 +137,7 @@ class Machine:
         """Noise prediction ``(x_t - sqrt(abar) x0_hat) / sqrt(1 - abar)``, (B, C, H, W);
         undefined at t = 0. ``scale``: the machine's locality scale for this call, by the name
         in :attr:`scale_name` (``patch_size=`` for LS and ELS, ``threshold=`` for PCALocality)."""
-        x0 = self.denoise(x_t, t, label=label, **scale)
-        ab = per_image(alpha_bar(_checked_t(t, len(x_t))), x_t)
-        if (ab >= 1).any():
-            raise ValueError("eps is undefined at t = 0 (no noise); use denoise() there")
-        return (x_t - ab.sqrt() * x0) / (1 - ab).sqrt()
+        return implied_noise(x_t, t, self.denoise(x_t, t, label=label, **scale))
 
     def top_patches(
         self,
@@ -401,6 +397,15 @@ class ELS(Machine):
 
 
 # ----- checks and small helpers ----------------------------------------------------------------
+def implied_noise(x_t: torch.Tensor, t: float | torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
+    """The noise ``(x_t - sqrt(abar) x0) / sqrt(1 - abar)`` that a denoised estimate ``x0``
+    implies for ``x_t`` (both (B, C, H, W)) at time ``t``; undefined at t = 0."""
+    ab = per_image(alpha_bar(_checked_t(t, len(x_t))), x_t)
+    if (ab >= 1).any():
+        raise ValueError("eps is undefined at t = 0 (no noise); use denoise() there")
+    return (x_t - ab.sqrt() * x0) / (1 - ab).sqrt()
+
+
 def checked_patch_size(size) -> int:
     """``size`` if it is a positive odd int, else a ValueError/TypeError naming the fix."""
     if isinstance(size, bool) or not isinstance(size, int):

@@ -10,7 +10,6 @@ the network's padding and for LS), ``samples.csv`` (per-sample agreement, see
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -23,7 +22,7 @@ from .calibrate import Calibration, calibrate, default_candidates
 from .evaluate import evaluate, summarise
 from .matched import machine_for, network_facts
 from .sampling import sample, seeded_inputs
-from .storage import git_commit, machine_info, write_atomic
+from .storage import git_commit, machine_info, results_folder, write_atomic
 
 
 @dataclass(frozen=True)
@@ -69,13 +68,7 @@ def reproduce_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = 
     ``resume=True`` (finish and keep them: nothing computed is recomputed) or ``force=True``
     (delete them and start again)."""
     p = sizes or presets.get(preset).evaluation
-    model_dir, out = models_dir / spec.name, out / spec.name
-    if out.exists() and any(out.iterdir()):
-        if force:
-            shutil.rmtree(out)
-        elif not resume:
-            raise FileExistsError(f"{out} already holds results; continue them with resume=True (--resume), "
-                                  "replace them with force=True (--force), or choose another out folder")
+    model_dir, out = models_dir / spec.name, results_folder(out / spec.name, resume, force)
     images, labels = training_data(model_dir, p.calibration_images)
     network = models.load(model_dir / "model.pt")
     start = time.perf_counter()

@@ -20,7 +20,6 @@ calibrated schedule agrees best with the network on the calibration seeds) and
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import asdict
 from functools import partial
@@ -37,7 +36,7 @@ from .pca_locality import MASKS, gain_mask, mask_width
 from .reproduce import MODELS, ModelSpec, training_data
 from .sampling import seeded_inputs, trajectory
 from .schedule import alpha_bar
-from .storage import git_commit, machine_info, write_atomic
+from .storage import git_commit, machine_info, results_folder, write_atomic
 
 MACHINES = ("IS", "LS", "ELS", "Wiener", "PCALocality", "PCALocality (peers)")
 #: mask thresholds tried per step (0: every input for the column rule, the signed gain for the peers')
@@ -62,13 +61,7 @@ def stand_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = Path
     ``force=True`` (delete them and start again)."""
     p = sizes or presets.get(preset).evaluation
     model_dir, model_out = models_dir / spec.name, out / spec.name
-    here = model_out / "standing"
-    if here.exists() and any(here.iterdir()):
-        if force:
-            shutil.rmtree(here)
-        elif not resume:
-            raise FileExistsError(f"{here} already holds results; continue them with resume=True (--resume), "
-                                  "replace them with force=True (--force), or choose another out folder")
+    here = results_folder(model_out / "standing", resume, force)
     schedules = {}
     for kind in ("ELS", "LS"):
         path = model_out / f"calibration_{kind}.json"

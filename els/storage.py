@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,6 +46,20 @@ def _replacing(path: str | Path) -> Iterator[IO[bytes]]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def results_folder(path: str | Path, resume: bool, force: bool) -> Path:
+    """``path`` ready for a run's results: returned as is when empty or missing, or when it
+    holds results and ``resume`` (continue them); emptied when ``force``; otherwise a
+    FileExistsError naming the three ways out."""
+    path = Path(path)
+    if path.exists() and any(path.iterdir()):
+        if force:
+            shutil.rmtree(path)
+        elif not resume:
+            raise FileExistsError(f"{path} already holds results; continue them with resume=True (--resume), "
+                                  "replace them with force=True (--force), or choose another out folder")
+    return path
 
 
 LOCK = ".els.lock"
