@@ -229,11 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .storage import FolderInUse
+    from .storage import FolderInUse, NotEnoughSpace
 
     try:
         return int(args.func(args) or 0)
-    except (FileNotFoundError, FileExistsError, PermissionError, ValueError, FolderInUse) as e:
+    except (FileNotFoundError, FileExistsError, PermissionError, ValueError, FolderInUse, NotEnoughSpace) as e:
         print(f"error: {e}", file=sys.stderr)  # a clear message, not a traceback
         return 1
     except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM; training says where its checkpoint is

@@ -47,6 +47,7 @@ MODELS = (
 SNAPSHOT_SEEDS = 30  # per training snapshot (fewer only when the preset has fewer)
 GALLERY_SEEDS = 8  # seeds shown in gallery.png
 EVAL_BATCH = 25  # seeds sampled together (larger products; results are written per batch)
+RESULTS_BYTES = 20_000_000  # free space asked for: a laptop model's results take about 2 MB
 
 
 def training_data(model_dir: Path, max_images: int | None = None):
@@ -68,7 +69,14 @@ def reproduce_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = 
     ``resume=True`` (finish and keep them: nothing computed is recomputed) or ``force=True``
     (delete them and start again)."""
     p = sizes or presets.get(preset).evaluation
-    model_dir, out = models_dir / spec.name, results_folder(out / spec.name, resume, force)
+    with results_folder(out / spec.name, resume, force, need_bytes=RESULTS_BYTES) as here:
+        return _reproduce_into(here, spec, p, preset, models_dir, progress, command)
+
+
+def _reproduce_into(out: Path, spec: ModelSpec, p: presets.EvalPreset, preset: str, models_dir: Path,
+                    progress: bool, command: str | None) -> dict:
+    """``reproduce_model``'s work, writing into the held results folder ``out``."""
+    model_dir = models_dir / spec.name
     images, labels = training_data(model_dir, p.calibration_images)
     network = models.load(model_dir / "model.pt")
     start = time.perf_counter()

@@ -45,6 +45,7 @@ THRESHOLDS = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 PEERS_THRESHOLD = {"mnist": 0.005, "fashion_mnist": 0.005}
 STANDING_SEEDS = 40  # evaluation seeds per model (fewer when the preset has fewer)
 EVAL_BATCH = 20
+RESULTS_BYTES = 20_000_000  # free space asked for: a laptop model's comparison takes about 1.3 MB
 #: an input counts in a view's width when its influence on the centre output is at least this
 #: fraction of the largest influence
 WIDTH_FRACTION = 0.1
@@ -60,15 +61,22 @@ def stand_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = Path
     Results already in ``out/<name>/standing`` are refused unless ``resume=True`` or
     ``force=True`` (delete them and start again)."""
     p = sizes or presets.get(preset).evaluation
-    model_dir, model_out = models_dir / spec.name, out / spec.name
-    here = results_folder(model_out / "standing", resume, force)
     schedules = {}
     for kind in ("ELS", "LS"):
-        path = model_out / f"calibration_{kind}.json"
+        path = out / spec.name / f"calibration_{kind}.json"
         if not path.exists():
             raise FileNotFoundError(f"no {path}: run python -m els reproduce --models {spec.name} first "
                                     "(this comparison reuses its calibrated P(t))")
         schedules[kind] = Calibration.load(path)
+    with results_folder(out / spec.name / "standing", resume, force, need_bytes=RESULTS_BYTES) as here:
+        return _stand_into(here, spec, p, preset, models_dir, schedules, progress, command)
+
+
+def _stand_into(here: Path, spec: ModelSpec, p: presets.EvalPreset, preset: str, models_dir: Path,
+                schedules: dict[str, Calibration], progress: bool, command: str | None) -> dict:
+    """``stand_model``'s work, writing into the held results folder ``here``, with the
+    reproduction's calibrated ``schedules`` (``"ELS"``, ``"LS"``)."""
+    model_dir = models_dir / spec.name
     calibration_seeds = schedules["ELS"].seeds
     start = time.perf_counter()
     images, labels = training_data(model_dir, p.calibration_images)

@@ -48,20 +48,6 @@ def _replacing(path: str | Path) -> Iterator[IO[bytes]]:
         tmp.unlink(missing_ok=True)
 
 
-def results_folder(path: str | Path, resume: bool, force: bool) -> Path:
-    """``path`` ready for a run's results: returned as is when empty or missing, or when it
-    holds results and ``resume`` (continue them); emptied when ``force``; otherwise a
-    FileExistsError naming the three ways out."""
-    path = Path(path)
-    if path.exists() and any(path.iterdir()):
-        if force:
-            shutil.rmtree(path)
-        elif not resume:
-            raise FileExistsError(f"{path} already holds results; continue them with resume=True (--resume), "
-                                  "replace them with force=True (--force), or choose another out folder")
-    return path
-
-
 LOCK = ".els.lock"
 
 
@@ -69,11 +55,16 @@ class FolderInUse(RuntimeError):
     """Another live run holds the output folder."""
 
 
+class NotEnoughSpace(OSError):
+    """The output folder's disk has less free space than the run will write."""
+
+
 @contextmanager
-def claimed_folder(path: str | Path) -> Iterator[Path]:
-    """Hold ``path`` (created if needed) for one run: refuse it when it is not writable or
-    another live process holds it, remove temporaries that dead processes left there, and
-    keep a lock file (our process id) until the block ends."""
+def claimed_folder(path: str | Path, need_bytes: int = 0) -> Iterator[Path]:
+    """Hold ``path`` (created if needed) for one run: refuse it when it is not writable, when
+    its disk has less than ``need_bytes`` free (the run's estimate of what it writes), or when
+    another live process holds it; remove temporaries that dead processes left there, and keep
+    a lock file (our process id) until the block ends."""
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -82,6 +73,10 @@ def claimed_folder(path: str | Path) -> Iterator[Path]:
         probe.unlink()
     except OSError as e:
         raise PermissionError(f"cannot write to {path} ({e.strerror or e}); choose a writable output folder") from None
+    free = shutil.disk_usage(path).free
+    if free < need_bytes:
+        raise NotEnoughSpace(f"{path}: {free / 1e6:,.0f} MB free on its disk, but this run writes about "
+                             f"{need_bytes / 1e6:,.0f} MB; free some space or choose an output folder on another disk")
     lock = path / LOCK
     try:
         holder = int(lock.read_text().strip() or 0)
@@ -99,6 +94,22 @@ def claimed_folder(path: str | Path) -> Iterator[Path]:
         yield path
     finally:
         lock.unlink(missing_ok=True)
+
+
+@contextmanager
+def results_folder(path: str | Path, resume: bool, force: bool, need_bytes: int = 0) -> Iterator[Path]:
+    """``path`` held for a run's results (``claimed_folder``: writable, ``need_bytes`` free, ours
+    alone), then used as is when empty, continued when it holds results and ``resume``, emptied
+    when ``force``; otherwise a FileExistsError naming the three ways out."""
+    with claimed_folder(path, need_bytes) as path:
+        held = [p for p in path.iterdir() if p.name != LOCK]
+        if held and not (resume or force):
+            raise FileExistsError(f"{path} already holds results; continue them with resume=True (--resume), "
+                                  "replace them with force=True (--force), or choose another out folder")
+        if held and force:
+            for p in held:
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
+        yield path
 
 
 def _alive(pid: int) -> bool:

@@ -36,6 +36,9 @@ from .storage import claimed_folder, git_commit, machine_info, save_atomic, writ
 CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"
 MANIFEST = "manifest.json"
+# free space asked for per parameter (float32): a checkpoint holds weights, EMA and two Adam
+# moments (16 bytes), written beside the previous one (32), plus the exported model (4), rounded up
+CHECKPOINT_BYTES_PER_PARAMETER = 40
 SAMPLES = "samples.png"
 _LOSS_BETA = 0.99  # running average of the loss (bias-corrected exponential average)
 #: run settings added after checkpoints were first written, with the value older runs used
@@ -96,7 +99,8 @@ def train(model: models.DiffusionNet, images: torch.Tensor, labels: torch.Tensor
     if out is not None and not (resume or force) and any((out / f).exists() for f in (CHECKPOINT, MODEL)):
         raise FileExistsError(f"{out} already holds a training run ({CHECKPOINT} or {MODEL}); continue it with "
                               "resume=True (--resume), replace it with force=True (--force), or choose a new folder")
-    with claimed_folder(out) if out is not None else nullcontext():  # writable, ours alone
+    need = CHECKPOINT_BYTES_PER_PARAMETER * sum(w.numel() for w in model.parameters()) + 5_000_000
+    with claimed_folder(out, need) if out is not None else nullcontext():  # writable, room, ours alone
         model.to(device).train()
         data = images.to(device, torch.float32)
         lab = labels.to(device).long() if (labels is not None and model.conditional) else None

@@ -91,3 +91,22 @@ def test_chapter_8_and_9_claims_match_the_committed_results():
     schedules = [s["schedules"]["ELS"] for s in summaries.values()]
     assert len(schedules) == 6 and sum(any(b < a for a, b in zip(x, x[1:])) for x in schedules) == 3
     assert paper.schedule("mnist", "resnet", "circular")[-1] == 3 and max(paper.schedule("mnist", "resnet", "circular")) == 11
+
+
+def test_reproduce_refuses_a_folder_another_run_holds_before_any_work(tmp_path, capsys):
+    """Fails if a second reproduction into the same results folder starts (loads data or a
+    network) instead of stopping at once with one line naming the other run."""
+    import os
+
+    from els.__main__ import main
+    from els.storage import LOCK
+
+    (tmp_path / "models" / "mnist_resnet_zeros").mkdir(parents=True)
+    (tmp_path / "models" / "mnist_resnet_zeros" / "model.pt").write_bytes(b"not read: refused first")
+    held = tmp_path / "results" / "mnist_resnet_zeros"
+    held.mkdir(parents=True)
+    (held / LOCK).write_text(str(os.getppid()))  # a live process other than this one
+    rc = main(["reproduce", "--models", "mnist_resnet_zeros", "--models-dir", str(tmp_path / "models"),
+               "--out", str(tmp_path / "results"), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and len(err.splitlines()) == 1 and "in use by another run" in err, err

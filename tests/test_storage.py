@@ -33,3 +33,45 @@ def test_run_record_names_commit_and_machine():
     assert set(storage.git_commit()) == {"commit", "dirty"}
     info = storage.machine_info("cpu")
     assert info["device"] == "cpu" and info["torch"] == torch.__version__ and info["cpu_count"] >= 1
+
+
+def test_results_folder_refuses_resumes_or_empties_and_is_held_alone(tmp_path):
+    """Fails if results are silently reused or replaced, if --force deletes the lock it holds or
+    leaves old results, or if a folder another live run holds is touched (even with force)."""
+    import os
+
+    out = tmp_path / "results"
+    with storage.results_folder(out, resume=False, force=False) as here:
+        assert (here / storage.LOCK).read_text() == str(os.getpid())
+        (here / "samples.csv").write_text("seed\n0\n")
+        (here / "calibration").mkdir()
+    assert not (out / storage.LOCK).exists()
+    with pytest.raises(FileExistsError, match="--resume.*--force"):
+        with storage.results_folder(out, resume=False, force=False):
+            pytest.fail("entered a folder holding results")
+    with storage.results_folder(out, resume=True, force=False) as here:
+        assert (here / "samples.csv").read_text() == "seed\n0\n"
+    with storage.results_folder(out, resume=False, force=True) as here:
+        assert sorted(p.name for p in here.iterdir()) == [storage.LOCK]
+        (here / "samples.csv").write_text("new\n")
+    (out / storage.LOCK).write_text(str(os.getppid()))  # a live process other than this one
+    with pytest.raises(storage.FolderInUse, match="in use by another run"):
+        with storage.results_folder(out, resume=False, force=True):
+            pytest.fail("entered a folder another run holds")
+    assert (out / "samples.csv").read_text() == "new\n"
+
+
+def test_a_full_disk_is_refused_before_any_work(tmp_path, monkeypatch):
+    """Fails if a folder on a disk with less free space than the run's estimate is accepted, or
+    if the message does not say how much is free, how much is needed and what to do."""
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 3_000_000, 3_000_000))
+    with pytest.raises(storage.NotEnoughSpace, match="3 MB free.*about 20 MB; free some space"):
+        with storage.claimed_folder(tmp_path / "run", need_bytes=20_000_000):
+            pytest.fail("entered a folder without room")
+    assert not (tmp_path / "run" / storage.LOCK).exists()
+    with storage.claimed_folder(tmp_path / "run", need_bytes=2_000_000):
+        pass

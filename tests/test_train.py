@@ -398,8 +398,9 @@ def test_damaged_files_are_named(tmp_path):
 
 
 def test_output_folder_is_checked_and_locked_before_any_step(tmp_path, monkeypatch):
-    """An unwritable folder and a folder held by another live run are refused before the first
-    step; a lock or a temporary left by a dead process is cleared."""
+    """An unwritable folder, a disk without room for the checkpoints and a folder held by another
+    live run are refused before the first step; a lock or a temporary left by a dead process is
+    cleared."""
     import os
 
     from els.storage import LOCK, FolderInUse
@@ -415,6 +416,15 @@ def test_output_folder_is_checked_and_locked_before_any_step(tmp_path, monkeypat
     (busy / LOCK).write_text(str(os.getppid()))  # a live process other than this one
     with pytest.raises(FolderInUse, match="in use by another run"):
         train.train(tiny_resnet(), images, out_dir=busy, **kw)
+    import shutil
+    from collections import namedtuple
+
+    from els.storage import NotEnoughSpace
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 10**6, 10**6))
+    with pytest.raises(NotEnoughSpace, match="1 MB free"):  # a checkpoint of this network needs more
+        train.train(tiny_resnet(), images, out_dir=tmp_path / "full", **kw)
     monkeypatch.undo()
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True).stdout.strip()
