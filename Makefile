@@ -8,7 +8,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 
 DATA   := $(VENV)/.data
 
-.PHONY: setup data test book book-deps book-exec chromium bench lab repository clean
+.PHONY: setup data test book book-deps book-exec chromium bench lab repository mutate clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -76,6 +76,12 @@ book-exec: setup
 
 bench: setup
 	$(PY) -m els.bench
+
+# Mutation testing (outside CI, about 30 minutes on 2 cores): mutmut on the layers around the
+# numerical core (scripts/mutate.py, SCOPE); report and manifest in artifacts/mutation/.
+mutate: setup
+	$(PY) -m pip install -q mutmut==3.8.1
+	$(PY) scripts/mutate.py
 
 # JupyterLab on the chapters, with the live kernel the widgets need.
 lab: setup

@@ -50,7 +50,7 @@ class Calibration:
 def default_candidates(height: int, width: int) -> list[int]:
     """3, 5, ... up to the largest odd size that fits the image (book appendix, §A.5)."""
     largest = max(height, width)
-    return list(range(3, largest + 1 if largest % 2 else largest, 2))
+    return list(range(3, largest + 1, 2))
 
 
 def calibrate(

@@ -153,10 +153,9 @@ def train(model: models.DiffusionNet, images: torch.Tensor, labels: torch.Tensor
                     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch + 1))
                     perm_epoch = epoch
                 idx = perm[j * b:(j + 1) * b].to(device)
-                # EMA warm-up: early on the average forgets the random init faster
                 loss = train_step(model, opt, data[idx], lab[idx] if lab is not None else None, gen,
                                   learning_rate(step, lr, lr_decay, warmup_steps), ema_model,
-                                  min(ema, (1 + step) / (10 + step)) if ema is not None else None)
+                                  ema_decay(step, ema) if ema is not None else None)
                 loss_avg = _LOSS_BETA * loss_avg + (1 - _LOSS_BETA) * loss
                 state["step"] = step + 1
                 state["images_seen"] += b
@@ -212,6 +211,12 @@ def train_step(model: models.DiffusionNet, opt: torch.optim.Optimizer, x0: torch
     if ema_model is not None:
         _ema_update(ema_model, model, ema_decay)
     return loss.detach()
+
+
+def ema_decay(step: int, ema: float) -> float:
+    """The EMA decay used at optimiser step ``step`` (0-based): ``min(ema, (1 + step) / (10 + step))``,
+    a warm-up under which the average forgets the random initialisation faster early on."""
+    return min(ema, (1 + step) / (10 + step))
 
 
 def learning_rate(step: int, lr: float, lr_decay: float, warmup_steps: int = 0) -> float:

@@ -185,6 +185,10 @@ class PageReport:
     slider_changes_frame: bool | None = None
     widgets_rendered: int = 0
     searches: int = 0  # visible search boxes and buttons
+    # per figure: index on the page, natural and displayed width (CSS px), caption start
+    figures: list[dict] = field(default_factory=list)
+    # per table: index, width, px past the article's right edge, px hidden inside it, header start
+    tables: list[dict] = field(default_factory=list)
     screenshots: list[str] = field(default_factory=list)
 
 
@@ -211,7 +215,17 @@ _COUNT = """({
             .filter(e => { const r = e.getBoundingClientRect();
                            return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden'; })
             .length,
-  height: document.documentElement.scrollHeight
+  height: document.documentElement.scrollHeight,
+  figures: Array.from(document.querySelectorAll('.bd-article img'))
+            .filter(i => i.complete && i.naturalWidth > 0)
+            .map((i, k) => ({index: k + 1, natural: i.naturalWidth, shown: i.getBoundingClientRect().width,
+                             caption: ((i.closest('figure') || {}).innerText || i.alt || '').slice(0, 60)})),
+  tables: Array.from(document.querySelectorAll('.bd-article table')).map((t, k) => {
+            const article = document.querySelector('.bd-article').getBoundingClientRect();
+            const box = t.getBoundingClientRect();
+            return {index: k + 1, width: box.width, overflow: Math.max(0, box.right - article.right),
+                    hidden: Math.max(0, t.scrollWidth - t.clientWidth),
+                    header: (t.querySelector('tr') || t).innerText.slice(0, 60)}; })
 })"""
 
 
@@ -226,6 +240,7 @@ def check_page(page: Page, base_url: str, path: str, screenshot_dir: Path | None
     counts = page.evaluate(_COUNT)
     report.images, report.sliders, report.widgets_rendered = counts["images"], counts["sliders"], counts["widgets"]
     report.searches = counts["searches"]
+    report.figures, report.tables = counts["figures"], counts["tables"]
     if report.sliders:
         report.slider_changes_frame = _move_slider(page)
     if screenshot_dir is not None:

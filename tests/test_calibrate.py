@@ -1,4 +1,5 @@
 """P(t) calibration (book appendix, §A.5): recovers a known schedule, and resumes."""
+import pytest
 import torch
 
 import els
@@ -6,13 +7,14 @@ from els.calibrate import Calibration, calibrate, default_candidates
 
 
 class ScheduledMachine:
-    """A stand-in 'network': an ELS machine whose patch size follows a known schedule."""
+    """A stand-in 'network': an ELS machine whose patch size follows a known schedule;
+    ``calls`` counts images denoised (one per seed and step)."""
 
     def __init__(self, machine, schedule):
         self.machine, self.schedule, self.calls = machine, schedule, 0
 
     def eps(self, x_t, t, label=None):
-        self.calls += 1
+        self.calls += len(x_t)
         return self.machine.eps(x_t, t, label=label, patch_size=self.schedule[round(t * len(self.schedule)) - 1])
 
 
@@ -105,3 +107,39 @@ def test_schedule_is_the_lower_median_of_disagreeing_seeds():
                        batch_size=1, progress=False)
     assert result.choice == [[p] * steps for p in per_seed]
     assert result.schedule == [5] * steps
+
+
+def test_default_candidates_explicit_seeds_and_scale_names(tmp_path):
+    """Fails if calibration without candidates does not use the odd sizes up to the larger side
+    of a non-square image, if explicit seeds are not used as given, or if a machine whose
+    scale is not a patch size is calibrated without candidates instead of refused."""
+    x = torch.rand(6, 1, 5, 7, generator=torch.Generator().manual_seed(4)) * 2 - 1
+    net = ScheduledMachine(factory(x, None), [5, 7])
+    result = calibrate(net, factory, (x, None), seeds=[4, 9], steps=2, progress=False)
+    assert result.candidates == [3, 5, 7] and result.seeds == [4, 9] and result.schedule == [5, 7]
+    pca = lambda images, labels: els.PCALocality(images, labels, device="cpu")  # noqa: E731
+    with pytest.raises(ValueError, match="over its threshold: pass candidates="):
+        calibrate(net, pca, (x, None), seeds=1, steps=2, progress=False)
+    assert calibrate(net, pca, (x, None), candidates=[0.0, 0.5], seeds=1, steps=2, progress=False).candidates == [0.0, 0.5]
+
+
+def test_a_conditional_machine_is_scored_with_each_seeds_label():
+    """Fails if calibration calls the machine without the seed's label: the network is the
+    class-restricted machine itself, so only the labelled call reaches similarity 1."""
+    x, labels = images(), torch.arange(12) % 3
+    net = ScheduledMachine(factory(x, labels), [3, 5])
+    net.conditional = True
+    result = calibrate(net, factory, (x, labels), candidates=[3, 5], seeds=4, steps=2, progress=False)
+    best = torch.tensor(result.similarity).amax(-1)
+    assert torch.allclose(best, torch.ones_like(best), atol=1e-6)
+    with pytest.raises(ValueError, match="pass data=\\(images, labels\\)"):
+        calibrate(net, factory, (x, None), candidates=[3, 5], seeds=1, steps=2, progress=False)
+
+
+def test_cosine_of_small_vectors_is_not_damped():
+    """Fails if the guard against a zero norm changes the cosine of vectors with small norms."""
+    from els.calibrate import _cosine
+
+    a = torch.tensor([[1e-3, 0.0], [0.0, 0.0]])
+    b = torch.tensor([[2e-3, 0.0], [1.0, 0.0]])
+    assert _cosine(a, b).tolist() == [1.0, 0.0]

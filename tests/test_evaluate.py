@@ -196,3 +196,172 @@ def test_along_trajectory_scores_each_machine_on_the_networks_own_states():
         i = round(t * 3) - 1
         np.testing.assert_allclose(got["IS"][i], agreement(other.denoise(x_t, t), x0)["r"], rtol=1e-10)
     assert not torch.allclose(got["IS"], torch.ones(3, 2, dtype=torch.float64))
+
+
+class _ConditionalNet:
+    """A stand-in class-conditional network written apart from els: eps = x_t / 2 + label / 10,
+    and an error when asked without its labels."""
+
+    conditional = True
+
+    def eps(self, x_t, t, label=None):
+        if label is None:
+            raise AssertionError("the conditional network was called without labels")
+        return x_t / 2 + label.to(x_t.dtype).view(-1, 1, 1, 1) / 10
+
+
+def _abar(t):
+    import math
+
+    return math.cos(t / 1.008 * math.pi / 2) ** 2
+
+
+def _ddim(x0_of, noise, n):
+    """DDIM from ``noise`` in ``n`` steps with ``x0_of(x, t) -> (x0, eps)``, written here."""
+    x = noise
+    for i in range(n, 0, -1):
+        x0, eps = x0_of(x, i / n)
+        x = _abar((i - 1) / n) ** 0.5 * x0 + (1 - _abar((i - 1) / n)) ** 0.5 * eps
+    return x
+
+
+def _seed_label(seed, classes):
+    """The label seeded_inputs draws for ``seed``: after the (1, 6, 6) noise, one uniform index."""
+    g = torch.Generator().manual_seed(seed)
+    torch.randn(1, 6, 6, generator=g)
+    return classes[int(torch.randint(len(classes), (), generator=g))]
+
+
+def test_conditional_rows_use_each_seeds_label_for_the_network_and_every_machine(tmp_path):
+    """Fails if a conditional evaluation drops or mixes labels anywhere: the network and each
+    machine must sample with the seed's label drawn from the machines' classes (here 0 and 2,
+    not 0..k), rows and stored images must carry it, and r must equal a recomputation."""
+    g = torch.Generator().manual_seed(11)
+    train = torch.rand(8, 1, 6, 6, generator=g) * 2 - 1
+    labels = torch.tensor([0, 2, 0, 2, 2, 0, 2, 0])
+    net = _ConditionalNet()
+    machine = els.IS(train, labels=labels, device="cpu")
+    seeds = [0, 1, 2, 3, 4]
+    rows = evaluate(net, {"IS": (machine, None)}, seeds=seeds, steps=2, network_steps=(3,), out=tmp_path / "e.csv",
+                    images_out=tmp_path / "img.pt", batch_size=2, progress=False)
+    expected = {s: _seed_label(s, [0, 2]) for s in seeds}
+    assert {r["seed"]: r["label"] for r in rows} == expected and len(set(expected.values())) == 2
+    stored = read_images(tmp_path / "img.pt")
+    assert stored["labels"] == [expected[s] for s in stored["seeds"]]
+    for row in rows:
+        s, lab = row["seed"], torch.tensor([expected[row["seed"]]])
+        noise = torch.randn(1, 1, 6, 6, generator=torch.Generator().manual_seed(s))
+
+        def network_step(x, t):
+            eps = net.eps(x, t, lab)
+            return (x - (1 - _abar(t)) ** 0.5 * eps) / _abar(t) ** 0.5, eps
+
+        def machine_step(x, t):
+            x0 = machine.denoise(x, t, label=lab)
+            return x0, (x - _abar(t) ** 0.5 * x0) / (1 - _abar(t)) ** 0.5
+
+        y, p = _ddim(network_step, noise, 3), _ddim(machine_step, noise, 2)
+        k = stored["seeds"].index(s)
+        np.testing.assert_allclose(stored["images"]["network@3"][k:k + 1], y, atol=1e-5)
+        np.testing.assert_allclose(stored["images"]["IS"][k:k + 1], p, atol=1e-5)
+        assert row["r"] == pytest.approx(np.corrcoef(p.double().ravel(), y.double().ravel())[0, 1], abs=1e-5)
+
+
+def test_the_timing_file_accumulates_seconds_and_samples_per_component(tmp_path, monkeypatch):
+    """Fails if a component's seconds or sample count is overwritten instead of added, counted
+    from a wrong start, filed under another name, or lost when the evaluation resumes. A fake
+    clock advancing 1 s per reading makes every timed call last exactly 1 s."""
+    import json
+    import time as time_module
+
+    clock = iter(range(10**6))
+    monkeypatch.setattr(time_module, "perf_counter", lambda: float(next(clock)))
+    images = torch.rand(6, 1, 6, 6, generator=torch.Generator().manual_seed(5)) * 2 - 1
+    net = els.ELS(images, patch_size=3, padding="zeros", device="cpu")
+    machines = {"IS": (els.IS(images, device="cpu"), None)}
+    out = tmp_path / "e.csv"
+    evaluate(net, machines, seeds=3, steps=2, network_steps=(2,), out=out, batch_size=2, progress=False)
+    timing = json.loads((tmp_path / "e.csv.timing.json").read_text())
+    assert timing == {"network@2": {"seconds": 2.0, "samples": 3}, "IS": {"seconds": 2.0, "samples": 3}}
+    evaluate(net, machines, seeds=5, steps=2, network_steps=(2,), out=out, batch_size=2, progress=False)
+    timing = json.loads((tmp_path / "e.csv.timing.json").read_text())
+    assert timing == {"network@2": {"seconds": 3.0, "samples": 5}, "IS": {"seconds": 3.0, "samples": 5}}
+
+
+def test_summary_quartiles_and_share_against_hand_values():
+    """Fails if q25 / median / q75 are mixed up or renamed, or if a tie counts as beating IS."""
+    rows = [{"seed": s, "network_steps": 4, "machine": m, "r": r, "r2": r * r, "R2": r, "mse": 0.0}
+            for s, (a, b) in enumerate([(0.1, 0.5), (0.2, 0.2), (0.3, 0.9), (0.4, 0.3), (0.5, 0.8)])
+            for m, r in (("IS", a), ("ELS", b))]
+    s = summarise(rows)["4"]
+    assert s["ELS"]["r"] == {"q25": pytest.approx(0.3), "median": pytest.approx(0.5), "q75": pytest.approx(0.8)}
+    assert s["ELS"]["beats_IS"] == pytest.approx(3 / 5)  # seed 1 ties (0.2 = 0.2): not a win
+    assert "beats_IS" not in s["IS"]
+    only_els = summarise([r for r in rows if r["machine"] == "ELS"])["4"]["ELS"]
+    assert "beats_IS" not in only_els
+
+
+def test_only_whole_seeds_are_kept_and_a_clean_file_is_left_alone(tmp_path):
+    """Fails if a seed with some of its rows missing, a repeated row or a garbage line survives
+    in the results file, or if a file that is already clean is rewritten (a new inode)."""
+    import os
+
+    from els.evaluate import HEADER, _complete_rows, _format
+
+    def row(seed, k, machine):
+        return {"seed": seed, "label": None, "network_steps": k, "machine": machine, "r": 0.5, "r2": 0.25,
+                "R2": 0.1, "mse": 0.2}
+
+    expected = {(2, "IS"), (2, "ELS")}
+    whole = [row(0, 2, "IS"), row(0, 2, "ELS")]
+    out = tmp_path / "e.csv"
+    out.write_text("\n".join([HEADER, *map(_format, whole), _format(row(1, 2, "IS")), _format(whole[0]),
+                              "garbage,,,"]) + "\n")
+    assert [(r["seed"], r["machine"]) for r in _complete_rows(out, expected)] == [(0, "IS"), (0, "ELS")]
+    assert out.read_text() == "\n".join([HEADER, *map(_format, whole)]) + "\n"
+    inode = os.stat(out).st_ino
+    assert len(_complete_rows(out, expected)) == 2 and os.stat(out).st_ino == inode
+    out.write_text(out.read_text().rstrip("\n"))  # no newline at the end: rewritten with one, so the
+    assert len(_complete_rows(out, expected)) == 2 and out.read_text().endswith("\n")  # next row starts a line
+    assert _complete_rows(None, expected) == [] and _complete_rows(tmp_path / "new.csv", expected) == []
+
+
+def test_peers_agreement_against_hand_values():
+    """Fails if the peers' R^2 or MSE is not computed on images mapped to [0, 1] and clamped,
+    with the target's unbiased variance (a flat target counts as variance 1)."""
+    from els.evaluate import peers_agreement
+
+    target = torch.tensor([[-1.0, 0.0, 1.0, 1.0]])  # [0, 1]: 0, 0.5, 1, 1; mean 0.625
+    prediction = torch.tensor([[-3.0, 0.0, 0.0, 1.0]])  # clamped: 0, 0.5, 0.5, 1
+    got = peers_agreement(prediction, target)
+    var = ((0 - 0.625) ** 2 + (0.5 - 0.625) ** 2 + 2 * (1 - 0.625) ** 2) / 3
+    assert got["mse"].item() == pytest.approx(0.25 / 4)
+    assert got["R2"].item() == pytest.approx(1 - 0.25 / (4 * var))
+    flat = peers_agreement(torch.zeros(1, 4), torch.ones(1, 4))  # target all 1 in [0, 1]
+    assert flat["R2"].item() == pytest.approx(1 - 4 * 0.25 / 4) and flat["mse"].item() == pytest.approx(0.25)
+    assert got["R2"].dtype == torch.float64 and got["R2"].shape == (1,)
+    with pytest.raises(ValueError, match="differ in shape"):
+        peers_agreement(torch.zeros(1, 4), torch.zeros(1, 5))
+
+
+def test_along_trajectory_of_a_conditional_network_uses_each_seeds_label():
+    """Fails if the single-step agreement drops the seeds' labels for the network or the
+    machines, or draws them from other classes than the machines'."""
+    from els.evaluate import along_trajectory
+
+    g = torch.Generator().manual_seed(12)
+    train = torch.rand(8, 1, 6, 6, generator=g) * 2 - 1
+    labels = torch.tensor([0, 2, 0, 2, 2, 0, 2, 0])
+    net, machine = _ConditionalNet(), els.IS(train, labels=labels, device="cpu")
+    seeds = [0, 1, 2, 3, 4]
+    got = along_trajectory(net, {"IS": (machine, None)}, seeds=seeds, steps=2)
+    lab = torch.tensor([_seed_label(s, [0, 2]) for s in seeds])
+    x = torch.stack([torch.randn(1, 6, 6, generator=torch.Generator().manual_seed(s)) for s in seeds])
+    for i in range(2, 0, -1):
+        t = i / 2
+        eps = net.eps(x, t, lab)
+        x0 = (x - (1 - _abar(t)) ** 0.5 * eps) / _abar(t) ** 0.5
+        np.testing.assert_allclose(got["IS"][i - 1], agreement(machine.denoise(x, t, label=lab), x0)["r"], rtol=1e-6)
+        x = _abar((i - 1) / 2) ** 0.5 * x0 + (1 - _abar((i - 1) / 2)) ** 0.5 * eps
+    with pytest.raises(ValueError, match="build the machines with labels="):
+        along_trajectory(net, {"IS": (els.IS(train, device="cpu"), None)}, seeds=1, steps=2)

@@ -230,3 +230,18 @@ def test_eps_is_the_noise_implied_by_denoise(kind):
         abar = math.cos(t / 1.008 * math.pi / 2) ** 2
         expected = (x - abar ** 0.5 * machine.denoise(x, t)) / (1 - abar) ** 0.5
         np.testing.assert_allclose(machine.eps(x, t), expected, rtol=1e-10, atol=1e-10)
+
+
+def test_eps_of_a_class_conditional_machine_uses_the_label():
+    """Fails if eps drops the label: the noise it implies must come from the class's images."""
+    import math
+
+    images = random_images(12, 1, 6, 6, seed=6)
+    labels = torch.arange(12) % 3
+    machine = els.ELS(images, labels, patch_size=3, device="cpu", dtype=torch.float64)
+    only_class = els.ELS(images[labels == 1], patch_size=3, device="cpu", dtype=torch.float64)
+    x, t = random_images(2, 1, 6, 6, seed=7), 0.5
+    abar = math.cos(t / 1.008 * math.pi / 2) ** 2
+    expected = (x - abar ** 0.5 * only_class.denoise(x, t)) / (1 - abar) ** 0.5
+    np.testing.assert_allclose(machine.eps(x, t, label=1), expected, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(machine.eps(x, t, label=torch.tensor([1, 1])), expected, rtol=1e-10, atol=1e-10)

@@ -118,3 +118,24 @@ def test_bad_sampler_arguments(bad):
     """A wrong step count or a scale list of the wrong length must be refused, not truncated."""
     with pytest.raises(ValueError, match="steps|scales"):
         els.sample(_EpsOnly(torch.zeros(1, 1, 3, 3)), torch.zeros(1, 1, 3, 3), **bad)
+
+
+def test_forward_process_and_noise_variance_against_their_formulas():
+    """Fails if add_noise is not sqrt(abar) x0 + sqrt(1 - abar) eps per image (a float t or one t
+    per image, in the images' dtype), or noise_variance is not 1 - abar, for both schedules;
+    abar is written out here."""
+    import math
+
+    g = torch.Generator().manual_seed(3)
+    x0, eps = torch.randn(2, 1, 3, 3, generator=g), torch.randn(2, 1, 3, 3, generator=g)
+    for name, abar in (("legacy_cosine", lambda t: math.cos(t / 1.008 * math.pi / 2) ** 2),
+                       ("cosine", lambda t: (math.cos((t + 0.008) / 1.008 * math.pi / 2) / math.cos(0.008 / 1.008 * math.pi / 2)) ** 2)):
+        assert float(els.noise_variance(0.3, schedule=name)) == pytest.approx(1 - abar(0.3), rel=1e-12)
+    a = math.cos(0.4 / 1.008 * math.pi / 2) ** 2
+    np.testing.assert_allclose(els.add_noise(x0, 0.4, eps), a ** 0.5 * x0 + (1 - a) ** 0.5 * eps, rtol=1e-5, atol=1e-6)
+    per = els.add_noise(x0.double(), torch.tensor([0.2, 0.9], dtype=torch.float64), eps.double())
+    assert per.dtype == torch.float64
+    for i, t in enumerate((0.2, 0.9)):
+        a = math.cos(t / 1.008 * math.pi / 2) ** 2
+        np.testing.assert_allclose(per[i], a ** 0.5 * x0[i].double() + (1 - a) ** 0.5 * eps[i].double(), rtol=1e-12)
+    assert float(els.noise_variance(0.0)) == 0.0

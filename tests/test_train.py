@@ -172,6 +172,23 @@ def test_train_step_takes_the_eps_mse_of_its_own_draws_and_moves_the_ema():
         assert torch.allclose(e, 0.75 * p + 0.25 * q, atol=1e-7)
 
 
+def test_the_ema_warm_up_follows_its_definition_and_train_uses_it_each_step(monkeypatch):
+    """Fails if the EMA decay at step k is not min(ema, (1 + k) / (10 + k)) (hand values), or
+    if train passes another decay (or another step's) to train_step."""
+    assert train.ema_decay(0, 0.999) == pytest.approx(0.1)
+    assert train.ema_decay(5, 0.999) == pytest.approx(6 / 15)
+    assert train.ema_decay(90, 0.9) == pytest.approx(0.9)  # 91 / 100 > 0.9: the cap
+    assert train.ema_decay(80, 0.9) == pytest.approx(81 / 90)
+    images, _ = toy_data(n=8)
+    seen, step = [], train.train_step
+    monkeypatch.setattr(train, "train_step", lambda *a: seen.append(a[-1]) or step(*a))
+    train.train(tiny_resnet(), images, steps=3, batch_size=4, ema=0.5, progress=False, device="cpu", n_samples=0)
+    assert seen == pytest.approx([0.1, 2 / 11, 0.25])
+    seen.clear()
+    train.train(tiny_resnet(), images, steps=1, batch_size=4, ema=None, progress=False, device="cpu", n_samples=0)
+    assert seen == [None]
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_ctrl_c_stops_after_the_step_and_the_run_resumes_exactly(tmp_path, monkeypatch, signum):
     """Fails if Ctrl-C or SIGTERM in the middle of a step leaves no checkpoint or one holding
