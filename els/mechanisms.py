@@ -1,0 +1,135 @@
+"""How networks and machines part along a trajectory, and what their samples look like
+(book chapter 9): after ``python -m els reproduce`` (its calibrated P(t)) and ``standing`` (its
+final images), per model under ``<out>/<model>/mechanisms/``:
+
+* ``trajectory.json``: single-step agreement (:func:`els.evaluate.along_trajectory`): on the
+  network's own DDIM trajectory from each seed, the Pearson r of each machine's x0 estimate
+  (IS, LS and ELS with their calibrated schedules) with the network's, per step and seed;
+* ``sensitivity.pt``: the network's mean |d x0_hat[centre] / d x_t| map per step, over the same
+  seeds (float32 (steps, C, H, W), low noise first);
+* ``summary.json``: medians of r per step, and the spatial-inconsistency counts of
+  :func:`components` for the final images of ``standing`` (network, ELS, IS) and for test
+  images; ``manifest.json``.
+
+Seeds: the evaluation seeds of ``standing`` (disjoint from the calibration seeds), the first
+:data:`SEEDS` of them.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import data, models, presets
+from .calibrate import Calibration
+from .evaluate import along_trajectory, read_images
+from .matched import machine_for, network_facts
+from .reproduce import ModelSpec, training_data
+from .standing import _network_sensitivity
+from .storage import git_commit, machine_info, results_folder, save_atomic, write_atomic
+
+SEEDS = 30  # trajectories per model
+MACHINES = ("IS", "LS", "ELS")
+#: a pixel is foreground when brighter than this (images in [-1, 1]); a component counts when it
+#: has at least MIN_AREA pixels (single stray pixels are noise, not a stroke)
+LEVEL, MIN_AREA = 0.0, 3
+TEST_IMAGES = 200
+RESULTS_BYTES = 20_000_000  # free space asked for: a laptop model's results take about 0.5 MB
+
+
+def components(images: torch.Tensor, level: float = LEVEL, min_area: int = MIN_AREA) -> torch.Tensor:
+    """Spatial inconsistency, counted: the number of 8-connected foreground regions (pixels
+    brighter than ``level`` in the channel mean) of at least ``min_area`` pixels in each image
+    of ``images (B, C, H, W)`` in ``[-1, 1]``. A clean digit is one region; extra strokes, broken
+    strokes and stray blobs add regions. Returns (B,) int64."""
+    fg = (torch.as_tensor(images).float().mean(1) > level).cpu().numpy()
+    counts = []
+    for mask in fg:
+        seen = np.zeros_like(mask)
+        n = 0
+        for start in zip(*np.nonzero(mask)):
+            if seen[start]:
+                continue
+            seen[start], stack, area = True, [start], 0
+            while stack:
+                r, c = stack.pop()
+                area += 1
+                for dr in (-1, 0, 1):
+                    for dc in (-1, 0, 1):
+                        rr, cc = r + dr, c + dc
+                        if 0 <= rr < mask.shape[0] and 0 <= cc < mask.shape[1] and mask[rr, cc] and not seen[rr, cc]:
+                            seen[rr, cc] = True
+                            stack.append((rr, cc))
+            n += area >= min_area
+        counts.append(n)
+    return torch.tensor(counts, dtype=torch.int64)
+
+
+def component_summary(counts: torch.Tensor) -> dict:
+    """Mean count, and the share of images with more than one region, of :func:`components`."""
+    counts = torch.as_tensor(counts)
+    return {"n": len(counts), "mean": float(counts.double().mean()), "share_above_1": float((counts > 1).double().mean()),
+            "counts": counts.tolist()}
+
+
+def mechanisms_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = Path("artifacts/models"),
+                     out: Path = Path("artifacts/results"), sizes: presets.EvalPreset | None = None,
+                     command: str | None = None, resume: bool = False, force: bool = False) -> dict:
+    """Write the module docstring's files for one model and return its summary. Needs the
+    model's reproduction (``out/<name>/calibration_*.json``) and standing run
+    (``out/<name>/standing/``). Results already there are refused unless ``resume=True`` (the
+    trajectory and sensitivity files are reused) or ``force=True``."""
+    p = sizes or presets.get(preset).evaluation
+    model_out = out / spec.name
+    needed = [model_out / f"calibration_{kind}.json" for kind in ("ELS", "LS")]
+    needed += [model_out / "standing" / name for name in ("summary.json", "final_images.pt")]
+    missing = [str(path) for path in needed if not path.exists()]
+    if missing:
+        raise FileNotFoundError(f"no {', '.join(missing)}: run python -m els reproduce and python -m els standing "
+                                f"for {spec.name} first")
+    with results_folder(model_out / "mechanisms", resume, force, need_bytes=RESULTS_BYTES) as here:
+        start = time.perf_counter()
+        model_dir = models_dir / spec.name
+        images, labels = training_data(model_dir, p.calibration_images)
+        network = models.load(model_dir / "model.pt")
+        matched = partial(machine_for, model_dir)
+        schedules = {kind: Calibration.load(model_out / f"calibration_{kind}.json").schedule for kind in ("ELS", "LS")}
+        machines = {"IS": (matched("IS", images, labels), None), "LS": (matched("LS", images, labels), schedules["LS"]),
+                    "ELS": (matched("ELS", images, labels), schedules["ELS"])}
+        standing = json.loads((model_out / "standing" / "summary.json").read_text())
+        seeds = standing["evaluation_seeds"][:SEEDS]
+        path = here / "trajectory.json"
+        if not path.exists():
+            r = along_trajectory(network, machines, seeds=seeds, steps=p.steps)
+            write_atomic(path, json.dumps({"t": [(i + 1) / p.steps for i in range(p.steps)], "seeds": seeds,
+                                           "r": {name: v.tolist() for name, v in r.items()}}))
+        trajectory = json.loads(path.read_text())
+        path = here / "sensitivity.pt"
+        if not path.exists():
+            save_atomic(_network_sensitivity(network, machines["IS"][0], seeds, p.steps, False).float(), path)
+        stored = read_images(model_out / "standing" / "final_images.pt")
+        facts = network_facts(model_dir)
+        test, _ = data.load(facts["data"], "test", max_images=TEST_IMAGES, seed=0)
+        reference = standing["reference"]
+        summary = {"model": spec.name, "seeds": seeds, "t": trajectory["t"],
+                   "r_median": {name: torch.tensor(v).median(1).values.tolist() for name, v in trajectory["r"].items()},
+                   "components": {"level": LEVEL, "min_area": MIN_AREA,
+                                  "network": component_summary(components(stored["images"][reference])),
+                                  **{name: component_summary(components(stored["images"][name])) for name in MACHINES},
+                                  "test images": component_summary(components(test))}}
+        write_atomic(here / "summary.json", json.dumps(summary, indent=1))
+        manifest = {"command": command or f"els.mechanisms.mechanisms_model({spec.name!r}, preset={preset!r})",
+                    "git": git_commit(), "machine": machine_info(), "sizes": asdict(p),
+                    "wall_seconds_last_run": time.perf_counter() - start}
+        write_atomic(here / "manifest.json", json.dumps(manifest, indent=1))
+        return summary
+
+
+def read_summaries(results: Path) -> dict[str, dict]:
+    """``mechanisms/summary.json`` of every model under ``results``, by model name."""
+    return {p.parent.parent.name: json.loads(p.read_text()) for p in sorted(Path(results).glob("*/mechanisms/summary.json"))}

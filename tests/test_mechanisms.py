@@ -1,0 +1,79 @@
+"""Mechanisms (book chapter 9): counted spatial inconsistency, and the per-model pipeline on a
+tiny checkpoint."""
+import json
+
+import pytest
+import torch
+
+from els import mechanisms, models, presets, standing, train
+from els.reproduce import ModelSpec, reproduce_model, training_data
+
+
+def _image(*blobs, size=8):
+    """A (1, 1, size, size) image in [-1, 1]: background -1, each blob (row slice, column slice) +1."""
+    x = -torch.ones(1, 1, size, size)
+    for rows, cols in blobs:
+        x[0, 0, rows, cols] = 1.0
+    return x
+
+
+def test_components_counts_8_connected_regions_above_the_minimum_area():
+    """Fails if regions touching only at a corner count twice, if separate regions merge, if
+    specks under the minimum area count, or if colour images are not judged on their mean."""
+    one = _image((slice(1, 3), slice(1, 3)), (slice(3, 5), slice(3, 5)))  # two squares meeting at a corner
+    two = _image((slice(0, 2), slice(0, 3)), (slice(5, 8), slice(5, 6)))
+    speck = _image((slice(0, 2), slice(0, 3)), (slice(6, 7), slice(6, 8)))  # a 2-pixel speck: not counted
+    empty = -torch.ones(1, 1, 8, 8)
+    got = mechanisms.components(torch.cat([one, two, speck, empty]))
+    assert got.tolist() == [1, 2, 1, 0]
+    colour = two.expand(1, 3, 8, 8).clone()
+    colour[:, 1:, 5:8, 5] = -1.0  # the second blob is bright in one channel of three: mean below 0
+    assert mechanisms.components(colour).tolist() == [1]
+    summary = mechanisms.component_summary(torch.tensor([1, 2, 1, 0]))
+    assert summary["mean"] == 1.0 and summary["share_above_1"] == 0.25 and summary["n"] == 4
+
+
+def test_mechanisms_of_a_tiny_checkpoint(tmp_path):
+    """Fails if the pipeline does not refuse to run before reproduce and standing, or if its
+    files do not hold a single-step r per machine, step and seed (ELS at its calibrated P(t)
+    recomputed here), a sensitivity map per step and component counts; a rerun is refused
+    without --resume and then reuses the files."""
+    import els
+    from els.evaluate import agreement
+    from els.sampling import seeded_inputs, trajectory
+
+    images = torch.rand(16, 1, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    net = models.ResNet(width=16, depth=1, emb_half=8)
+    model_dir = tmp_path / "models" / "mnist_resnet_zeros"
+    train.train(net, images, steps=2, batch_size=4, out_dir=model_dir, progress=False, n_samples=0,
+                data_info={"name": "mnist", "max_images": 20, "subset_seed": 0, "conditional": False})
+    sizes = presets.EvalPreset(n_seeds=3, calibration_seeds=2, steps=3, network_steps=(3,),
+                               calibration_images=20, max_scale=5, quick=True)
+    spec, out = ModelSpec("mnist_resnet_zeros"), tmp_path / "results"
+    with pytest.raises(FileNotFoundError, match="els reproduce and python -m els standing"):
+        mechanisms.mechanisms_model(spec, "smoke", tmp_path / "models", out, sizes=sizes)
+    reproduce_model(spec, "smoke", tmp_path / "models", out, progress=False, sizes=sizes)
+    standing.stand_model(spec, "smoke", tmp_path / "models", out, progress=False, sizes=sizes)
+    summary = mechanisms.mechanisms_model(spec, "smoke", tmp_path / "models", out, sizes=sizes)
+    here = out / spec.name / "mechanisms"
+    saved = json.loads((here / "trajectory.json").read_text())
+    assert saved["seeds"] == [2, 3, 4] and saved["t"] == pytest.approx([1 / 3, 2 / 3, 1])
+    assert {k: torch.tensor(v).shape for k, v in saved["r"].items()} == {m: (3, 3) for m in mechanisms.MACHINES}
+    network = models.load(model_dir / "model.pt")
+    schedule = json.loads((out / spec.name / "calibration_ELS.json").read_text())["schedule"]
+    data, _ = training_data(model_dir, 20)
+    machine = els.ELS(data, padding="zeros", device="cpu")
+    noise, _ = seeded_inputs([2, 3, 4], (1, 32, 32))
+    for t, x_t, x0, _ in trajectory(network, noise, 3):
+        i = round(t * 3) - 1
+        r = agreement(machine.denoise(x_t, t, patch_size=schedule[i]), x0)["r"]
+        assert torch.allclose(torch.tensor(saved["r"]["ELS"][i], dtype=torch.float64), r, atol=1e-5)
+    assert torch.load(here / "sensitivity.pt", weights_only=True).shape == (3, 1, 32, 32)
+    counts = summary["components"]
+    assert {"network", "IS", "LS", "ELS", "test images"} <= set(counts) and counts["test images"]["n"] == 200
+    assert summary["r_median"]["ELS"] == pytest.approx(torch.tensor(saved["r"]["ELS"]).median(1).values.tolist())
+    with pytest.raises(FileExistsError, match="--resume"):
+        mechanisms.mechanisms_model(spec, "smoke", tmp_path / "models", out, sizes=sizes)
+    before = (here / "trajectory.json").stat().st_mtime_ns
+    again = mechanisms.mechanisms_model(spec, "smoke", tmp_path / "models", out, sizes=sizes, resume=True)
+    assert again["r_median"] == summary["r_median"] and (here / "trajectory.json").stat().st_mtime_ns == before
