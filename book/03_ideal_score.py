@@ -133,7 +133,7 @@ print(f"nearest training image, median distance: IS samples {dist.median():.3f},
       f"test digits {test_dist.median():.3f}")
 
 # %% mystnb={"figure": {"caption": "Samples of the ideal score machine (top) and the nearest image of the training set (bottom); the captions give the Euclidean distance between them (pixel values in [-1, 1]).", "name": "fig-is-nearest"}}
-captions = [f"#{i}: d = {d:.2f}" for i, d in zip(index.tolist(), dist.tolist())]
+captions = [f"#{i}\nd = {d:.2f}" for i, d in zip(index.tolist(), dist.tolist())]
 fig = els.plotting.show_rows(
     {"IS sample": samples, "nearest training\nimage": images[index]},
     titles={"nearest training\nimage": captions},
@@ -166,7 +166,7 @@ max_weight = torch.stack([wi.max(1).values for wi in w])          # (steps, B)
 effective = torch.stack([1 / wi.pow(2).sum(1) for wi in w])       # (steps, B)
 
 # %% mystnb={"figure": {"caption": "Along each DDIM trajectory of the ideal score machine, the largest softmax weight rises to 1 and the effective number of training images in the average falls from N to 1.", "name": "fig-is-collapse"}}
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(els.plotting.TEXT_WIDTH, 3.4))
 ax1.plot(recorder.times, max_weight, color="C0", alpha=0.6)
 ax1.set(xlabel="diffusion time t (dimensionless)",
         ylabel=r"largest weight $\mathrm{max}_j\, w_j$",

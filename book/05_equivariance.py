@@ -158,7 +158,7 @@ print("distance to nearest unshifted image:",
 # %% mystnb={"figure": {"caption": "Samples of the equivariant score machine (top), the training image that matches best after a circular shift (middle, unshifted, with the shift in pixels) and that training image shifted (bottom, with the remaining distance).", "name": "fig-es-translates"}}
 rows = {"ES sample": samples, "training image": images[index],
         "shifted\ntraining image": matched}
-captions = {"training image": [f"shift {tuple(s)}" for s in shifts.tolist()],
+captions = {"training image": [f"shift\n{tuple(s)}" for s in shifts.tolist()],
             "shifted\ntraining image": [f"d = {d:.2f}" for d in dist.tolist()]}
 fig = els.plotting.show_rows(
     rows, titles=captions, title="Equivariant score samples are shifted training images")

@@ -275,8 +275,8 @@ fig = els.plotting.show_images(
     toy_samples, ncols=8, size=1.2,
     title="Two training images, countless majority-rule mosaics")
 for ax, bad in zip(fig.axes, off[:, 0]):
-    rows, cols = bad.nonzero(as_tuple=True)
-    ax.scatter(cols, rows, s=28, marker="s", facecolors="none", edgecolors="red")
+    for r, c in bad.nonzero().tolist():  # a red square around the pixel, whatever the image's size
+        ax.add_patch(plt.Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, edgecolor="red", lw=1))
 
 # %% [markdown]
 # The samples are black-and-white mosaics, essentially never the two training images. A

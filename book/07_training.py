@@ -148,11 +148,12 @@ for name, net in networks.items():
     print(f"{name}: {els.models.count_parameters(net):,} parameters, config {net.config}")
 
 # %% mystnb={"figure": {"caption": "Gradient of the centre pixel's noise prediction with respect to the input, for the committed MNIST ResNet and UNet at t = 0.5 (log colour scale). The ResNet is blind outside a 17x17 square; the UNet's sensitivity reaches far across the image.", "name": "fig-receptive-field"}}
-fig, axes = plt.subplots(1, max(1, len(networks)), figsize=(3.6 * max(1, len(networks)), 3.4), squeeze=False)
+fig, axes = plt.subplots(1, max(1, len(networks)), figsize=(els.plotting.TEXT_WIDTH, 3.4), squeeze=False)
 for ax, (name, net) in zip(axes[0], networks.items()):
     g = sensitivity(net, 0.5)
     im = ax.imshow(torch.log10(g + 1e-12), cmap="magma", vmin=float(torch.log10(g.max())) - 6)
-    ax.set(title=f"{name}: log10 |d eps(16,16) / d x_t|", xlabel="column (pixels)", ylabel="row (pixels)")
+    ax.set(xlabel="column (pixels)", ylabel="row (pixels)")
+    ax.set_title(f"{name}: log10 |d eps(16,16) / d x_t|", fontsize=9)
     fig.colorbar(im, ax=ax, shrink=0.8)
 fig.suptitle("Where the centre pixel looks (t = 0.5)")
 fig.tight_layout()
@@ -214,9 +215,8 @@ recipe_rows = els.recipes.read(recipe_dir)
 Markdown(els.recipes.table(recipe_rows))
 
 # %% mystnb={"figure": {"caption": "Samples (20 DDIM steps, EMA weights, the same noise) of the ResNet after 32,000 training images with each recipe.", "name": "fig-recipes"}}
-ncols = min(5, len(recipe_rows))
-nrows = -(-len(recipe_rows) // ncols)
-fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.6 * nrows), squeeze=False)
+nrows, ncols, side = els.plotting.panel_grid(len(recipe_rows), 3.2, ncols=3)  # three to a row fit the page
+fig, axes = plt.subplots(nrows, ncols, figsize=(side * ncols, (side + 0.3) * nrows + 0.4), squeeze=False)
 for ax in axes.flat:
     ax.axis("off")
 for ax, row in zip(axes.flat, recipe_rows):
@@ -273,17 +273,19 @@ models_dir = els.artifacts.path("models", required=False)
 names = sorted(p.parent.name for p in models_dir.glob("*/manifest.json"))
 for name in names:
     m = json.loads((models_dir / name / "manifest.json").read_text())
-    rows.append(f"| {name} | {m['steps']:,} | {m['images_seen']:,} | {m['wall_seconds'] / 60:.0f} | "
+    rows.append(f"| {els.artifacts.model_label(name)} | {m['steps']:,} | {m['images_seen']:,} | {m['wall_seconds'] / 60:.0f} | "
                 f"{m['images_per_second']:.0f} | {m['final_loss']:.3f} | {m['samples']['nn_l2_median']:.1f} |")
 Markdown("\n".join(rows))
 
 # %% mystnb={"figure": {"caption": "64 samples (20 DDIM steps, fixed noise) of each committed checkpoint, as written by the training run. Conditional models cycle through the ten classes.", "name": "fig-committed-samples"}}
 grids = [(name, plt.imread(models_dir / name / "samples.png")) for name in names]
-fig, axes = plt.subplots(1, max(1, len(grids)), figsize=(3.3 * max(1, len(grids)), 3.6), squeeze=False)
-for ax, (name, grid) in zip(axes[0], grids):
+nrows, ncols, side = els.plotting.panel_grid(max(1, len(grids)), 3.3, ncols=3)
+fig, axes = plt.subplots(nrows, ncols, figsize=(side * ncols, (side + 0.3) * nrows + 0.4), squeeze=False)
+for ax in axes.flat:
+    ax.axis("off")
+for ax, (name, grid) in zip(axes.flat, grids):
     ax.imshow(grid, cmap="gray")
     ax.set_title(name.replace("_", " "), fontsize=9)
-    ax.axis("off")
 fig.suptitle("Samples of the committed laptop checkpoints")
 fig.tight_layout()
 

@@ -130,10 +130,15 @@ summaries = els.reproduce.read_summaries(results)
 print("models with results:", ", ".join(summaries) or "none yet (run python -m els reproduce)")
 
 # %% mystnb={"figure": {"caption": "Calibrated patch size against diffusion time for each committed checkpoint (ELS and LS), with the paper's published ELS schedule (dashed) for the same data and architecture.", "name": "fig-schedules"}}
-fig, axes = plt.subplots(1, max(1, len(summaries)), figsize=(4.2 * max(1, len(summaries)), 3.4),
+nrows, ncols, _ = els.plotting.panel_grid(max(1, len(summaries)), 4.2, ncols=2)  # two panels a row
+fig, axes = plt.subplots(nrows, ncols, figsize=(els.plotting.TEXT_WIDTH, 3.0 * nrows + 0.4),
                          squeeze=False, sharey=True)
-for ax, (name, s) in zip(axes[0], summaries.items()):
+for ax in axes.flat[len(summaries):]:
+    ax.axis("off")
+for ax, (name, s) in zip(axes.flat, summaries.items()):
     els.plotting.schedule_figure(s["schedules"], s["paper_schedule"], name.replace("_", " "), ax=ax)
+for ax in axes[:, 1:].flat:  # the rows share their y axis
+    ax.set_ylabel("")
 fig.suptitle("Calibrated P(t): ours and the paper's")
 fig.tight_layout()
 

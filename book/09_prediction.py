@@ -115,15 +115,17 @@ Markdown(els.reproduce.table(list(summaries.values())))
 
 # %% [markdown]
 # The full picture per model, including the quartiles, $R^2$, the machine with the paper's
-# published schedule instead of ours, and the 20-step network:
+# published schedule instead of ours, and the 20-step network ("steps" are the network's):
 
 # %%
 Markdown(els.plotting.results_table(summaries))
 
 # %% mystnb={"figure": {"caption": "Per-sample agreement with the network (150 steps): each machine's Pearson r against the ideal score's r for the same seed. Points above the diagonal are samples the machine predicts better than the ideal score.", "name": "fig-scatter"}}
-n = max(1, len(summaries))
-fig, axes = plt.subplots(1, n, figsize=(4.3 * n, 4.3), squeeze=False)
-for ax, name in zip(axes[0], summaries):
+nrows, ncols, _ = els.plotting.panel_grid(max(1, len(summaries)), 4.3, ncols=2)  # two panels a row
+fig, axes = plt.subplots(nrows, ncols, figsize=(els.plotting.TEXT_WIDTH, 3.4 * nrows + 0.4), squeeze=False)
+for ax in axes.flat[len(summaries):]:
+    ax.axis("off")
+for ax, name in zip(axes.flat, summaries):
     els.plotting.agreement_figure(read_rows(results / name / "samples.csv"), name.replace("_", " "), ax=ax)
 fig.suptitle("Agreement per sample with the network")
 fig.tight_layout()

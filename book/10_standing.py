@@ -135,7 +135,8 @@ column = els.PCALocality(train_images, mask="column", threshold=0.1, device="cpu
 times = [0.1, 0.4, 0.7, 0.95]
 
 # %% mystnb={"figure": {"caption": "Top: the Wiener gain's column for the centre pixel of 32x32 MNIST (how much each input pixel moves it), at four diffusion times. Middle: the published mask rule at threshold 0.005. Bottom: the column rule at threshold 0.1. White: inputs in the mask.", "name": "fig-gain-masks"}}
-fig, axes = plt.subplots(3, len(times), figsize=(2.1 * len(times), 6.6))
+_, _, side = els.plotting.panel_grid(len(times), 2.1)
+fig, axes = plt.subplots(3, len(times), figsize=(side * len(times), 3 * (side + 0.25)))
 for j, t in enumerate(times):
     gain = peers.gain(t)[:, centre].reshape(H, W)
     axes[0, j].imshow(gain, cmap="RdBu_r", vmin=-gain.abs().max(), vmax=gain.abs().max())
@@ -181,7 +182,10 @@ fig.tight_layout()
 #   average training image (per class for the class-conditional networks) as the prediction.
 
 # %%
-Markdown(els.standing.table(standing, "book"))
+Markdown(els.standing.table(standing, "r"))
+
+# %%
+Markdown(els.standing.table(standing, "R2"))
 
 # %%
 Markdown(els.standing.table(standing, "peers"))

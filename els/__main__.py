@@ -196,7 +196,8 @@ def run_standing(args: argparse.Namespace) -> int:
 
     summaries = _model_runs(args, "standing", standing.stand_model)
     if summaries:
-        print(standing.table({s["model"]: s for s in summaries}))
+        by_model = {s["model"]: s for s in summaries}
+        print("\n\n".join(standing.table(by_model, protocol) for protocol in standing.PROTOCOLS))
     return 0
 
 

@@ -18,6 +18,10 @@ from .evaluate import agreement
 from .provenance import as_image_batch
 
 __all__ = [
+    "TEXT_WIDTH",
+    "MIN_FONTSIZE",
+    "panel_grid",
+    "caption_width",
     "to_display",
     "show_images",
     "show_rows",
@@ -36,7 +40,91 @@ __all__ = [
 ]
 
 
+#: Width of the book's text column in inches: the rendered column is 672 CSS px wide and the
+#: inline backend draws PNGs at 100 dpi, so a figure wider than this is shrunk by the browser
+#: (and its text with it). Every figure here is at most this wide.
+TEXT_WIDTH = 6.72
+#: Smallest font size (points) on any figure: 8 pt at 100 dpi is 11 px, readable at 100% zoom.
+MIN_FONTSIZE = 8
+#: The inline backend crops a figure to its artists and pads 0.1 inch on each side
+#: (``bbox_inches="tight"``): a figure drawn up to its edges comes out this much wider.
+CROP_PAD = 0.2
+
+
 # --------------------------------------------------------------------------- drawing helpers
+def panel_grid(n: int, size: float, ncols: int | None = None, margin: float = 0.0,
+               min_size: float = 0.0, width: float = TEXT_WIDTH - CROP_PAD) -> tuple[int, int, float]:
+    """Lay ``n`` panels out in rows that fit the text width: returns ``(nrows, ncols, side)``.
+
+    ``ncols`` panels per row are wanted (default all ``n`` in one row); when panels of
+    ``min_size`` inches (e.g. wide enough for their captions) would not fit ``width`` minus
+    ``margin`` (row labels, a colour bar), fewer go in a row and the rows are balanced (8
+    panels, at most 6 a row: two rows of 4). ``side`` is each panel's width in inches,
+    ``size`` at most, shrunk so that the row fits. ``width`` defaults to the text width less
+    :data:`CROP_PAD`, for figures drawn up to their edges."""
+    if n < 1:
+        raise ValueError(f"need at least one panel, got {n}")
+    room = width - margin
+    ncols = max(1, min(n, ncols or n))
+    if min_size > 0 and ncols * min_size > room:
+        ncols = max(1, int(room // min_size))
+        ncols = -(-n // -(-n // ncols))  # the same number of rows, filled evenly
+    return -(-n // ncols), ncols, min(size, room / ncols)
+
+
+def _text_inches(text: str, fontsize: float) -> float:
+    """Width (inches) of the longest line of ``text`` at ``fontsize`` points in matplotlib's
+    current font (``$...$`` as mathtext), with 5% to spare for the renderer's hinting."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    measure, font = TextToPath(), FontProperties(size=fontsize)
+    widths = [measure.get_text_width_height_descent(line, font, ismath=line.count("$") >= 2)[0]
+              for line in str(text).split("\n") if line]
+    return 1.05 * float(max(widths, default=0.0)) / 72
+
+
+def caption_width(captions: Sequence[str] | None, fontsize: float = 8) -> float:
+    """Width (inches) a panel needs so that the widest of ``captions`` (its titles, lines split
+    at newlines) fits above it at ``fontsize``; 0 without captions. Use as ``min_size`` of
+    :func:`panel_grid`."""
+    captions = [c for c in (captions or []) if c]
+    return max(_text_inches(c, fontsize) for c in captions) + 0.05 if captions else 0.0
+
+
+def _title_height(titles, fontsize: float = 8) -> float:
+    """Height (inches) the tallest of ``titles`` needs above an image, 0 without titles."""
+    titles = [t for t in (titles or []) if t]
+    if not titles:
+        return 0.0
+    return max(str(t).count("\n") + 1 for t in titles) * fontsize * 1.25 / 72 + 0.1
+
+
+def _image_grid(nrows: int, ncols: int, figsize: tuple[float, float]):
+    """``plt.subplots`` for a grid of images: a constrained layout that packs the fixed-aspect
+    panels close together, leaving room for their titles and labels."""
+    import matplotlib.pyplot as plt
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    engine = ConstrainedLayoutEngine(compress=True, w_pad=0.02, h_pad=0.02, wspace=0.0, hspace=0.0)
+    return plt.subplots(nrows, ncols, figsize=figsize, squeeze=False, layout=engine)
+
+
+def _finish(fig, title: str | None = None):
+    """Add the figure ``title``, wrapped to the figure's width so that it never sticks out of
+    it, and pack the axes with ``tight_layout`` unless the figure has a layout engine."""
+    if title:
+        import textwrap
+
+        fontsize, room = 11, fig.get_size_inches()[0] - CROP_PAD
+        wide = _text_inches(title, fontsize)
+        if wide > room and "$" not in title:
+            title = "\n".join(textwrap.wrap(title, max(20, int(len(title) * room / wide))))
+        fig.suptitle(title, fontsize=fontsize)
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
+
+
 def to_display(image: torch.Tensor) -> np.ndarray:
     """One image ``(C, H, W)`` (or ``(H, W)``) in ``[-1, 1]`` -> numpy ``(H, W)`` or
     ``(H, W, 3)`` in ``[0, 1]``, clipped, ready for ``imshow``."""
@@ -70,26 +158,22 @@ def show_images(
     size: float = 1.3,
 ):
     """A grid of images ``(B, C, H, W)`` with an optional title per image and one figure
-    ``title``. ``ncols`` defaults to at most 8 per row. Returns the figure."""
-    import matplotlib.pyplot as plt
-
+    ``title``. ``ncols`` defaults to at most 8 per row; each image is ``size`` inches at most,
+    smaller so that a row fits the text width (:data:`TEXT_WIDTH`), and rows wrap when the
+    captions would not fit side by side. Returns the figure."""
     images = as_image_batch(images)
     n = len(images)
     if titles is not None and len(titles) != n:
         raise ValueError(f"got {len(titles)} titles for {n} images")
-    ncols = ncols or min(n, 8)
-    nrows = -(-n // ncols)
-    extra = 0.35 if titles is not None else 0.0
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + extra) * nrows + 0.5),
-                             squeeze=False)
+    nrows, ncols, side = panel_grid(n, size, ncols or min(n, 8), min_size=caption_width(titles))
+    extra = _title_height(titles)
+    fig, axes = _image_grid(nrows, ncols, (side * ncols, (side + extra) * nrows + (0.5 if title else 0.1)))
     for k, ax in enumerate(axes.flat):
         if k < n:
             _imshow(ax, images[k], None if titles is None else titles[k])
         else:
             ax.axis("off")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
+    _finish(fig, title)
     return fig
 
 
@@ -101,30 +185,39 @@ def show_rows(
 ):
     """Rows of images side by side, for comparisons: ``rows`` maps a row label (written on
     the left) to images ``(B, C, H, W)``; every row has the same B. ``titles`` optionally
-    maps a row label to one caption per image. Returns the figure."""
-    import matplotlib.pyplot as plt
-
+    maps a row label to one caption per image. Each image is ``size`` inches at most, smaller
+    so that the labels and a row fit the text width (:data:`TEXT_WIDTH`); when the captions
+    would then not fit side by side, the columns are split into blocks set one below the
+    other (every block has all the rows, labelled again). Returns the figure."""
     if not rows:
         raise ValueError("rows is empty")
     rows = {k: as_image_batch(v) for k, v in rows.items()}
     widths = {len(v) for v in rows.values()}
     if len(widths) != 1:
         raise ValueError(f"every row needs the same number of images, got {sorted(widths)}")
-    ncols = widths.pop()
+    n = widths.pop()
     titles = titles or {}
-    extra = 0.35 if titles else 0.0
-    fig, axes = plt.subplots(len(rows), ncols, squeeze=False,
-                             figsize=(size * ncols + 1.6, (size + extra) * len(rows) + 0.5))
-    for i, (label, images) in enumerate(rows.items()):
-        captions = titles.get(label)
-        if captions is not None and len(captions) != ncols:
-            raise ValueError(f"row {label!r}: {len(captions)} titles for {ncols} images")
-        for j in range(ncols):
-            _imshow(axes[i, j], images[j], None if captions is None else captions[j])
-        axes[i, 0].set_ylabel(label, fontsize=10, rotation=0, ha="right", va="center")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
+    for label, captions in titles.items():
+        if captions is not None and len(captions) != n:
+            raise ValueError(f"row {label!r}: {len(captions)} titles for {n} images")
+    label_size = 9
+    margin = max(_text_inches(label, label_size) for label in rows) + 0.25
+    every_caption = [t for captions in titles.values() for t in captions]
+    blocks, ncols, side = panel_grid(n, size, margin=margin, min_size=caption_width(every_caption))
+    extra = _title_height(every_caption)
+    height = (side + extra) * len(rows) * blocks + 0.15 * (blocks - 1) + (0.5 if title else 0.1)
+    fig, axes = _image_grid(len(rows) * blocks, ncols, (side * ncols + margin, height))
+    for b in range(blocks):
+        for i, (label, images) in enumerate(rows.items()):
+            captions, row = titles.get(label), axes[b * len(rows) + i]
+            for j, ax in enumerate(row):
+                k = b * ncols + j
+                if k < n:
+                    _imshow(ax, images[k], None if captions is None else captions[k])
+                else:
+                    ax.axis("off")
+            row[0].set_ylabel(label, fontsize=label_size, rotation=0, ha="right", va="center")
+    _finish(fig, title)
     return fig
 
 
@@ -158,25 +251,26 @@ def show_sources(
         code[index == i] = k
     code[mask] = len(ranked) + 1
     cmap = ListedColormap(list(colours) + [(0.35, 0.35, 0.35), (0.92, 0.92, 0.92)])
-    ncols = 2 + max(1, len(ranked))
-    fig, axes = plt.subplots(1, ncols, figsize=(size * ncols, size + 0.9))
-    _imshow(axes[0], sample, "sample", fontsize=9)
+    n_sources = int((counts > 0).sum())
+    captions = ["sample", f"source of each pixel\n({n_sources} training images)",
+                *(f"train #{i}\n{int(counts[i])} px" for i in ranked)]
+    nrows, ncols, side = panel_grid(len(captions), size, min_size=caption_width(captions, 9))
+    fig, axes = _image_grid(nrows, ncols, (side * ncols, (side + _title_height(captions, 9)) * nrows + (0.5 if title else 0.1)))
+    axes = axes.ravel()
+    _imshow(axes[0], sample, captions[0], fontsize=9)
     axes[1].imshow(code.numpy(), cmap=cmap, vmin=-0.5, vmax=len(ranked) + 1.5, interpolation="nearest")
     axes[1].set_xticks([])
     axes[1].set_yticks([])
-    n_sources = int((counts > 0).sum())
-    axes[1].set_title(f"source of each pixel\n({n_sources} training images)", fontsize=9)
+    axes[1].set_title(captions[1], fontsize=9)
     for k, i in enumerate(ranked):
         ax = axes[2 + k]
-        _imshow(ax, images[i], f"train #{i}\n{int(counts[i])} px", fontsize=8)
+        _imshow(ax, images[i], captions[2 + k], fontsize=8)
         for spine in ax.spines.values():
             spine.set_edgecolor(colours[k])
             spine.set_linewidth(4)
-    if not ranked:
-        axes[2].axis("off")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
+    for ax in axes[len(captions):]:
+        ax.axis("off")
+    _finish(fig, title)
     return fig
 
 
@@ -213,20 +307,21 @@ def show_patch_matches(
 
     h = patch_size // 2
     palette = plt.get_cmap("tab10").colors
-    fig, axes = plt.subplots(1, 1 + len(pixels), figsize=(size * (1 + len(pixels)), size + 0.9),
-                             squeeze=False)
-    axes = axes[0]
+    sources = [(int(index[r, c]), tuple(int(x) for x in position[r, c])) for r, c in pixels]
+    captions = ["sample", *(f"train #{j}\n({v}, {w}) \u2192 ({r}, {c})" for (j, (v, w)), (r, c) in zip(sources, pixels))]
+    nrows, ncols, side = panel_grid(len(captions), size, min_size=caption_width(captions))
+    fig, axes = _image_grid(nrows, ncols, (side * ncols, (side + _title_height(captions, 9)) * nrows + (0.5 if title else 0.1)))
+    axes = axes.ravel()
     _imshow(axes[0], sample, "sample", fontsize=9)
-    for k, (r, c) in enumerate(pixels):
+    for k, ((r, c), (j, (v, w))) in enumerate(zip(pixels, sources)):
         colour = palette[k % len(palette)]
         box = dict(width=patch_size, height=patch_size, fill=False, edgecolor=colour, linewidth=2)
         axes[0].add_patch(Rectangle((c - h - 0.5, r - h - 0.5), **box))
-        j, (v, w) = int(index[r, c]), (int(x) for x in position[r, c])
-        _imshow(axes[1 + k], images[j], f"train #{j}\n({v}, {w}) \u2192 ({r}, {c})", fontsize=8)
+        _imshow(axes[1 + k], images[j], captions[1 + k], fontsize=8)
         axes[1 + k].add_patch(Rectangle((w - h - 0.5, v - h - 0.5), **box))
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
+    for ax in axes[len(captions):]:
+        ax.axis("off")
+    _finish(fig, title)
     return fig
 
 
@@ -246,7 +341,8 @@ def schedule_figure(schedules: Mapping[str, Sequence[int]], published: Sequence[
     if published:
         n = len(published)
         ax.step([i / n for i in range(1, n + 1)], published, "k--", where="mid", label="ELS (paper)")
-    ax.set(xlabel="diffusion time t", ylabel="patch size P (pixels)", title=f"{title}: calibrated P(t)")
+    ax.set(xlabel="diffusion time t", ylabel="patch size P (pixels)")
+    ax.set_title(f"{title}\ncalibrated P(t)", fontsize=10)
     ax.legend(fontsize=8)
     ax.figure.tight_layout()
     return ax.figure
@@ -265,17 +361,26 @@ def similarity_figure(calibrations: Mapping[str, object], title: str | None = No
     # (steps, K): median over seeds
     maps = {name: torch.tensor(c.similarity).median(0).values.numpy() for name, c in calibrations.items()}
     low, high = min(float(m.min()) for m in maps.values()), max(float(m.max()) for m in maps.values())
-    fig, axes = plt.subplots(1, len(maps), figsize=(5 * len(maps) + 1.5, 3.8), squeeze=False, layout="constrained")
-    for ax, (name, c) in zip(axes[0], calibrations.items()):
+    nrows, ncols, _ = panel_grid(len(maps), TEXT_WIDTH, ncols=2)  # at most two panels a row
+    width = TEXT_WIDTH - CROP_PAD if ncols > 1 else 6.5
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, 3.3 * nrows + (0.4 if title else 0)), squeeze=False,
+                             layout="constrained")
+    panels = axes.ravel()
+    for ax in panels[len(maps):]:
+        fig.delaxes(ax)
+    for k, (ax, (name, c)) in enumerate(zip(panels, calibrations.items())):
         steps = maps[name].shape[0]
         im = ax.imshow(maps[name].T, origin="lower", aspect="auto", cmap="viridis", vmin=low, vmax=high,
                        extent=(0.5 / steps, 1 + 0.5 / steps, -0.5, len(c.candidates) - 0.5))
         ax.plot([(i + 1) / steps for i in range(steps)], [c.candidates.index(p) for p in c.schedule], "w.", ms=6)
-        ax.set_yticks(range(len(c.candidates)), c.candidates)
-        ax.set(xlabel="diffusion time t", ylabel="patch size P (pixels)", title=name)
-    fig.colorbar(im, ax=axes[0].tolist(), label="cosine similarity")
-    if title:
-        fig.suptitle(title)
+        ax.set_yticks(range(len(c.candidates)), c.candidates, fontsize=MIN_FONTSIZE)
+        ax.tick_params(axis="x", labelsize=9)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("diffusion time t", fontsize=9)
+        if k % ncols == 0:
+            ax.set_ylabel("patch size P (pixels)", fontsize=9)
+    fig.colorbar(im, ax=panels[:len(maps)].tolist(), label="cosine similarity", shrink=min(1.0, 1.6 / nrows), aspect=25)
+    _finish(fig, title)
     return fig
 
 
@@ -297,7 +402,7 @@ def agreement_figure(rows: Sequence[Mapping], title: str, network_steps: int | N
     ax.plot([-1, 1], [-1, 1], "k--", lw=1, label="equal to IS")
     low = min(min(ideal.values()), 0)
     ax.set(xlim=(low, 1), ylim=(low, 1), xlabel="r(IS, network)", ylabel="r(machine, network)")
-    ax.set_title(f"{title}\nagreement per sample (network {k} steps)", fontsize=10)
+    ax.set_title(f"{title}\nagreement per sample (network {k} steps)", fontsize=9)
     ax.legend(fontsize=8)
     ax.figure.tight_layout()
     return ax.figure
@@ -339,26 +444,31 @@ def training_agreement_figure(summaries: Mapping[str, dict], trained_minutes: Ma
                     label=f"{name.replace('_', ' ')}: {machine}")
     ax.set(xlabel="training time (CPU minutes)", ylabel="median r with the network", ylim=(0, 1),
            title="Agreement with the theory during training")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=MIN_FONTSIZE)
     ax.figure.tight_layout()
     return ax.figure
 
 
 def results_table(summaries: Mapping[str, dict]) -> str:
-    """Markdown table of every agreement in ``els.reproduce`` summaries (by model name): per
-    model, network steps and machine, Pearson r (quartiles), the r^2 and R^2 medians and the
-    share of samples where the machine agrees better than IS."""
-    lines = ["| model | network steps | machine | r (q25 / median / q75) | r^2 median | R^2 median | beats IS |",
-             "|---|---|---|---|---|---|---|"]
+    """Markdown tables of every agreement in ``els.reproduce`` summaries: one table per model
+    (under its name in bold), one row per network steps (``steps``: the network's DDIM steps;
+    the machines always take their own) and machine, with Pearson r
+    (quartiles), the r^2 and R^2 medians and the share of samples where the machine agrees
+    better than IS."""
+    tables = []
     for name, s in summaries.items():
+        lines = [f"**{name}**", "",
+                 "| steps | machine | r (q25 / median / q75) | median r^2 | median R^2 | beats IS |",
+                 "|---|---|---|---|---|---|"]
         for steps, machines in s["agreement"].items():
             for machine, e in machines.items():
                 r, beats = e["r"], e.get("beats_IS")
-                lines.append(f"| {name} | {steps} | {machine} | "
+                lines.append(f"| {steps} | {machine} | "
                              f"{r['q25']:.2f} / {r['median']:.2f} / {r['q75']:.2f} | "
                              f"{e['r2']['median']:.2f} | {e['R2']['median']:.2f} | "
                              f"{'-' if beats is None else f'{beats:.2f}'} |")
-    return "\n".join(lines)
+        tables.append("\n".join(lines))
+    return "\n\n".join(tables)
 
 
 def locality_figure(localities: Mapping[str, dict], title: str, ax=None):

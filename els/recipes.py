@@ -143,17 +143,20 @@ def read(out: str | Path) -> list[dict[str, Any]]:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    """Markdown table of ``compare`` rows, best validation loss first."""
+    """Two Markdown tables of ``compare`` rows, best validation loss first (two, so that each
+    fits the book's page): each recipe's settings, then its scores."""
     def best(r):
         return min(v for v in (r["val_loss_raw"], r["val_loss_ema"]) if v is not None)
 
-    lines = ["| recipe | lr | batch | warm-up (images) | width | subset | images | val. loss raw | val. loss EMA "
-             "| NN L2 | img/s | minutes |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in sorted(rows, key=best):
+    ranked = sorted(rows, key=best)
+    settings = ["| recipe | lr | batch | warm-up (images) | width | subset | images |", "|---|---|---|---|---|---|---|"]
+    scores = ["| recipe | val. loss raw | val. loss EMA | NN L2 | img/s | minutes |", "|---|---|---|---|---|---|"]
+    for r in ranked:
         s = r["settings"]
+        name = r["recipe"]
         ema = f"{r['val_loss_ema']:.4f}" if r["val_loss_ema"] is not None else "-"
-        lines.append(f"| {r['recipe']} | {s['lr']:g} | {s['batch_size']} | {s['warmup_images']} | "
-                     f"{r.get('width') or '-'} | {r.get('subset_size', '-')} | {r['images_seen']} | "
-                     f"{r['val_loss_raw']:.4f} | {ema} | {r['nn_l2_median']:.1f} | {r['images_per_second']:.0f} | "
-                     f"{r['wall_seconds'] / 60:.1f} |")
-    return "\n".join(lines)
+        settings.append(f"| {name} | {s['lr']:g} | {s['batch_size']} | {s['warmup_images']} | "
+                        f"{r.get('width') or '-'} | {r.get('subset_size', '-')} | {r['images_seen']} |")
+        scores.append(f"| {name} | {r['val_loss_raw']:.4f} | {ema} | {r['nn_l2_median']:.1f} | "
+                      f"{r['images_per_second']:.0f} | {r['wall_seconds'] / 60:.1f} |")
+    return "\n".join(settings) + "\n\n" + "\n".join(scores)

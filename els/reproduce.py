@@ -159,8 +159,9 @@ def _calibrated(network, factory, images, labels, p, stem: Path, progress: bool)
 
 
 def table(summaries: list[dict], network_steps: int = 150, models_dir: Path | None = None) -> str:
-    """Markdown table: our medians (r and r^2) beside the paper's, one row per model (the
-    networks' facts from their checkpoints in ``models_dir``, default the committed ones)."""
+    """Markdown table: our medians (r and r^2) beside the paper's, one row per model (by its
+    short label, :func:`els.artifacts.model_label`; the networks' facts from their checkpoints
+    in ``models_dir``, default the committed ones)."""
     lines = ["| model | ELS r (paper) | LS r (paper) | IS r (paper) | ELS r^2 | LS r^2 | IS r^2 | ELS > IS (paper) | n |",
              "|---|---|---|---|---|---|---|---|---|"]
     for s in summaries:
@@ -176,7 +177,7 @@ def table(summaries: list[dict], network_steps: int = 150, models_dir: Path | No
 
         beats = agree.get("ELS", {}).get("beats_IS")
         lines.append(
-            f"| {s['model']} | {cell('ELS', 'r', ref and ref.ELS)} | {cell('LS', 'r', ref and ref.LS)} | "
+            f"| {artifacts.model_label(s['model'])} | {cell('ELS', 'r', ref and ref.ELS)} | {cell('LS', 'r', ref and ref.LS)} | "
             f"{cell('IS', 'r', ref and ref.IS)} | {cell('ELS', 'r2')} | {cell('LS', 'r2')} | {cell('IS', 'r2')} | "
             f"{'-' if beats is None else f'{beats:.2f}'}{'' if ref is None else f' ({ref.beats_IS:.2f})'} | "
             f"{agree.get('ELS', {}).get('n', '-')} |")

@@ -236,29 +236,38 @@ def read_summaries(results: Path) -> dict[str, dict]:
     return {m.name: found[m.name] for m in MODELS if m.name in found} | found
 
 
-def table(summaries: dict[str, dict], protocol: str = "book") -> str:
-    """Markdown table, one row per model and one column per machine. ``protocol="book"``:
-    median r / median R^2 over samples; ``"peers"``: mean R^2 on [0, 1] clamped images (the
-    follow-up papers' number). The last columns are chance levels: the mean training image as
-    the prediction, and ELS with shuffled seeds (its sample for seed j against the network's
-    for seed i != j)."""
-    names = [*MACHINES, MEAN_IMAGE]
-    head = "median r / median R^2" if protocol == "book" else "mean R^2 on [0, 1] (peers' protocol)"
-    lines = [f"| model ({head}) | " + " | ".join(names) + " | ELS, shuffled seeds |",
-             "|---|" + "---|" * (len(names) + 1)]
-    for model, s in summaries.items():
-        cells = []
-        for name in names:
-            entry = s["machines"].get(name)
-            if entry is None:
-                cells.append("-")
-            elif protocol == "book":
-                cells.append(f"{entry['book']['r']['median']:.2f} / {entry['book']['R2']['median']:.2f}")
-            else:
-                cells.append(f"{entry['peers']['R2']:.2f}")
-        chance = s["machines"]["ELS"]["chance"]
-        cells.append(f"{chance['r']:.2f} / {chance['R2']:.2f}" if protocol == "book" else f"{chance['peers_R2']:.2f}")
-        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+#: the measures :func:`table` can show, with the heading of the table's first column
+PROTOCOLS = {"r": "median r", "R2": "median R^2", "peers": "mean R^2 on [0, 1]"}
+
+
+def table(summaries: dict[str, dict], protocol: str = "r") -> str:
+    """Markdown table of one measure, one row per machine and one column per model (headed by
+    its short label, :func:`els.artifacts.model_label`), so that it fits the book's page.
+    ``protocol``: ``"r"`` the median Pearson r over samples, ``"R2"`` the median R^2 (the
+    book's protocol), ``"peers"`` the mean R^2 on [0, 1] clamped images (the follow-up papers'
+    number). The last rows are chance levels: the mean training image as the prediction, and
+    ELS with shuffled seeds (its sample for seed j against the network's for seed i != j)."""
+    from .artifacts import model_label
+
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {list(PROTOCOLS)}, got {protocol!r}")
+
+    def value(entry: dict | None) -> str:
+        if entry is None:
+            return "-"
+        if protocol == "peers":
+            return f"{entry['peers']['R2']:.2f}"
+        return f"{entry['book'][protocol]['median']:.2f}"
+
+    def chance(summary: dict) -> str:
+        c = summary["machines"]["ELS"]["chance"]
+        return f"{c['peers_R2' if protocol == 'peers' else protocol]:.2f}"
+
+    lines = [f"| {PROTOCOLS[protocol]} | " + " | ".join(model_label(m) for m in summaries) + " |",
+             "|---|" + "---|" * len(summaries)]
+    for name in [*MACHINES, MEAN_IMAGE]:
+        lines.append(f"| {name} | " + " | ".join(value(s["machines"].get(name)) for s in summaries.values()) + " |")
+    lines.append("| ELS, shuffled seeds | " + " | ".join(chance(s) for s in summaries.values()) + " |")
     return "\n".join(lines)
 
 

@@ -49,12 +49,14 @@ def slider_html(
     ``frames`` maps each parameter value (in slider order) to images ``(B, C, H, W)`` in
     ``[-1, 1]``, all of the same shape. Each frame shows the B images with the heading
     ``"{title}: {name} = {value}"``; ``titles`` gives one caption per image (the same in
-    every frame). Returns the HTML string (no external resources).
+    every frame). Each image is ``size`` inches at most, smaller so that a row fits the book's
+    text width (:func:`els.plotting.panel_grid`). Returns the HTML string (no external
+    resources).
     """
     import matplotlib.pyplot as plt
     from matplotlib.animation import FuncAnimation
 
-    from .plotting import to_display
+    from .plotting import _title_height, caption_width, panel_grid, to_display
 
     if not frames:
         raise ValueError("frames is empty: give at least one {value: images}")
@@ -66,11 +68,10 @@ def slider_html(
     B = stacks[0].shape[0]
     if titles is not None and len(titles) != B:
         raise ValueError(f"got {len(titles)} titles for {B} images per frame")
-    ncols = ncols or min(B, 8)
-    nrows = -(-B // ncols)
-    extra = 0.35 if titles is not None else 0.0
+    nrows, ncols, side = panel_grid(B, size, ncols or min(B, 8), min_size=caption_width(titles))  # fits the text width
+    extra = _title_height(titles)
     fig, axes = plt.subplots(nrows, ncols, squeeze=False,
-                             figsize=(size * ncols, (size + extra) * nrows + 0.6))
+                             figsize=(side * ncols, (side + extra) * nrows + 0.6))
     artists = []
     for k, ax in enumerate(axes.flat):
         ax.set_xticks([])

@@ -217,14 +217,15 @@ def test_site_loads_maths_and_widgets_from_its_own_static_folder(built_site):
 
 def test_pages_work_in_headless_chromium(built_site):
     """Every chapter loads with no uncaught JS exception and no request leaving the site;
-    figures and typeset maths are present; the precomputed patch-size slider moves."""
+    figures and typeset maths are present; the precomputed patch-size slider moves; every
+    figure and table fits the text column (readable at 100% zoom)."""
     import book_browser_check as bbc
 
     _, _, html = built_site
     chromium = bbc.find_chromium()
     if chromium is None:
         pytest.skip("SKIPPED browser check: no chromium on PATH (make test installs it with apt-get)")
-    pages = [f"book/{nb.stem}.html" for nb in NOTEBOOKS] + ["book/references.html"]
+    pages = [f"book/{nb.stem}.html" for nb in NOTEBOOKS] + ["book/appendix_theory.html", "book/references.html"]
     try:
         reports = bbc.check_site(html, pages, executable=chromium)
     except (RuntimeError, OSError) as e:
@@ -242,6 +243,17 @@ def test_pages_work_in_headless_chromium(built_site):
     els_page = by_page["book/06_els.html"]
     assert els_page.sliders >= 1, "chapter 6 has no precomputed patch-size slider"
     assert els_page.slider_changes_frame, "moving the patch-size slider did not change the frame"
+    # readable at 100% zoom: a figure shrunk to fit the text column shrinks its text with it
+    # (els.plotting.TEXT_WIDTH), and a table wider than the column runs off the page
+    for r in reports:
+        for f in r.figures:
+            assert f["shown"] >= 0.8 * f["natural"], (
+                f"{r.path}: figure {f['index']} ({f['caption'][:50]!r}) is {f['natural']} px wide, "
+                f"shown at {f['shown']:.0f} px: draw it at most els.plotting.TEXT_WIDTH inches wide")
+        for t in r.tables:
+            assert t["overflow"] == 0 and t["hidden"] == 0, (
+                f"{r.path}: table {t['index']} ({t['header'][:50]!r}) is {t['width']:.0f} px wide, "
+                f"{t['overflow']:.0f} px past the text column ({t['hidden']} px hidden): use fewer or shorter columns")
 
 
 def test_a_page_with_stored_widgets_renders_them_offline(tmp_path):

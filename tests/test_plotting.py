@@ -198,18 +198,22 @@ def test_training_agreement_figure_orders_snapshots_and_the_final_checkpoint_by_
     assert list(is_line.get_ydata()) == [0.3, 0.4, 0.5] and els_line.get_label() == "net: ELS"
 
 
-def test_results_table_has_one_row_per_model_steps_and_machine():
-    """Fails if a row is dropped or a quartile lands in the wrong column."""
+def test_results_table_has_one_table_per_model_and_one_row_per_steps_and_machine():
+    """Fails if a row is dropped, a quartile lands in the wrong column or a model's rows end
+    up under another model's name."""
     def entry(median, beats=None):
         e = {"r": {"q25": median - 0.1, "median": median, "q75": median + 0.1},
              "r2": {"median": median ** 2}, "R2": {"median": median - 0.2}}
         return e if beats is None else e | {"beats_IS": beats}
 
-    table = plotting.results_table({"m": {"agreement": {"150": {"ELS": entry(0.9, 0.95), "IS": entry(0.5)}}}})
-    lines = table.splitlines()
-    assert len(lines) == 4 and lines[0].startswith("| model | network steps | machine |")
-    assert lines[2] == "| m | 150 | ELS | 0.80 / 0.90 / 1.00 | 0.81 | 0.70 | 0.95 |"
-    assert lines[3] == "| m | 150 | IS | 0.40 / 0.50 / 0.60 | 0.25 | 0.30 | - |"
+    table = plotting.results_table({"m": {"agreement": {"150": {"ELS": entry(0.9, 0.95), "IS": entry(0.5)}}},
+                                    "n": {"agreement": {"20": {"LS": entry(0.7)}}}})
+    first, second = table.split("\n\n**")
+    lines = first.splitlines()
+    assert len(lines) == 6 and lines[0] == "**m**" and lines[2].startswith("| steps | machine |")
+    assert lines[4] == "| 150 | ELS | 0.80 / 0.90 / 1.00 | 0.81 | 0.70 | 0.95 |"
+    assert lines[5] == "| 150 | IS | 0.40 / 0.50 / 0.60 | 0.25 | 0.30 | - |"
+    assert second.splitlines()[0] == "n**" and second.splitlines()[-1] == "| 20 | LS | 0.60 / 0.70 / 0.80 | 0.49 | 0.50 | - |"
 
 
 def test_locality_figure_draws_every_quantity_of_every_network():
@@ -221,3 +225,80 @@ def test_locality_figure_draws_every_quantity_of_every_network():
     assert labels[0] == "Wiener gain (data only)" and len(labels) == 7
     assert all(any(label.startswith(f"{net}: {what}") for label in labels)
                for net in ("resnet", "unet") for what in ("network", "ELS", "PCA-locality"))
+
+
+# --------------------------------------------------------------------------- fit the book's page
+def _wide_figures():
+    """Every figure function of els.plotting, given inputs wider than the page."""
+    from els.calibrate import Calibration
+
+    images = _rand(12, 1, 32, 32)
+    captions = [f"train #{k}\n(12, 24) \u2192 (3, {k})" for k in range(12)]
+    index = torch.randint(0, 12, (32, 32), generator=torch.Generator().manual_seed(0))
+    position = torch.randint(0, 32, (32, 32, 2), generator=torch.Generator().manual_seed(1))
+    candidates = list(range(3, 33, 2))
+    sims = torch.rand(6, 20, len(candidates), generator=torch.Generator().manual_seed(2)).tolist()
+    calibration = Calibration([3] * 10 + [15] * 10, candidates, list(range(6)), [None] * 6, sims, [[3] * 20] * 6)
+    rows = {"network\n(150 steps)": images[:8], **{name: images[:8] for name in
+                                                    ("IS", "LS", "ELS", "Wiener", "PCALocality\n(peers)")}}
+    samples = [dict(seed=s, network_steps=150, machine=m, r=0.1 * (s % 9)) for s in range(20)
+               for m in ("IS", "ELS", "LS", "ELS (paper schedule)")]
+    agreement = {"20": {"ELS": {"r": {"median": 0.9}}, "IS": {"r": {"median": 0.5}}}}
+    summaries = {f"model_{k}": {"agreement": agreement, "snapshots": {"15min": {"agreement": agreement}}}
+                 for k in range(6)}
+    loc = {"t": [0.25, 0.5, 0.75, 1.0], "Wiener": [2, 3, 5, 9], "ELS": [3, 3, 5, 7], "PCALocality": [1, 2, 2, 4],
+           "network": [2, 3, 4, 6]}
+    long = "A long figure title that would not fit on one line of the page at the default size"
+    return {
+        "show_images": plotting.show_images(images, titles=captions, title=long),
+        "show_images_one_row": plotting.show_images(images[:9], titles=[f"t = {k / 8:.3f}" for k in range(9)],
+                                                    ncols=9, title=long),
+        "show_rows": plotting.show_rows({"equivariant\nlocal score (ELS)": images, "nearest": images},
+                                        titles={"nearest": [f"d = {k}.00" for k in range(12)]}, title=long),
+        "show_sources": plotting.show_sources(images[0], index, images, top=10, title=long),
+        "show_patch_matches": plotting.show_patch_matches(images[0], images, index, position,
+                                                          [(4, 4 + 2 * k) for k in range(8)], 5, title=long),
+        "schedule_figure": plotting.schedule_figure({"ELS": [3, 5, 7], "LS": [3, 3, 5]}, [3, 5, 5],
+                                                    "fashion mnist attention unet zeros"),
+        "similarity_figure": plotting.similarity_figure({f"fashion mnist resnet zeros {k}": calibration
+                                                         for k in range(6)}, title=long),
+        "similarity_figure_one": plotting.similarity_figure({"Live calibration, 500 images": calibration}),
+        "agreement_figure": plotting.agreement_figure(samples, "fashion mnist attention unet zeros"),
+        "gallery_figure": plotting.gallery_figure(rows, title=long),
+        "training_agreement_figure": plotting.training_agreement_figure(summaries, {n: 30.0 for n in summaries}),
+        "locality_figure": plotting.locality_figure({f"net {k}": loc for k in range(3)}, "mnist"),
+    }
+
+
+def test_every_figure_fits_the_text_width_with_fonts_of_8_points_or_more():
+    """The book's text column is TEXT_WIDTH inches at the inline backend's 100 dpi: a wider
+    figure is shrunk by the browser and its text with it. Fails if a figure function makes a
+    figure wider than that (or whose cropped PNG, as the inline backend saves it, is wider),
+    or writes any text smaller than 8 points."""
+    import io
+
+    from matplotlib.text import Text
+    from PIL import Image
+
+    for name, fig in _wide_figures().items():
+        assert fig.get_size_inches()[0] <= plotting.TEXT_WIDTH + 1e-9, f"{name}: {fig.get_size_inches()}"
+        small = [(t.get_text(), t.get_fontsize()) for t in fig.findobj(Text)
+                 if t.get_visible() and t.get_text() and t.get_fontsize() < plotting.MIN_FONTSIZE]
+        assert plotting.MIN_FONTSIZE >= 8 and not small, f"{name}: text smaller than 8 pt {small}"
+        png = io.BytesIO()
+        fig.savefig(png, format="png", dpi=100, bbox_inches="tight", pad_inches=0.1)  # as the inline backend
+        width = Image.open(png).size[0]
+        assert width <= 100 * plotting.TEXT_WIDTH + 1, f"{name}: the saved PNG is {width} px wide"
+
+
+def test_panel_grid_wraps_and_shrinks_panels_to_fit():
+    """Panels shrink to fit a row; captions too wide for that wrap them into balanced rows."""
+    room = plotting.TEXT_WIDTH - plotting.CROP_PAD
+    assert plotting.panel_grid(4, 1.3) == (1, 4, 1.3)
+    nrows, ncols, side = plotting.panel_grid(9, 1.3)
+    assert (nrows, ncols) == (1, 9) and side == pytest.approx(room / 9)
+    assert plotting.panel_grid(8, 1.6, min_size=1.5)[:2] == (2, 4)  # not 6 + 2
+    assert plotting.panel_grid(5, 3.0, ncols=2) == (3, 2, 3.0)
+    nrows, ncols, side = plotting.panel_grid(8, 1.3, margin=1.0)
+    assert side * ncols + 1.0 == pytest.approx(room)
+    assert plotting.caption_width(None) == 0 and plotting.caption_width(["a", "a much longer caption"]) > 1

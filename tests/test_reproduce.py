@@ -39,7 +39,7 @@ def test_reproduce_a_tiny_checkpoint(tmp_path):
     reproduce_model(spec, "smoke", tmp_path / "models", out, progress=False, sizes=sizes, resume=True)
     assert (out / spec.name / "samples.csv").read_text() == before
     md = table([summary], network_steps=3, models_dir=tmp_path / "models")
-    assert "(0.94)" in md and "mnist_resnet_zeros" in md  # the paper's ELS value for this row
+    assert "(0.94)" in md and "| MNIST ResNet |" in md  # the paper's ELS value for this row
 
 
 def test_chapter_8_and_9_claims_match_the_committed_results():

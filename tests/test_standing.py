@@ -88,15 +88,24 @@ def test_standing_refuses_then_resumes_without_new_work(standing_run):
     assert again["machines"] == summary["machines"]
 
 
-def test_table_has_every_machine_and_both_protocols(standing_run):
+def test_table_has_every_machine_and_every_protocol(standing_run):
+    """One row per machine (and the two chance levels), one column per model, for each
+    measure; the numbers in the right cells."""
     summary, _, _ = standing_run
-    for protocol in ("book", "peers"):
-        md = standing.table({"tiny": summary}, protocol)
-        header, _, row = md.splitlines()
-        assert all(name in header for name in standing.MACHINES) and row.startswith("| tiny |")
-        assert row.count("|") == header.count("|")
+    for protocol in standing.PROTOCOLS:
+        md = standing.table({"tiny": summary, "other": summary}, protocol)
+        header, _, *rows = md.splitlines()
+        assert header == f"| {standing.PROTOCOLS[protocol]} | tiny | other |"
+        assert [row.split(" | ")[0][2:] for row in rows] == [*standing.MACHINES, standing.MEAN_IMAGE,
+                                                             "ELS, shuffled seeds"]
+        assert all(row.count("|") == header.count("|") for row in rows)
     els = summary["machines"]["ELS"]
-    assert f"{els['book']['r']['median']:.2f} / {els['book']['R2']['median']:.2f}" in standing.table({"t": summary})
+    r_rows, R2_rows = standing.table({"t": summary}).splitlines(), standing.table({"t": summary}, "R2").splitlines()
+    assert f"| ELS | {els['book']['r']['median']:.2f} |" in r_rows
+    assert f"| ELS | {els['book']['R2']['median']:.2f} |" in R2_rows
+    assert f"| ELS, shuffled seeds | {els['chance']['r']:.2f} |" in r_rows
+    with pytest.raises(ValueError, match="protocol"):
+        standing.table({"t": summary}, "book")
 
 
 def test_golden_bench_runs_on_a_compared_model(standing_run, monkeypatch):
@@ -127,8 +136,8 @@ def test_readme_tables_are_the_committed_comparison():
     summaries = standing.read_summaries(root / "artifacts" / "results")
     assert len(summaries) == 6, "every committed model has a standing comparison"
     golden = json.loads((root / "artifacts" / "bench" / "golden.json").read_text())
-    lines = [*standing.table(summaries, "book").splitlines(), *standing.table(summaries, "peers").splitlines(),
-             *bench.golden_markdown(golden).splitlines()]
+    lines = [line for protocol in standing.PROTOCOLS for line in standing.table(summaries, protocol).splitlines()]
+    lines += bench.golden_markdown(golden).splitlines()
     for line in lines:
         assert line in readme, f"README lacks this line (re-render it): {line}"
 

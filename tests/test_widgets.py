@@ -23,6 +23,20 @@ def test_slider_html_has_one_frame_per_value_and_a_slider():
     assert len(re.findall(r'frames\[\d+\] = "data:image/png;base64', html)) == 3
 
 
+def test_slider_frames_fit_the_books_text_width():
+    """Each frame is a PNG shown at its natural size: eight images a row must still fit the
+    text column (els.plotting.TEXT_WIDTH inches at 100 dpi), so they are drawn smaller."""
+    import base64
+    import struct
+
+    from els.plotting import TEXT_WIDTH
+
+    html = widgets.slider_html(_frames(shape=(8, 1, 6, 6)), titles=[f"image {k}" for k in range(8)], size=1.6)
+    frame = re.search(r'frames\[0\] = "data:image/png;base64,([^"]+)"', html).group(1)
+    width = struct.unpack(">I", base64.b64decode(frame.replace("\\n", "")[:64])[16:20])[0]
+    assert 0 < width <= 100 * TEXT_WIDTH
+
+
 def test_slider_html_needs_no_network():
     """The static book must work offline: no CDN stylesheet, no font-awesome icons."""
     html = widgets.slider_html(_frames())
