@@ -7,6 +7,7 @@
     python -m els recipes --dataset mnist --arch resnet --images 32000 [--recipes NAME ...]
     python -m els reproduce --preset laptop [--models NAME ...]
     python -m els standing --preset laptop [--models NAME ...]   # after reproduce
+    python -m els mechanisms --preset laptop [--models NAME ...] # after standing
     python -m els bench [--images 6000]
 
 New commands: write ``add_<name>(subparsers)`` that sets ``func`` and list it in ``COMMANDS``.
@@ -154,6 +155,13 @@ def add_standing(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_standing)
 
 
+def add_mechanisms(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("mechanisms", help="single-step agreement along the network's trajectory, its sensitivity "
+                                          "maps and counted spatial inconsistency (after standing)")
+    _add_model_run_options(p)
+    p.set_defaults(func=run_mechanisms)
+
+
 def _add_model_run_options(p: argparse.ArgumentParser) -> None:
     from . import presets, reproduce
 
@@ -201,6 +209,15 @@ def run_standing(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_mechanisms(args: argparse.Namespace) -> int:
+    from . import mechanisms
+
+    for s in _model_runs(args, "mechanisms", mechanisms.mechanisms_model):
+        print(f"{s['model']}: median single-step r at t = {s['t'][0]:g} / {s['t'][-1]:g}: "
+              + ", ".join(f"{m} {r[0]:.2f} / {r[-1]:.2f}" for m, r in s["r_median"].items()))
+    return 0
+
+
 # --------------------------------------------------------------------------- bench
 def add_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="engine benchmark (same as python -m els.bench)")
@@ -216,6 +233,7 @@ COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
     "recipes": add_recipes,
     "reproduce": add_reproduce,
     "standing": add_standing,
+    "mechanisms": add_mechanisms,
     "bench": add_bench,
 }
 

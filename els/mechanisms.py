@@ -30,7 +30,7 @@ from .calibrate import Calibration
 from .evaluate import along_trajectory, read_images
 from .matched import machine_for, network_facts
 from .reproduce import ModelSpec, training_data
-from .standing import _network_sensitivity
+from .standing import network_sensitivity
 from .storage import git_commit, machine_info, results_folder, save_atomic, write_atomic
 
 SEEDS = 30  # trajectories per model
@@ -79,7 +79,8 @@ def component_summary(counts: torch.Tensor) -> dict:
 
 def mechanisms_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = Path("artifacts/models"),
                      out: Path = Path("artifacts/results"), sizes: presets.EvalPreset | None = None,
-                     command: str | None = None, resume: bool = False, force: bool = False) -> dict:
+                     progress: bool = True, command: str | None = None, resume: bool = False,
+                     force: bool = False) -> dict:
     """Write the module docstring's files for one model and return its summary. Needs the
     model's reproduction (``out/<name>/calibration_*.json``) and standing run
     (``out/<name>/standing/``). Results already there are refused unless ``resume=True`` (the
@@ -111,7 +112,7 @@ def mechanisms_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path =
         trajectory = json.loads(path.read_text())
         path = here / "sensitivity.pt"
         if not path.exists():
-            save_atomic(_network_sensitivity(network, machines["IS"][0], seeds, p.steps, False).float(), path)
+            save_atomic(network_sensitivity(network, machines["IS"][0], seeds, p.steps, progress).float(), path)
         stored = read_images(model_out / "standing" / "final_images.pt")
         facts = network_facts(model_dir)
         test, _ = data.load(facts["data"], "test", max_images=TEST_IMAGES, seed=0)

@@ -36,6 +36,8 @@ __all__ = [
     "training_agreement_figure",
     "results_table",
     "locality_figure",
+    "along_trajectory_figure",
+    "sensitivity_figure",
     "Recorder",
 ]
 
@@ -491,6 +493,65 @@ def locality_figure(localities: Mapping[str, dict], title: str, ax=None):
     ax.legend(fontsize=8, loc="upper left")
     ax.figure.tight_layout()
     return ax.figure
+
+
+def along_trajectory_figure(summaries: Mapping[str, dict]):
+    """Single-step agreement against diffusion time, one panel per model (two a row):
+    ``summaries`` maps a model name to its :mod:`els.mechanisms` summary (``t`` and
+    ``r_median``: machine -> median r per step, low noise first). Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    from .artifacts import model_label
+
+    if not summaries:
+        raise ValueError("summaries is empty")
+    ncols = min(2, len(summaries))
+    nrows = -(-len(summaries) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(TEXT_WIDTH - CROP_PAD, 2.5 * nrows + 0.4), squeeze=False,
+                             sharex=True, sharey=True, layout="constrained")
+    for ax, (name, s) in zip(axes.flat, summaries.items()):
+        for machine, r in s["r_median"].items():
+            ax.plot(s["t"], r, marker=".", label=machine)
+        ax.set_title(model_label(name), fontsize=9)
+        ax.set(ylim=(0, 1.02), xlim=(0, 1.02))
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(summaries):]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel("diffusion time t")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("median r with the network")
+    axes.flat[0].legend(fontsize=MIN_FONTSIZE, loc="lower left")
+    return fig
+
+
+def sensitivity_figure(maps: Mapping[str, torch.Tensor], times: Sequence[float] = (0.8, 0.2),
+                       fraction: float = 0.1):
+    """Where a network's denoised centre pixel looks: ``maps`` maps a row label to a
+    sensitivity tensor ``(steps, C, H, W)`` (:mod:`els.mechanisms`, low noise first); one
+    column per time in ``times`` shows log10 of the channel-mean map, titled with the width
+    of its pixels at least ``fraction`` of the largest (as in chapter 10). Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    if not maps:
+        raise ValueError("maps is empty")
+    nrows, ncols = len(maps), len(times)
+    side = min(2.4, (TEXT_WIDTH - CROP_PAD - 1.4) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(side * ncols + 1.4, (side + 0.45) * nrows), squeeze=False,
+                             layout="constrained")
+    for i, (label, m) in enumerate(maps.items()):
+        steps = m.shape[0]
+        for j, t in enumerate(times):
+            g = torch.as_tensor(m[round(t * steps) - 1]).double().mean(0)
+            width = float((g >= fraction * g.max()).sum()) ** 0.5
+            im = axes[i, j].imshow(torch.log10(g + 1e-12).numpy(), cmap="magma", vmin=float(torch.log10(g.max())) - 4)
+            axes[i, j].set_xticks([])
+            axes[i, j].set_yticks([])
+            axes[i, j].set_title(f"t = {t:g}: width {width:.1f} px", fontsize=9)
+            if j == 0:
+                axes[i, j].set_ylabel(label, fontsize=9)
+        fig.colorbar(im, ax=axes[i].tolist(), label="log10 |gradient|", shrink=0.9)
+    return fig
 
 
 # --------------------------------------------------------------------------- internals

@@ -43,6 +43,7 @@ MODELS = (
     ModelSpec("fashion_mnist_unet_zeros"),
     ModelSpec("mnist_resnet_circular"),
     ModelSpec("mnist_attention_unet_zeros"),  # self-attention: the paper's limit case (chapter 9)
+    ModelSpec("fashion_mnist_attention_unet_zeros"),
 )
 SNAPSHOT_SEEDS = 30  # per training snapshot (fewer only when the preset has fewer)
 GALLERY_SEEDS = 8  # seeds shown in gallery.png

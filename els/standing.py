@@ -197,7 +197,7 @@ def locality_widths(network, machines: dict, els_calibration: Calibration, seeds
     wiener, pca = machines["Wiener"][0], machines["PCALocality"]
     C, H, W = wiener.images.shape[1:]
     times = [i / steps for i in range(1, steps + 1)]
-    sensitivity = _network_sensitivity(network, wiener, seeds, steps, progress)
+    sensitivity = network_sensitivity(network, wiener, seeds, steps, progress)
     return {"t": times,
             "Wiener": [mask_width(gain_mask(wiener.gain(t), WIDTH_FRACTION, "column"), H, W, C) for t in times],
             "ELS": list(els_calibration.schedule),
@@ -205,7 +205,7 @@ def locality_widths(network, machines: dict, els_calibration: Calibration, seeds
             "network": [_width(sensitivity[i], WIDTH_FRACTION) for i in range(steps)]}
 
 
-def _network_sensitivity(network, machine, seeds, steps, progress) -> torch.Tensor:
+def network_sensitivity(network, machine, seeds, steps, progress) -> torch.Tensor:
     """(steps, C, H, W): mean |d x0_hat[centre] / d x_t| over seeds, low noise first."""
     C, H, W = machine.images.shape[1:]
     classes = sorted(machine.labels.unique().tolist()) if network.conditional else None

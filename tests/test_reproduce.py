@@ -85,11 +85,14 @@ def test_chapter_8_and_9_claims_match_the_committed_results():
     gap_old = r(first["mnist_resnet_zeros"]["agreement"], "ELS") - r(first["mnist_resnet_zeros"]["agreement"], "ELS", "20")
     gap_new = r(summaries["mnist_resnet_zeros"]["agreement"], "ELS") - r(summaries["mnist_resnet_zeros"]["agreement"], "ELS", "20")
     assert gap_old > 0.1 and gap_new < 0.05
-    attention, plain = summaries["mnist_attention_unet_zeros"], summaries["mnist_unet_zeros"]
-    gap = r(plain["agreement"], "ELS") - r(attention["agreement"], "ELS")
-    assert 0 < gap < 0.90 - 0.77 and r(attention["agreement"], "ELS") > r(attention["agreement"], "IS") + 0.2
+    # chapter 9, self-attention: less agreement on MNIST (as in the paper), not on FashionMNIST
+    for data, direction in (("mnist", -1), ("fashion_mnist", 1)):
+        attention, plain = summaries[f"{data}_attention_unet_zeros"], summaries[f"{data}_unet_zeros"]
+        gap = r(attention["agreement"], "ELS") - r(plain["agreement"], "ELS")
+        assert (gap < -0.005 if direction < 0 else gap > 0.005) and abs(gap) < 0.90 - 0.77, data
+        assert r(attention["agreement"], "ELS") > r(attention["agreement"], "IS") + 0.05, data
     schedules = [s["schedules"]["ELS"] for s in summaries.values()]
-    assert len(schedules) == 6 and sum(any(b < a for a, b in zip(x, x[1:])) for x in schedules) == 3
+    assert len(schedules) == 7 and sum(any(b < a for a, b in zip(x, x[1:])) for x in schedules) == 3
     assert paper.schedule("mnist", "resnet", "circular")[-1] == 3 and max(paper.schedule("mnist", "resnet", "circular")) == 11
 
 
