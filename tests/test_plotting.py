@@ -249,6 +249,8 @@ def _wide_figures():
     loc = {"t": [0.25, 0.5, 0.75, 1.0], "Wiener": [2, 3, 5, 9], "ELS": [3, 3, 5, 7], "PCALocality": [1, 2, 2, 4],
            "network": [2, 3, 4, 6]}
     long = "A long figure title that would not fit on one line of the page at the default size"
+    mech = {"t": [(i + 1) / 20 for i in range(20)], "r_median": {m: [0.5] * 20 for m in ("IS", "LS", "ELS")}}
+    maps = torch.rand(20, 1, 32, 32, generator=torch.Generator().manual_seed(3))
     return {
         "show_images": plotting.show_images(images, titles=captions, title=long),
         "show_images_one_row": plotting.show_images(images[:9], titles=[f"t = {k / 8:.3f}" for k in range(9)],
@@ -267,6 +269,10 @@ def _wide_figures():
         "gallery_figure": plotting.gallery_figure(rows, title=long),
         "training_agreement_figure": plotting.training_agreement_figure(summaries, {n: 30.0 for n in summaries}),
         "locality_figure": plotting.locality_figure({f"net {k}": loc for k in range(3)}, "mnist"),
+        "along_trajectory_figure": plotting.along_trajectory_figure(
+            {f"fashion_mnist_attention_unet_zeros_{k}": mech for k in range(5)}),
+        "sensitivity_figure": plotting.sensitivity_figure({"with self-attention": maps, "convolution only": maps},
+                                                          times=(0.9, 0.5, 0.1)),
     }
 
 
@@ -302,3 +308,14 @@ def test_panel_grid_wraps_and_shrinks_panels_to_fit():
     nrows, ncols, side = plotting.panel_grid(8, 1.3, margin=1.0)
     assert side * ncols + 1.0 == pytest.approx(room)
     assert plotting.caption_width(None) == 0 and plotting.caption_width(["a", "a much longer caption"]) > 1
+
+
+def test_sensitivity_figure_titles_each_map_with_its_width():
+    """Fails if a panel shows another step than its time, or its width is not the side of the
+    square holding the pixels with at least 10% of the largest sensitivity."""
+    maps = torch.full((4, 1, 8, 8), 1e-6)
+    maps[1, 0, 2:5, 2:5] = 1.0  # t = 0.5: a 3 x 3 block
+    maps[3, 0, :, :4] = 1.0  # t = 1: half the image, 32 pixels
+    fig = plotting.sensitivity_figure({"net": maps}, times=(1.0, 0.5))
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["t = 1: width 5.7 px", "t = 0.5: width 3.0 px"]
