@@ -162,7 +162,7 @@ if committed:
 #   trajectory and maximising the cosine similarity of the noise predictions
 #   (`els.calibrate`).
 # - Calibrated schedules grow with the noise level overall, but not step by step: three of
-#   our six ELS schedules step back down somewhere at high noise, and the paper's released
+#   our seven ELS schedules step back down somewhere at high noise, and the paper's released
 #   schedule for the circular MNIST ResNet falls from 11 back to 3. Training moves them
 #   towards the paper's: the MNIST ResNet trained with the batch-32 recipe calibrates to
 #   3 up to 15 (the paper's schedule: 3 up to 15), while the same network trained with the
