@@ -40,6 +40,6 @@ def add_noise(x0: torch.Tensor, t: torch.Tensor | float, noise: torch.Tensor) ->
 
 
 def per_image(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Reshape a scalar or ``(B,)`` tensor to broadcast over ``(B, C, H, W)``, on x's device and dtype."""
-    v = v.to(device=x.device, dtype=x.dtype)
-    return v.reshape(-1, *([1] * (x.dim() - 1))) if v.dim() else v
+    """A scalar or ``(B,)`` tensor as ``(B or 1, 1, 1, 1)`` (one axis per axis of ``x``), to
+    broadcast over ``x`` ``(B, C, H, W)``, on x's device and dtype."""
+    return v.to(device=x.device, dtype=x.dtype).reshape(-1, *([1] * (x.dim() - 1)))

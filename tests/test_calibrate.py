@@ -143,3 +143,19 @@ def test_cosine_of_small_vectors_is_not_damped():
     a = torch.tensor([[1e-3, 0.0], [0.0, 0.0]])
     b = torch.tensor([[2e-3, 0.0], [1.0, 0.0]])
     assert _cosine(a, b).tolist() == [1.0, 0.0]
+
+
+def test_similarities_are_compared_in_float64_and_float64_data_stays_float64():
+    """Fails if two candidates whose similarities differ by less than float32 can tell apart
+    are not told apart, or if calibration on float64 data feeds float32 noise to the network."""
+    from els.calibrate import _summarise
+
+    records = [{"seed": 0, "label": None, "candidates": [3, 5], "similarity": [[0.5, 0.5 + 1e-9]]}]
+    assert _summarise(records, [3, 5]).schedule == [5]
+    x = images().double()
+
+    def factory64(data, labels):
+        return els.ELS(data, labels, padding="zeros", device="cpu", dtype=torch.float64)
+
+    net = ScheduledMachine(factory64(x, None), [3, 5])  # a float64 machine refuses float32 input
+    assert calibrate(net, factory64, (x, None), candidates=[3, 5], seeds=2, steps=2, progress=False).schedule == [3, 5]

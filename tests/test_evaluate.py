@@ -189,7 +189,8 @@ def test_along_trajectory_scores_each_machine_on_the_networks_own_states():
     train = torch.rand(10, 1, 6, 6, generator=torch.Generator().manual_seed(8)) * 2 - 1
     network = els.ELS(train, patch_size=3, padding="zeros", device="cpu")
     other = els.IS(train, device="cpu")
-    got = along_trajectory(network, {"same": (network, [3, 3, 3]), "IS": (other, None)}, seeds=[1, 2], steps=3)
+    wide = els.ELS(train, patch_size=5, padding="zeros", device="cpu")  # the schedule, not its own size, counts
+    got = along_trajectory(network, {"same": (wide, [3, 3, 3]), "IS": (other, None)}, seeds=[1, 2], steps=3)
     assert got["same"].shape == (3, 2) and torch.allclose(got["same"], torch.ones(3, 2, dtype=torch.float64))
     noise, _ = els.sampling.seeded_inputs([1, 2], (1, 6, 6))
     for t, x_t, x0, _ in els.sampling.trajectory(network, noise, 3):
@@ -365,3 +366,32 @@ def test_along_trajectory_of_a_conditional_network_uses_each_seeds_label():
         x = _abar((i - 1) / 2) ** 0.5 * x0 + (1 - _abar((i - 1) / 2)) ** 0.5 * eps
     with pytest.raises(ValueError, match="build the machines with labels="):
         along_trajectory(net, {"IS": (els.IS(train, device="cpu"), None)}, seeds=1, steps=2)
+
+
+def test_float64_machines_get_float64_noise():
+    """Fails if evaluation or single-step agreement hands float32 noise to float64 machines and
+    networks (they refuse a dtype they were not built with)."""
+    from els.evaluate import along_trajectory
+
+    train = (torch.rand(6, 1, 6, 6, generator=torch.Generator().manual_seed(9)) * 2 - 1).double()
+    network = els.ELS(train, patch_size=3, padding="zeros", device="cpu", dtype=torch.float64)
+    machines = {"IS": (els.IS(train, device="cpu", dtype=torch.float64), None)}
+    assert len(evaluate(network, machines, seeds=1, steps=2, network_steps=(2,), progress=False)) == 1
+    assert along_trajectory(network, machines, seeds=1, steps=2)["IS"].shape == (2, 1)
+
+
+def test_peers_agreement_clamps_both_images_and_scores_each_sample_alone():
+    """Fails if values outside [-1, 1] are not clamped to [0, 1] in the prediction and in the
+    target, or if the variance or the residual mixes the samples of a batch."""
+    from els.evaluate import peers_agreement
+
+    target = torch.tensor([[-3.0, 0.0, 1.0, 3.0], [0.0, 0.0, 0.5, 1.0]])  # first row in [0, 1]: 0, .5, 1, 1
+    prediction = torch.tensor([[-1.0, 0.0, 3.0, 1.0], [0.0, 0.0, 0.5, 1.0]])  # first row: 0, .5, 1, 1
+    got = peers_agreement(prediction, target)
+    assert got["mse"].tolist() == [0.0, 0.0] and got["R2"].tolist() == [1.0, 1.0]
+    shifted = peers_agreement(prediction + torch.tensor([[0.0], [0.2]]), target)
+    y = np.array([0.5, 0.5, 0.75, 1.0])
+    # second row in [0, 1]: 0.6, 0.6, 0.85, 1.1 clamped to 1; residuals 0.1, 0.1, 0.1, 0
+    assert shifted["mse"][1].item() == pytest.approx(0.03 / 4)
+    assert shifted["R2"][1].item() == pytest.approx(1 - 0.03 / (4 * y.var(ddof=1)))
+    assert shifted["R2"][0].item() == 1.0

@@ -139,3 +139,38 @@ def test_forward_process_and_noise_variance_against_their_formulas():
         a = math.cos(t / 1.008 * math.pi / 2) ** 2
         np.testing.assert_allclose(per[i], a ** 0.5 * x0[i].double() + (1 - a) ** 0.5 * eps[i].double(), rtol=1e-12)
     assert float(els.noise_variance(0.0)) == 0.0
+
+
+def test_a_machines_denoise_is_used_and_schedules_may_be_arrays():
+    """Fails if a model with denoise() is sampled through its eps() (ill-conditioned near
+    t = 1), or if a schedule given as a torch or numpy array reaches the model as a tensor
+    instead of a Python number."""
+    seen = []
+
+    class DenoiseFirst:
+        def denoise(self, x_t, t, label=None, patch_size=None):
+            seen.append(patch_size)
+            assert type(patch_size) is int, f"patch size arrived as {type(patch_size).__name__}"
+            return torch.zeros_like(x_t)
+
+        def eps(self, x_t, t, label=None, patch_size=None):
+            raise AssertionError("sampled through eps although denoise exists")
+
+    noise = torch.randn(1, 1, 3, 3)
+    els.sample(DenoiseFirst(), noise, steps=3, scales=torch.tensor([1, 3, 5]))
+    els.sample(DenoiseFirst(), noise, steps=3, scales=np.array([1, 3, 5]))
+    assert seen == [5, 3, 1, 5, 3, 1]
+
+
+@pytest.mark.parametrize("steps", [2.0, True, "3"])
+def test_steps_must_be_an_int(steps):
+    """Fails if a float, a bool or a string is accepted as the number of steps."""
+    with pytest.raises(ValueError, match="positive int"):
+        els.sample(_EpsOnly(torch.zeros(1, 1, 3, 3)), torch.zeros(1, 1, 3, 3), steps=steps)
+
+
+def test_released_handling_runs_with_two_steps():
+    """Fails if the released handling refuses its smallest valid step count, 2 (one call at t = 1/2)."""
+    image = torch.rand(1, 1, 3, 3, dtype=torch.float64)
+    out = els.sample(_EpsOnly(image), torch.randn(1, 1, 3, 3, dtype=torch.float64), steps=2, released=True)
+    np.testing.assert_allclose(out, image, atol=1e-9)
