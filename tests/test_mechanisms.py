@@ -77,3 +77,22 @@ def test_mechanisms_of_a_tiny_checkpoint(tmp_path):
     before = (here / "trajectory.json").stat().st_mtime_ns
     again = mechanisms.mechanisms_model(spec, "smoke", tmp_path / "models", out, sizes=sizes, resume=True)
     assert again["r_median"] == summary["r_median"] and (here / "trajectory.json").stat().st_mtime_ns == before
+
+
+def test_chapter_9_mechanism_claims_match_the_committed_results():
+    """The sentences of chapter 9's "Coarse to fine" and "Spatial inconsistency" sections (their
+    numbers are rendered from the same files) against artifacts/results/*/mechanisms."""
+    from pathlib import Path
+
+    summaries = mechanisms.read_summaries(Path(__file__).resolve().parents[1] / "artifacts" / "results")
+    assert len(summaries) >= 5
+    for name, s in summaries.items():
+        r, t = s["r_median"], s["t"]
+        noisy, middle, quiet = len(t) - 1, len(t) // 2 - 1, 0
+        at_noise = [r[m][noisy] for m in ("ELS", "LS", "IS")]
+        assert max(at_noise) < 0.6 and max(at_noise) - min(at_noise) < 0.1, name  # poor, about equal
+        assert min(r["ELS"][middle], r["LS"][middle]) > r["IS"][middle] + 0.1, name  # patch machines locked on
+        assert min(r["ELS"][quiet], r["LS"][quiet]) > 0.9 > r["IS"][quiet], name
+        c = {k: v["share_above_1"] for k, v in s["components"].items() if isinstance(v, dict)}
+        assert c["network"] > c["test images"] and c["ELS"] > c["network"] and c["LS"] > c["network"] - 0.05, name
+        assert c["IS"] <= c["test images"] + 0.15, name
