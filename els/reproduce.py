@@ -145,8 +145,10 @@ def gallery_samples(network, machines: dict, seeds, network_steps: int, steps: i
 
 
 def read_summaries(results: Path) -> dict[str, dict]:
-    """``summary.json`` of every reproduced model under ``results``, by model name."""
-    return {p.parent.name: json.loads(p.read_text()) for p in sorted(Path(results).glob("*/summary.json"))}
+    """``summary.json`` of every reproduced model under ``results``, by model name, in the
+    order of :data:`MODELS` (others after them)."""
+    found = {p.parent.name: json.loads(p.read_text()) for p in sorted(Path(results).glob("*/summary.json"))}
+    return {m.name: found[m.name] for m in MODELS if m.name in found} | found
 
 
 def _calibrated(network, factory, images, labels, p, stem: Path, progress: bool) -> Calibration:

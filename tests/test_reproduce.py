@@ -90,6 +90,8 @@ def test_chapter_8_and_9_claims_match_the_committed_results():
         attention, plain = summaries[f"{data}_attention_unet_zeros"], summaries[f"{data}_unet_zeros"]
         gap = r(attention["agreement"], "ELS") - r(plain["agreement"], "ELS")
         assert (gap < -0.005 if direction < 0 else gap > 0.005) and abs(gap) < 0.90 - 0.77, data
+        r2_gap = attention["agreement"]["150"]["ELS"]["R2"]["median"] - plain["agreement"]["150"]["ELS"]["R2"]["median"]
+        assert r2_gap < (-0.05 if data == "mnist" else -0.1), data  # R^2: lower with attention on both
         assert r(attention["agreement"], "ELS") > r(attention["agreement"], "IS") + 0.05, data
     schedules = [s["schedules"]["ELS"] for s in summaries.values()]
     assert len(schedules) == 7 and sum(any(b < a for a, b in zip(x, x[1:])) for x in schedules) == 3
