@@ -261,10 +261,11 @@ fig.tight_layout()
 #
 # Training to good samples takes far longer than a chapter should. The book ships
 # checkpoints trained with `python -m els train --preset laptop` (64-channel ResNet, 6 layers;
-# UNet 32/64/128 channels; 4,000 images, EMA 0.999), each with its manifest. The two UNets
-# were trained before the recipe comparison (batch 128, learning rate $10^{-3}$ decaying to
-# $10^{-4}$, no warm-up); the three ResNets were retrained with the new recipe. The table
-# reads the manifests.
+# UNet 32/64/128 channels; 4,000 images, EMA 0.999), each with its manifest. The two
+# convolution-only UNets were trained before the recipe comparison (batch 128, learning rate
+# $10^{-3}$ decaying to $10^{-4}$, no warm-up); the three ResNets were retrained with the new
+# recipe, and the two UNets with self-attention trained with it. The table reads the
+# manifests.
 
 # %%
 rows = ["| model | steps | images seen | CPU minutes | images/s | final loss | median distance to nearest training image |",

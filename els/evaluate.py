@@ -172,9 +172,9 @@ def read_rows(path: str | Path) -> list[dict]:
     rows = []
     with open(path, newline="") as f:
         for raw in csv.reader(f):
-            if len(raw) != len(COLUMNS) or raw[0] == "seed":
+            if len(raw) != len(COLUMNS):
                 continue
-            try:
+            try:  # the header, and lines that do not parse, fail here
                 row = {"seed": int(raw[0]), "label": int(raw[1]) if raw[1] else None,
                        "network_steps": int(raw[2]), "machine": raw[3],
                        **{m: float(v) for m, v in zip(METRICS, raw[4:])}}

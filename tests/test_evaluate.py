@@ -247,6 +247,7 @@ def test_conditional_rows_use_each_seeds_label_for_the_network_and_every_machine
                     images_out=tmp_path / "img.pt", batch_size=2, progress=False)
     expected = {s: _seed_label(s, [0, 2]) for s in seeds}
     assert {r["seed"]: r["label"] for r in rows} == expected and len(set(expected.values())) == 2
+    assert {r["seed"]: r["label"] for r in read_rows(tmp_path / "e.csv")} == expected  # read back from the file
     stored = read_images(tmp_path / "img.pt")
     assert stored["labels"] == [expected[s] for s in stored["seeds"]]
     for row in rows:
@@ -316,8 +317,8 @@ def test_only_whole_seeds_are_kept_and_a_clean_file_is_left_alone(tmp_path):
     expected = {(2, "IS"), (2, "ELS")}
     whole = [row(0, 2, "IS"), row(0, 2, "ELS")]
     out = tmp_path / "e.csv"
-    out.write_text("\n".join([HEADER, *map(_format, whole), _format(row(1, 2, "IS")), _format(whole[0]),
-                              "garbage,,,"]) + "\n")
+    out.write_text("\n".join([HEADER, _format(whole[0]), "garbage,,,", "0,,x,IS,1,1,1,1", *map(_format, whole[1:]),
+                              _format(row(1, 2, "IS")), _format(whole[0])]) + "\n")  # junk mid-file too
     assert [(r["seed"], r["machine"]) for r in _complete_rows(out, expected)] == [(0, "IS"), (0, "ELS")]
     assert out.read_text() == "\n".join([HEADER, *map(_format, whole)]) + "\n"
     inode = os.stat(out).st_ino

@@ -174,3 +174,19 @@ def test_released_handling_runs_with_two_steps():
     image = torch.rand(1, 1, 3, 3, dtype=torch.float64)
     out = els.sample(_EpsOnly(image), torch.randn(1, 1, 3, 3, dtype=torch.float64), steps=2, released=True)
     np.testing.assert_allclose(out, image, atol=1e-9)
+
+
+def test_schedules_reach_the_model_under_its_scale_name():
+    """Fails if a schedule is passed as patch_size= to a machine whose scale is another one
+    (PCA-locality's threshold)."""
+    seen = []
+
+    class Thresholded:
+        scale_name = "threshold"
+
+        def denoise(self, x_t, t, label=None, threshold=None):
+            seen.append(threshold)
+            return torch.zeros_like(x_t)
+
+    els.sample(Thresholded(), torch.randn(1, 1, 3, 3), steps=2, scales=[0.1, 0.5])
+    assert seen == [0.5, 0.1]
