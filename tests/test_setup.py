@@ -19,3 +19,15 @@ def test_the_project_venv_starts_every_python_with_passive_openmp_waiting():
     out = subprocess.run([sys.executable, "-c", "import torch, os; print(os.environ.get('OMP_WAIT_POLICY'))"],
                          env=env, capture_output=True, text=True, check=True).stdout.strip()
     assert out == "PASSIVE"
+
+
+def test_the_gpu_check_script_parses_and_names_its_stages():
+    """Fails if scripts/device_check.sh (run by hand on a lent GPU machine) is not valid bash or
+    lost one of its three stages: CUDA against the CPU, the bench, a paper-preset reproduction."""
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "device_check.sh"
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    text = script.read_text()
+    assert "tests/test_cuda.py" in text and "els.bench --device cuda" in text and "'paper'" in text
