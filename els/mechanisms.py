@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
@@ -29,9 +28,10 @@ from . import data, models, presets
 from .calibrate import Calibration
 from .evaluate import along_trajectory, read_images
 from .matched import machine_for, network_facts
-from .reproduce import ModelSpec, training_data
+from .reproduce import ModelSpec, training_data, write_summary
+from .reproduce import read_summaries as read_reproduced
 from .standing import network_sensitivity
-from .storage import git_commit, machine_info, results_folder, save_atomic, write_atomic
+from .storage import results_folder, save_atomic, write_atomic
 
 SEEDS = 30  # trajectories per model
 MACHINES = ("IS", "LS", "ELS")
@@ -123,14 +123,12 @@ def mechanisms_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path =
                                   "network": component_summary(components(stored["images"][reference])),
                                   **{name: component_summary(components(stored["images"][name])) for name in MACHINES},
                                   "test images": component_summary(components(test))}}
-        write_atomic(here / "summary.json", json.dumps(summary, indent=1))
-        manifest = {"command": command or f"els.mechanisms.mechanisms_model({spec.name!r}, preset={preset!r})",
-                    "git": git_commit(), "machine": machine_info(), "sizes": asdict(p),
-                    "wall_seconds_last_run": time.perf_counter() - start}
-        write_atomic(here / "manifest.json", json.dumps(manifest, indent=1))
+        write_summary(here, summary, command or f"els.mechanisms.mechanisms_model({spec.name!r}, preset={preset!r})",
+                      p, start)
         return summary
 
 
 def read_summaries(results: Path) -> dict[str, dict]:
-    """``mechanisms/summary.json`` of every model under ``results``, by model name."""
-    return {p.parent.parent.name: json.loads(p.read_text()) for p in sorted(Path(results).glob("*/mechanisms/summary.json"))}
+    """``mechanisms/summary.json`` of every model under ``results``, by model name, in the
+    order of :data:`els.reproduce.MODELS`."""
+    return read_reproduced(results, "mechanisms")

@@ -111,12 +111,8 @@ def _reproduce_into(out: Path, spec: ModelSpec, p: presets.EvalPreset, preset: s
                              network_steps=p.network_steps[:1], out=snap_out / "samples.csv", batch_size=EVAL_BATCH,
                              progress=progress)
         summary["snapshots"][name] = {"schedule": schedule.schedule, "agreement": summarise(snap_rows)}
-    write_atomic(out / "summary.json", json.dumps(summary, indent=1))
-    manifest = {"command": command or f"els.reproduce.reproduce_model({spec.name!r}, preset={preset!r})",
-                "git": git_commit(), "machine": machine_info(), "sizes": asdict(p),
-                "wall_seconds_last_run": time.perf_counter() - start,
-                "seconds_per_sample": {k: v["seconds"] / v["samples"] for k, v in summary["timing"].items()}}
-    write_atomic(out / "manifest.json", json.dumps(manifest, indent=1))
+    write_summary(out, summary, command or f"els.reproduce.reproduce_model({spec.name!r}, preset={preset!r})", p,
+                  start, seconds_per_sample={k: v["seconds"] / v["samples"] for k, v in summary["timing"].items()})
     import matplotlib.pyplot as plt
 
     gallery = gallery_samples(network, machines, range(GALLERY_SEEDS), max(p.network_steps), p.steps)
@@ -144,10 +140,23 @@ def gallery_samples(network, machines: dict, seeds, network_steps: int, steps: i
     return rows
 
 
-def read_summaries(results: Path) -> dict[str, dict]:
-    """``summary.json`` of every reproduced model under ``results``, by model name, in the
-    order of :data:`MODELS` (others after them)."""
-    found = {p.parent.name: json.loads(p.read_text()) for p in sorted(Path(results).glob("*/summary.json"))}
+def write_summary(folder: Path, summary: dict, command: str, sizes: presets.EvalPreset, start: float,
+                  **extra) -> None:
+    """A stage's ``summary.json`` and its ``manifest.json`` (``command``, git commit, machine,
+    ``sizes``, wall seconds since ``start`` (a ``time.perf_counter()`` value) and ``extra``)
+    in ``folder``; shared by reproduce, standing and mechanisms."""
+    write_atomic(folder / "summary.json", json.dumps(summary, indent=1))
+    manifest = {"command": command, "git": git_commit(), "machine": machine_info(), "sizes": asdict(sizes),
+                "wall_seconds_last_run": time.perf_counter() - start, **extra}
+    write_atomic(folder / "manifest.json", json.dumps(manifest, indent=1))
+
+
+def read_summaries(results: Path, stage: str = "") -> dict[str, dict]:
+    """``<model>/<stage>/summary.json`` of every model under ``results`` (``stage`` "" for the
+    reproduction, or ``"standing"``, ``"mechanisms"``), by model name, in the order of
+    :data:`MODELS` (others after them)."""
+    pattern = "/".join(part for part in ("*", stage, "summary.json") if part)
+    found = {p.relative_to(results).parts[0]: json.loads(p.read_text()) for p in sorted(Path(results).glob(pattern))}
     return {m.name: found[m.name] for m in MODELS if m.name in found} | found
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
@@ -33,10 +32,11 @@ from .calibrate import Calibration, calibrate
 from .evaluate import agreement, evaluate, peers_agreement, read_images, summarise
 from .matched import machine_for, network_facts
 from .pca_locality import MASKS, gain_mask, mask_width
-from .reproduce import MODELS, ModelSpec, training_data
+from .reproduce import ModelSpec, training_data, write_summary
+from .reproduce import read_summaries as read_reproduced
 from .sampling import seeded_inputs, trajectory
 from .schedule import alpha_bar
-from .storage import git_commit, machine_info, results_folder, write_atomic
+from .storage import results_folder, write_atomic
 
 MACHINES = ("IS", "LS", "ELS", "Wiener", "PCALocality", "PCALocality (peers)")
 #: mask thresholds tried per step (0: every input for the column rule, the signed gain for the peers')
@@ -117,11 +117,7 @@ def _stand_into(here: Path, spec: ModelSpec, p: presets.EvalPreset, preset: str,
                "machines": summarise_machines(rows, read_images(here / "final_images.pt"), images, labels,
                                               f"network@{reference}"),
                "locality": locality}
-    write_atomic(here / "summary.json", json.dumps(summary, indent=1))
-    manifest = {"command": command or f"els.standing.stand_model({spec.name!r}, preset={preset!r})",
-                "git": git_commit(), "machine": machine_info(), "sizes": asdict(p),
-                "wall_seconds_last_run": time.perf_counter() - start}
-    write_atomic(here / "manifest.json", json.dumps(manifest, indent=1))
+    write_summary(here, summary, command or f"els.standing.stand_model({spec.name!r}, preset={preset!r})", p, start)
     return summary
 
 
@@ -232,8 +228,7 @@ def _width(influence: torch.Tensor, fraction: float) -> float:
 def read_summaries(results: Path) -> dict[str, dict]:
     """``standing/summary.json`` of every model under ``results``, by model name, in the
     order of :data:`els.reproduce.MODELS`."""
-    found = {p.parent.parent.name: json.loads(p.read_text()) for p in Path(results).glob("*/standing/summary.json")}
-    return {m.name: found[m.name] for m in MODELS if m.name in found} | found
+    return read_reproduced(results, "standing")
 
 
 #: the measures :func:`table` can show, with the heading of the table's first column
