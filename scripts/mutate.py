@@ -10,7 +10,8 @@ module, and lists every surviving or untested mutant with its change and, where 
 in ``explained.json`` beside the report, why it is equivalent (the code behaves the same). An
 explanation names the mutant and the exact change it was written for, so a stale one (the code
 moved) counts as unexplained. Writes ``report.md``, ``report.json`` and ``manifest.json``;
-exits 1 when a survivor is unexplained. mutmut resumes: a second run re-tests only what changed.
+exits 1 when a survivor is unexplained. Every run re-tests every mutant in scope (mutmut re-runs
+mutants named on its command line), about 30 minutes on 2 cores.
 """
 from __future__ import annotations
 
