@@ -192,3 +192,22 @@ def test_readme_golden_claims_match_the_committed_bench():
     assert rows["ELS"]["speedup"] > 3 and rows["ELS"]["r_median"] > 0.95
     assert 1 < rows["PCALocality"]["speedup"] < rows["ELS"]["speedup"]
     assert rows["IS"]["speedup"] < 1 and rows["IS"]["r_median"] < 0.9
+
+
+def test_readme_sentence_on_who_leads_matches_the_committed_comparison():
+    """The README's sentence under the comparison tables names where another machine beats ELS
+    and by how much; fails if the files say otherwise."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme = " ".join((root / "README.md").read_text().split())
+    s = standing.read_summaries(root / "artifacts" / "results")
+
+    def lead(name, other, key):
+        return key(s[name]["machines"][other]) - key(s[name]["machines"]["ELS"])
+
+    r = lambda e: e["book"]["r"]["median"]  # noqa: E731
+    assert f"the Wiener denoiser leads by {lead('fashion_mnist_attention_unet_zeros', 'Wiener', lambda e: e['book']['R2']['median']):.2f} on the FashionMNIST attention UNet" in readme
+    assert 0 < lead("mnist_attention_unet_zeros", "Wiener", lambda e: e["peers"]["R2"]) < 0.005  # "ties it"
+    assert f"LS is ahead by {lead('fashion_mnist_unet_zeros', 'LS', r):.2f} on the FashionMNIST UNet" in readme
+    assert f"the published PCA-locality recipe by {lead('fashion_mnist_attention_unet_zeros', 'PCALocality (peers)', r):.2f} on the FashionMNIST attention UNet" in readme

@@ -449,3 +449,38 @@ def test_output_folder_is_checked_and_locked_before_any_step(tmp_path, monkeypat
     (busy / f".{train.CHECKPOINT}.{dead}.tmp").write_bytes(b"half a checkpoint")
     train.train(tiny_resnet(), images, out_dir=busy, **kw)
     assert not (busy / LOCK).exists() and not list(busy.glob(".*.tmp"))
+
+
+def test_readme_model_table_matches_the_committed_manifests():
+    """Every row of the README's trained-models table (parameters, steps, images seen, CPU
+    minutes, images per second, final loss, nearest-neighbour distances) against the model's
+    committed manifest.json; fails on a typed number that drifted."""
+    import json
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    rows = [line for line in (root / "README.md").read_text().splitlines() if re.match(r"\| `\w+`", line)]
+    names = {re.match(r"\| `(\w+)`", line).group(1): line for line in rows}
+    committed = sorted(p.parent.name for p in (root / "artifacts" / "models").glob("*/manifest.json"))
+    assert sorted(names) == committed
+    for name, line in names.items():
+        m = json.loads((root / "artifacts" / "models" / name / "manifest.json").read_text())
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        expected = [f"{m['parameters']:,}", f"{m['steps']:,}", f"{m['images_seen'] / 1000:.0f}k",
+                    f"{m['wall_seconds'] / 60:.0f}", f"{m['images_per_second']:.0f}", f"{m['final_loss']:.3f}",
+                    f"{m['samples']['nn_l2_median']:.1f} / {m['samples']['nn_l2_min']:.1f}"]
+        assert cells[1:8] == expected, name
+
+
+def test_readme_snapshot_sentence_matches_the_snapshot_manifests():
+    """The README's numbers for the 15-minute snapshots (steps, loss, nearest-neighbour median)."""
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme = " ".join((root / "README.md").read_text().split())
+    for data, name in (("MNIST", "mnist_resnet_zeros"), ("FashionMNIST", "fashion_mnist_resnet_zeros")):
+        m = json.loads((root / "artifacts" / "models" / name / "snapshots" / "15min" / "manifest.json").read_text())
+        assert (f"{data}: {m['steps']:,} steps, loss {m['final_loss']:.3f}, NN {m['samples']['nn_l2_median']:.1f}"
+                in readme), data
