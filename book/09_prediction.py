@@ -73,7 +73,7 @@ import els.paper
 import els.plotting
 import els.reproduce
 import els.sampling
-from els.evaluate import read_rows
+from els.evaluate import read_images, read_rows
 
 PRESET = os.environ.get("ELS_PRESET", "paper" if torch.cuda.is_available() else "laptop")
 SIZES = {  # gallery: machine training images and seeds
@@ -395,6 +395,40 @@ if mech:
                      f"machine's more often still (ELS {share('ELS')}) and LS's about as often or more "
                      f"(LS {share('LS')}): a patch mosaic has no term that joins strokes across patches. The ideal score's samples are training "
                      f"images; they break up about as often as test images (IS {share('IS')})."))
+
+# %% [markdown]
+# ### Where the ink sits
+#
+# Zero padding tells a network where the border is; circular padding does not. The mean of
+# the final samples of chapter 10's comparison (40 seeds each) shows where each sampler puts
+# its strokes, for the zero-padded and the circular MNIST ResNet; each image is captioned with
+# the brightness of its central 16x16 square over that of the rest
+# (`els.mechanisms.centre_to_border`: about 1 when strokes fall anywhere).
+
+# %% mystnb={"figure": {"caption": "Mean of 40 final samples of the zero-padded (top) and the circular (bottom) MNIST ResNet and of each machine from the same noise; centre/border is the central square's mean brightness over the rest's.", "name": "fig-where-the-ink-sits"}}
+padding = {"zero padding": "mnist_resnet_zeros", "circular padding": "mnist_resnet_circular"}
+sources = {"network": "network@150", "ELS": "ELS", "LS": "LS", "IS": "IS"}
+finals = {label: results / name / "standing" / "final_images.pt" for label, name in padding.items()}
+finals = {label: read_images(path)["images"] for label, path in finals.items() if path.exists()}
+ratios = {label: {src: els.mechanisms.centre_to_border(images[key]) for src, key in sources.items()}
+          for label, images in finals.items()}
+if finals:
+    fig = els.plotting.show_rows(
+        {label: torch.stack([images[key].mean(0) for key in sources.values()]) for label, images in finals.items()},
+        titles={label: [f"{src}\n{ratios[label][src]:.1f}" for src in sources] for label in finals})
+else:
+    print("no committed standing results (python -m els standing)")
+
+# %%
+if len(ratios) == 2:
+    z, c = ratios["zero padding"], ratios["circular padding"]
+    display(Markdown(
+        f"With zero padding the network and ELS keep the ink in the centre (centre/border {z['network']:.1f} and "
+        f"{z['ELS']:.1f}); with circular padding both spread it evenly ({c['network']:.1f} and {c['ELS']:.1f}): "
+        "translation equivariance with wrap-around lets a stroke sit anywhere, and the circular ELS machine "
+        "places it where the network does. IS and LS compare whole images or fixed positions, so they stay "
+        f"centred for either network (IS {z['IS']:.1f} and {c['IS']:.1f}, LS {z['LS']:.1f} and {c['LS']:.1f}): "
+        "one reason they agree so badly with the circular network."))
 
 # %% [markdown]
 # ## Summary

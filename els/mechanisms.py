@@ -70,6 +70,17 @@ def components(images: torch.Tensor, level: float = LEVEL, min_area: int = MIN_A
     return torch.tensor(counts, dtype=torch.int64)
 
 
+def centre_to_border(images: torch.Tensor, inner: int = 16) -> float:
+    """Where the ink sits: mean brightness (images in ``[-1, 1]`` mapped to ``[0, 1]``) of the
+    central ``inner x inner`` square over the mean brightness of the rest, for ``images (B, C,
+    H, W)`` together. About 1 when strokes fall anywhere; above 1 when they are centred."""
+    m = ((torch.as_tensor(images).double() + 1) / 2).mean((0, 1))
+    H, W = m.shape
+    top, left = (H - inner) // 2, (W - inner) // 2
+    centre = m[top:top + inner, left:left + inner]
+    return float(centre.mean() / ((m.sum() - centre.sum()) / (H * W - inner * inner)))
+
+
 def component_summary(counts: torch.Tensor) -> dict:
     """Mean count, and the share of images with more than one region, of :func:`components`."""
     counts = torch.as_tensor(counts)

@@ -96,3 +96,30 @@ def test_chapter_9_mechanism_claims_match_the_committed_results():
         c = {k: v["share_above_1"] for k, v in s["components"].items() if isinstance(v, dict)}
         assert c["network"] > c["test images"] and c["ELS"] > c["network"] and c["LS"] > c["network"] - 0.05, name
         assert c["IS"] <= c["test images"] + 0.15, name
+
+
+def test_centre_to_border_by_hand():
+    """Fails if the ratio is not the centre square's mean brightness over the rest's, on [0, 1]."""
+    x = -torch.ones(2, 1, 4, 4)  # brightness 0
+    x[:, :, 1:3, 1:3] = 1.0  # a bright 2 x 2 centre
+    x[0, 0, 0, 0] = 1.0  # one bright border pixel in one of the two images: border mean 0.5 / 12
+    assert mechanisms.centre_to_border(x, inner=2) == pytest.approx(1.0 / (0.5 / 12))
+    assert mechanisms.centre_to_border(torch.zeros(1, 3, 6, 6), inner=2) == pytest.approx(1.0)
+
+
+def test_chapter_9_position_claims_match_the_committed_samples():
+    """Chapter 9's "Where the ink sits": zero padding centres the network's and ELS's strokes
+    like the training digits; circular padding spreads them evenly; the position-specific
+    machines (IS, LS) stay centred for both networks. On the committed final images."""
+    from pathlib import Path
+
+    from els.evaluate import read_images
+
+    results = Path(__file__).resolve().parents[1] / "artifacts" / "results"
+    ratio = {name: {k: mechanisms.centre_to_border(v) for k, v in
+                    read_images(results / name / "standing" / "final_images.pt")["images"].items()}
+             for name in ("mnist_resnet_zeros", "mnist_resnet_circular")}
+    for name in ratio:
+        assert min(ratio[name]["IS"], ratio[name]["LS"]) > 3, name
+    assert min(ratio["mnist_resnet_zeros"]["network@150"], ratio["mnist_resnet_zeros"]["ELS"]) > 3
+    assert all(0.8 < ratio["mnist_resnet_circular"][k] < 1.25 for k in ("network@150", "ELS"))
