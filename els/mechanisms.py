@@ -139,6 +139,47 @@ def mechanisms_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path =
         return summary
 
 
+def wrap_dictionary(spec: ModelSpec, preset: str = "laptop", models_dir: Path = Path("artifacts/models"),
+                    out: Path = Path("artifacts/results"), sizes: presets.EvalPreset | None = None,
+                    progress: bool = True, command: str | None = None, resume: bool = False,
+                    force: bool = False) -> dict:
+    """For a circularly padded network: the circular ELS machine with the dictionary of every
+    window of the training images, wrapping ones included (``train_patches="wrap"``, the
+    optimum of chapter 6), against the one ``reproduce`` and ``standing`` use (``"valid"``:
+    windows that do not wrap), both at the calibrated P(t), on the comparison seeds of
+    ``standing`` with the network at 150 steps. Writes ``samples.csv`` (the wrap machine's
+    rows), ``summary.json`` (median r and R^2 of both, per-seed r of both) and
+    ``manifest.json`` under ``<out>/<name>/wrap/``; the valid machine's rows are standing's."""
+    from .evaluate import evaluate, read_rows
+
+    p = sizes or presets.get(preset).evaluation
+    model_out, model_dir = out / spec.name, models_dir / spec.name
+    if network_facts(model_dir)["padding"] != "circular":
+        raise ValueError(f"{spec.name} is not circularly padded: its ELS machine has no wrapping windows")
+    standing_rows = [r for r in read_rows(model_out / "standing" / "samples.csv") if r["machine"] == "ELS"]
+    if not standing_rows:
+        raise FileNotFoundError(f"no ELS rows in {model_out / 'standing' / 'samples.csv'}: run python -m els "
+                                f"standing for {spec.name} first")
+    with results_folder(model_out / "wrap", resume, force, need_bytes=RESULTS_BYTES) as here:
+        start = time.perf_counter()
+        images, labels = training_data(model_dir, p.calibration_images)
+        network = models.load(model_dir / "model.pt")
+        schedule = Calibration.load(model_out / "calibration_ELS.json").schedule
+        standing = json.loads((model_out / "standing" / "summary.json").read_text())
+        wrap = machine_for(model_dir, "ELS", images, labels, train_patches="wrap")
+        rows = evaluate(network, {"ELS (wrap)": (wrap, schedule)}, seeds=standing["evaluation_seeds"], steps=p.steps,
+                        network_steps=(max(p.network_steps),), out=here / "samples.csv", progress=progress)
+        by = {"ELS (valid)": {r["seed"]: r for r in standing_rows}, "ELS (wrap)": {r["seed"]: r for r in rows}}
+        seeds = sorted(set(by["ELS (valid)"]) & set(by["ELS (wrap)"]))
+        summary = {"model": spec.name, "seeds": seeds, "schedule": schedule,
+                   **{name: {"r_median": float(torch.tensor([v[s]["r"] for s in seeds]).median()),
+                             "R2_median": float(torch.tensor([v[s]["R2"] for s in seeds]).median()),
+                             "r": [v[s]["r"] for s in seeds]} for name, v in by.items()}}
+        write_summary(here, summary, command or f"els.mechanisms.wrap_dictionary({spec.name!r}, preset={preset!r})",
+                      p, start)
+        return summary
+
+
 def read_summaries(results: Path) -> dict[str, dict]:
     """``mechanisms/summary.json`` of every model under ``results``, by model name, in the
     order of :data:`els.reproduce.MODELS`."""

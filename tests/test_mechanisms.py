@@ -123,3 +123,39 @@ def test_chapter_9_position_claims_match_the_committed_samples():
         assert min(ratio[name]["IS"], ratio[name]["LS"]) > 3, name
     assert min(ratio["mnist_resnet_zeros"]["network@150"], ratio["mnist_resnet_zeros"]["ELS"]) > 3
     assert all(0.8 < ratio["mnist_resnet_circular"][k] < 1.25 for k in ("network@150", "ELS"))
+
+
+def test_wrap_dictionary_of_a_tiny_circular_checkpoint(tmp_path):
+    """Fails if the comparison runs on a zero-padded network or before standing, or if its wrap
+    rows are not those of an ELS machine with wrapping windows at the calibrated schedule
+    (recomputed here) beside standing's valid rows for the same seeds."""
+    import els
+    from els.evaluate import agreement, read_rows
+    from els.sampling import sample, seeded_inputs
+
+    images = torch.rand(16, 1, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    net = models.ResNet(width=16, depth=1, emb_half=8, padding="circular")
+    model_dir = tmp_path / "models" / "mnist_resnet_circular"
+    train.train(net, images, steps=2, batch_size=4, out_dir=model_dir, progress=False, n_samples=0,
+                data_info={"name": "mnist", "max_images": 20, "subset_seed": 0, "conditional": False})
+    sizes = presets.EvalPreset(n_seeds=3, calibration_seeds=2, steps=3, network_steps=(3,),
+                               calibration_images=20, max_scale=5, quick=True)
+    spec, out = ModelSpec("mnist_resnet_circular"), tmp_path / "results"
+    reproduce_model(spec, "smoke", tmp_path / "models", out, progress=False, sizes=sizes)
+    with pytest.raises(FileNotFoundError, match="els standing"):
+        mechanisms.wrap_dictionary(spec, "smoke", tmp_path / "models", out, sizes=sizes, progress=False)
+    standing.stand_model(spec, "smoke", tmp_path / "models", out, progress=False, sizes=sizes)
+    summary = mechanisms.wrap_dictionary(spec, "smoke", tmp_path / "models", out, sizes=sizes, progress=False)
+    assert summary["seeds"] == [2, 3, 4]
+    data, _ = training_data(model_dir, 20)
+    wrap = els.ELS(data, padding="circular", train_patches="wrap", device="cpu")
+    network = models.load(model_dir / "model.pt")
+    noise, _ = seeded_inputs([2, 3, 4], (1, 32, 32))
+    r = agreement(sample(wrap, noise, 3, summary["schedule"]), sample(network, noise, 3))["r"]
+    assert summary["ELS (wrap)"]["r"] == pytest.approx(r.tolist(), abs=1e-5)
+    valid = {row["seed"]: row["r"] for row in read_rows(out / spec.name / "standing" / "samples.csv")
+             if row["machine"] == "ELS"}
+    assert summary["ELS (valid)"]["r"] == pytest.approx([valid[s] for s in (2, 3, 4)])
+    models.save(models.ResNet(width=16, depth=1, emb_half=8), tmp_path / "models" / "mnist_resnet_zeros" / "model.pt")
+    with pytest.raises(ValueError, match="not circularly padded"):
+        mechanisms.wrap_dictionary(ModelSpec("mnist_resnet_zeros"), "smoke", tmp_path / "models", out, sizes=sizes)
