@@ -463,6 +463,10 @@ if wrap_summary.exists():
 #   ideal score does not.
 # - Networks' and patch machines' samples break into separate regions more often than test
 #   images do: spatial inconsistency, counted.
+# - Position: zero padding keeps the strokes of the network and of ELS in the centre,
+#   circular padding spreads both evenly, and IS and LS stay centred either way; with
+#   wrapping windows (the theory's optimum) circular ELS agrees better than with the
+#   paper's valid ones.
 #
 # ## Exercises
 #
