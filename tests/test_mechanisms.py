@@ -9,6 +9,20 @@ from els import mechanisms, models, presets, standing, train
 from els.reproduce import ModelSpec, reproduce_model, training_data
 
 
+SIZES = presets.EvalPreset(n_seeds=3, calibration_seeds=2, steps=3, network_steps=(3,), calibration_images=20,
+                           max_scale=5, quick=True)
+
+
+def _tiny_checkpoint(tmp_path, padding):
+    """A 2-step MNIST ResNet saved as ``mnist_resnet_<padding>`` under tmp_path/models: (spec, model folder)."""
+    images = torch.rand(16, 1, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    model_dir = tmp_path / "models" / f"mnist_resnet_{padding}"
+    train.train(models.ResNet(width=16, depth=1, emb_half=8, padding=padding), images, steps=2, batch_size=4,
+                out_dir=model_dir, progress=False, n_samples=0,
+                data_info={"name": "mnist", "max_images": 20, "subset_seed": 0, "conditional": False})
+    return ModelSpec(model_dir.name), model_dir
+
+
 def _image(*blobs, size=8):
     """A (1, 1, size, size) image in [-1, 1]: background -1, each blob (row slice, column slice) +1."""
     x = -torch.ones(1, 1, size, size)
@@ -42,14 +56,8 @@ def test_mechanisms_of_a_tiny_checkpoint(tmp_path):
     from els.evaluate import agreement
     from els.sampling import seeded_inputs, trajectory
 
-    images = torch.rand(16, 1, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    net = models.ResNet(width=16, depth=1, emb_half=8)
-    model_dir = tmp_path / "models" / "mnist_resnet_zeros"
-    train.train(net, images, steps=2, batch_size=4, out_dir=model_dir, progress=False, n_samples=0,
-                data_info={"name": "mnist", "max_images": 20, "subset_seed": 0, "conditional": False})
-    sizes = presets.EvalPreset(n_seeds=3, calibration_seeds=2, steps=3, network_steps=(3,),
-                               calibration_images=20, max_scale=5, quick=True)
-    spec, out = ModelSpec("mnist_resnet_zeros"), tmp_path / "results"
+    spec, model_dir = _tiny_checkpoint(tmp_path, "zeros")
+    sizes, out = SIZES, tmp_path / "results"
     with pytest.raises(FileNotFoundError, match="els reproduce and python -m els standing"):
         mechanisms.mechanisms_model(spec, "smoke", tmp_path / "models", out, sizes=sizes)
     reproduce_model(spec, "smoke", tmp_path / "models", out, progress=False, sizes=sizes)
@@ -133,14 +141,8 @@ def test_wrap_dictionary_of_a_tiny_circular_checkpoint(tmp_path):
     from els.evaluate import agreement, read_rows
     from els.sampling import sample, seeded_inputs
 
-    images = torch.rand(16, 1, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
-    net = models.ResNet(width=16, depth=1, emb_half=8, padding="circular")
-    model_dir = tmp_path / "models" / "mnist_resnet_circular"
-    train.train(net, images, steps=2, batch_size=4, out_dir=model_dir, progress=False, n_samples=0,
-                data_info={"name": "mnist", "max_images": 20, "subset_seed": 0, "conditional": False})
-    sizes = presets.EvalPreset(n_seeds=3, calibration_seeds=2, steps=3, network_steps=(3,),
-                               calibration_images=20, max_scale=5, quick=True)
-    spec, out = ModelSpec("mnist_resnet_circular"), tmp_path / "results"
+    spec, model_dir = _tiny_checkpoint(tmp_path, "circular")
+    sizes, out = SIZES, tmp_path / "results"
     reproduce_model(spec, "smoke", tmp_path / "models", out, progress=False, sizes=sizes)
     with pytest.raises(FileNotFoundError, match="els standing"):
         mechanisms.wrap_dictionary(spec, "smoke", tmp_path / "models", out, sizes=sizes, progress=False)
