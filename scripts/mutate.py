@@ -144,6 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     scope = "; ".join(f"`{m}`: {', '.join(f.removeprefix('x_').replace('xǁ', '').replace('ǁ', '.') for f in fs)}"
                       for m, fs in SCOPE.items())
     lines += ["", f"Functions mutated: {scope} (scripts/mutate.py says why the rest are left out).", "",
+              "Lines not mutated (`do_not_mutate_patterns` in pyproject.toml): the wording of error messages "
+              "(the conditions that raise them are mutated; tests/test_errors.py checks their key phrases), "
+              "progress-bar display, and default values in signatures (documented in the docstrings; the tests "
+              "pass the arguments they rely on). Patterns: "
+              + ", ".join(f"`{pattern}`" for pattern in config.get("do_not_mutate_patterns", [])) + ".", "",
               f"Wall time: {'not measured' if seconds is None else f'{seconds / 60:.1f} min'}.", ""]
     for module in results:
         mine = [r for r in rows if r["module"] == module]
