@@ -129,7 +129,9 @@ def mechanisms_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path =
         test, _ = data.load(facts["data"], "test", max_images=TEST_IMAGES, seed=0)
         reference = standing["reference"]
         summary = {"model": spec.name, "seeds": seeds, "t": trajectory["t"],
-                   "r_median": {name: torch.tensor(v).median(1).values.tolist() for name, v in trajectory["r"].items()},
+                   # the median as everywhere in the book (els.evaluate.summarise): halfway between the middle two
+                   "r_median": {name: torch.tensor(v, dtype=torch.float64).quantile(0.5, dim=1).tolist()
+                                for name, v in trajectory["r"].items()},
                    "components": {"level": LEVEL, "min_area": MIN_AREA,
                                   "network": component_summary(components(stored["images"][reference])),
                                   **{name: component_summary(components(stored["images"][name])) for name in MACHINES},
@@ -150,13 +152,14 @@ def wrap_dictionary(spec: ModelSpec, preset: str = "laptop", models_dir: Path = 
     ``standing`` with the network at 150 steps. Writes ``samples.csv`` (the wrap machine's
     rows), ``summary.json`` (median r and R^2 of both, per-seed r of both) and
     ``manifest.json`` under ``<out>/<name>/wrap/``; the valid machine's rows are standing's."""
-    from .evaluate import evaluate, read_rows
+    from .evaluate import evaluate, read_rows, summarise
 
     p = sizes or presets.get(preset).evaluation
     model_out, model_dir = out / spec.name, models_dir / spec.name
     if network_facts(model_dir)["padding"] != "circular":
         raise ValueError(f"{spec.name} is not circularly padded: its ELS machine has no wrapping windows")
-    standing_rows = [r for r in read_rows(model_out / "standing" / "samples.csv") if r["machine"] == "ELS"]
+    standing_rows = [dict(r, machine="ELS (valid)") for r in read_rows(model_out / "standing" / "samples.csv")
+                     if r["machine"] == "ELS"]
     if not standing_rows:
         raise FileNotFoundError(f"no ELS rows in {model_out / 'standing' / 'samples.csv'}: run python -m els "
                                 f"standing for {spec.name} first")
@@ -169,12 +172,13 @@ def wrap_dictionary(spec: ModelSpec, preset: str = "laptop", models_dir: Path = 
         wrap = machine_for(model_dir, "ELS", images, labels, train_patches="wrap")
         rows = evaluate(network, {"ELS (wrap)": (wrap, schedule)}, seeds=standing["evaluation_seeds"], steps=p.steps,
                         network_steps=(max(p.network_steps),), out=here / "samples.csv", progress=progress)
-        by = {"ELS (valid)": {r["seed"]: r for r in standing_rows}, "ELS (wrap)": {r["seed"]: r for r in rows}}
-        seeds = sorted(set(by["ELS (valid)"]) & set(by["ELS (wrap)"]))
+        seeds = sorted({r["seed"] for r in standing_rows} & {r["seed"] for r in rows})
+        both = [r for r in standing_rows + rows if r["seed"] in seeds]
+        medians = summarise(both)[str(max(p.network_steps))]
         summary = {"model": spec.name, "seeds": seeds, "schedule": schedule,
-                   **{name: {"r_median": float(torch.tensor([v[s]["r"] for s in seeds]).median()),
-                             "R2_median": float(torch.tensor([v[s]["R2"] for s in seeds]).median()),
-                             "r": [v[s]["r"] for s in seeds]} for name, v in by.items()}}
+                   **{name: {"r_median": medians[name]["r"]["median"], "R2_median": medians[name]["R2"]["median"],
+                             "r": [r["r"] for r in sorted(both, key=lambda r: r["seed"]) if r["machine"] == name]}
+                      for name in ("ELS (valid)", "ELS (wrap)")}}
         write_summary(here, summary, command or f"els.mechanisms.wrap_dictionary({spec.name!r}, preset={preset!r})",
                       p, start)
         return summary

@@ -505,8 +505,7 @@ def along_trajectory_figure(summaries: Mapping[str, dict]):
 
     if not summaries:
         raise ValueError("summaries is empty")
-    ncols = min(2, len(summaries))
-    nrows = -(-len(summaries) // ncols)
+    nrows, ncols, _ = panel_grid(len(summaries), TEXT_WIDTH, ncols=2)  # at most two panels a row
     fig, axes = plt.subplots(nrows, ncols, figsize=(TEXT_WIDTH - CROP_PAD, 2.5 * nrows + 0.4), squeeze=False,
                              sharex=True, sharey=True, layout="constrained")
     for ax, (name, s) in zip(axes.flat, summaries.items()):

@@ -79,7 +79,9 @@ def test_mechanisms_of_a_tiny_checkpoint(tmp_path):
     assert torch.load(here / "sensitivity.pt", weights_only=True).shape == (3, 1, 32, 32)
     counts = summary["components"]
     assert {"network", "IS", "LS", "ELS", "test images"} <= set(counts) and counts["test images"]["n"] == 200
-    assert summary["r_median"]["ELS"] == pytest.approx(torch.tensor(saved["r"]["ELS"]).median(1).values.tolist())
+    import numpy as np
+
+    assert summary["r_median"]["ELS"] == pytest.approx(np.median(saved["r"]["ELS"], axis=1).tolist())
     with pytest.raises(FileExistsError, match="--resume"):
         mechanisms.mechanisms_model(spec, "smoke", tmp_path / "models", out, sizes=sizes)
     before = (here / "trajectory.json").stat().st_mtime_ns
@@ -137,6 +139,8 @@ def test_wrap_dictionary_of_a_tiny_circular_checkpoint(tmp_path):
     """Fails if the comparison runs on a zero-padded network or before standing, or if its wrap
     rows are not those of an ELS machine with wrapping windows at the calibrated schedule
     (recomputed here) beside standing's valid rows for the same seeds."""
+    import numpy as np
+
     import els
     from els.evaluate import agreement, read_rows
     from els.sampling import sample, seeded_inputs
@@ -158,6 +162,8 @@ def test_wrap_dictionary_of_a_tiny_circular_checkpoint(tmp_path):
     valid = {row["seed"]: row["r"] for row in read_rows(out / spec.name / "standing" / "samples.csv")
              if row["machine"] == "ELS"}
     assert summary["ELS (valid)"]["r"] == pytest.approx([valid[s] for s in (2, 3, 4)])
+    for name in ("ELS (valid)", "ELS (wrap)"):
+        assert summary[name]["r_median"] == pytest.approx(float(np.median(summary[name]["r"])))
     models.save(models.ResNet(width=16, depth=1, emb_half=8), tmp_path / "models" / "mnist_resnet_zeros" / "model.pt")
     with pytest.raises(ValueError, match="not circularly padded"):
         mechanisms.wrap_dictionary(ModelSpec("mnist_resnet_zeros"), "smoke", tmp_path / "models", out, sizes=sizes)
