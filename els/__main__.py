@@ -8,6 +8,7 @@
     python -m els reproduce --preset laptop [--models NAME ...]
     python -m els standing --preset laptop [--models NAME ...]   # after reproduce
     python -m els mechanisms --preset laptop [--models NAME ...] # after standing
+    python -m els handling --preset laptop [--models NAME ...]   # after reproduce
     python -m els bench [--images 6000]
 
 New commands: write ``add_<name>(subparsers)`` that sets ``func`` and list it in ``COMMANDS``.
@@ -179,15 +180,20 @@ def _model_runs(args: argparse.Namespace, command: str, run) -> list[dict]:
     """``run(spec, preset, models_dir, out, ...)`` for every chosen model with a checkpoint."""
     from pathlib import Path
 
-    from . import reproduce
-
-    specs = [m for m in reproduce.MODELS if args.models is None or m.name in args.models]
+    specs = _chosen_models(args)
     missing = [m.name for m in specs if not (Path(args.models_dir) / m.name / "model.pt").exists()]
     if missing:
         print(f"els {command}: no checkpoint yet for {', '.join(missing)}; skipping (train it with python -m els train)")
     return [run(m, args.preset, Path(args.models_dir), Path(args.out), progress=not args.no_progress,
                 command=_command_line(), resume=args.resume, force=args.force)
             for m in specs if m.name not in missing]
+
+
+def _chosen_models(args: argparse.Namespace) -> list:
+    """The :data:`els.reproduce.MODELS` named by ``--models`` (all without it)."""
+    from . import reproduce
+
+    return [m for m in reproduce.MODELS if args.models is None or m.name in args.models]
 
 
 def run_reproduce(args: argparse.Namespace) -> int:
@@ -218,6 +224,28 @@ def run_mechanisms(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_handling(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("handling", help="ELS with the calibrated and the published schedule, on our grid and under "
+                                        "the paper's released handling (after reproduce; models with a published "
+                                        "schedule)")
+    _add_model_run_options(p)
+    p.set_defaults(func=run_handling)
+
+
+def run_handling(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import handling, presets
+
+    steps, folder = presets.get(args.preset).evaluation.steps, Path(args.models_dir)
+    args.models = [m.name for m in _chosen_models(args)  # a missing checkpoint is reported by _model_runs
+                   if not (folder / m.name / "model.pt").exists() or handling.published_schedule(folder / m.name, steps)]
+    for s in _model_runs(args, "handling", handling.handling_model):
+        print(f"{s['model']}: median r (R^2) over {len(s['seeds'])} seeds: "
+              + ", ".join(f"{m} {v['r']['median']:.3f} ({v['R2']['median']:.3f})" for m, v in s["agreement"].items()))
+    return 0
+
+
 # --------------------------------------------------------------------------- bench
 def add_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="engine benchmark (same as python -m els.bench)")
@@ -234,6 +262,7 @@ COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
     "reproduce": add_reproduce,
     "standing": add_standing,
     "mechanisms": add_mechanisms,
+    "handling": add_handling,
     "bench": add_bench,
 }
 

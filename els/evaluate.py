@@ -66,10 +66,12 @@ def evaluate(
     batch_size: int = 10,
     progress: bool = True,
     images_out: str | Path | None = None,
+    released: bool = False,
 ) -> list[dict]:
     """Sample ``network`` (with each of ``network_steps``) and every machine (with ``steps`` and
     its schedule) from the same seeded noise and labels, and score each machine against each
-    network run.
+    network run. ``released=True`` samples the machines (not the network) under the paper's
+    released code's handling (:func:`els.sampling.sample`).
 
     machines: name -> (machine, scales or None); the first machine's training images give the
     image shape, and its labels the classes when the network is class-conditional.
@@ -81,6 +83,10 @@ def evaluate(
     if images_out is not None and out is None:
         raise ValueError("images_out needs out= (the rows say which seeds the images file holds)")
     seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    unwritable = [name for name in machines if any(c in name for c in ',\n"')]
+    if out is not None and unwritable:
+        raise ValueError(f"machine names are written to a CSV and may not contain commas, quotes or line breaks: "
+                         f"{unwritable}; use parentheses or semicolons")
     first, classes = _first_machine_and_classes(network, machines)
     rows = _complete_rows(out, {(k, name) for k in network_steps for name in machines})
     timing = _read_timing(out)
@@ -97,7 +103,7 @@ def evaluate(
                                              lambda: sample(network, noise, k, label=labels))
         for name, (machine, scales) in machines.items():
             outputs[name] = _timed(timing, name, len(batch),
-                                   lambda: sample(machine, noise, steps, scales, label=labels))
+                                   lambda: sample(machine, noise, steps, scales, label=labels, released=released))
         new = []
         for k in network_steps:
             target = outputs[f"network@{k}"].cpu()

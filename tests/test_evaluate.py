@@ -119,10 +119,12 @@ def test_images_out_keeps_every_final_image_and_resumes(tmp_path):
         evaluate(net, machines, seeds=1, images_out=tmp_path / "x.pt", progress=False)
 
 
-def test_rows_match_an_independent_recomputation():
+@pytest.mark.parametrize("released", [False, True])
+def test_rows_match_an_independent_recomputation(released):
     """Each row is the agreement of the machine's sample (its calibrated schedule, 3 steps)
     with the network's sample at that row's step count, recomputed here with a DDIM loop and
-    numpy, from noise drawn here: not the code under test compared with itself."""
+    numpy, from noise drawn here: not the code under test compared with itself. Released
+    handling: the machine (only) starts at t = 2/3 and reads ``schedule[i]`` at t = i / 3."""
     import math
 
     train = torch.rand(10, 1, 6, 6, generator=torch.Generator().manual_seed(7)) * 2 - 1
@@ -133,9 +135,9 @@ def test_rows_match_an_independent_recomputation():
     def abar(t):
         return math.cos(t / 1.008 * math.pi / 2) ** 2
 
-    def ddim(step, noise, n):
+    def ddim(step, noise, n, first=None):
         x = noise
-        for i in range(n, 0, -1):
+        for i in range(n if first is None else first, 0, -1):
             t, ab, ab_prev = i / n, abar(i / n), abar((i - 1) / n)
             x0, eps = step(x, t, i)
             x = ab_prev ** 0.5 * x0 + (1 - ab_prev) ** 0.5 * eps
@@ -143,7 +145,7 @@ def test_rows_match_an_independent_recomputation():
 
     def machine_step(x, t, i):
         ab = abar(t)
-        x0 = machine.denoise(x, t, patch_size=schedule[i - 1])
+        x0 = machine.denoise(x, t, patch_size=schedule[i if released else i - 1])
         return x0, (x - ab ** 0.5 * x0) / (1 - ab) ** 0.5
 
     def network_step(x, t, i):
@@ -152,12 +154,12 @@ def test_rows_match_an_independent_recomputation():
         return (x - (1 - ab) ** 0.5 * eps) / ab ** 0.5, eps
 
     rows = evaluate(network, {"ELS": (machine, schedule)}, seeds=[4, 5], steps=3, network_steps=(2, 4),
-                    batch_size=2, progress=False)
+                    batch_size=2, progress=False, released=released)
     assert len(rows) == 4
     for row in rows:
         noise = torch.randn(1, 1, 6, 6, generator=torch.Generator().manual_seed(row["seed"]))
         y = ddim(network_step, noise, row["network_steps"]).double().numpy().ravel()
-        p = ddim(machine_step, noise, 3).double().numpy().ravel()
+        p = ddim(machine_step, noise, 3, first=2 if released else 3).double().numpy().ravel()
         assert row["r"] == pytest.approx(np.corrcoef(p, y)[0, 1], abs=1e-5)
         assert row["R2"] == pytest.approx(1 - ((y - p) ** 2).sum() / ((y - y.mean()) ** 2).sum(), abs=1e-4)
 
@@ -396,3 +398,13 @@ def test_peers_agreement_clamps_both_images_and_scores_each_sample_alone():
     assert shifted["mse"][1].item() == pytest.approx(0.03 / 4)
     assert shifted["R2"][1].item() == pytest.approx(1 - 0.03 / (4 * y.var(ddof=1)))
     assert shifted["R2"][0].item() == 1.0
+
+
+def test_a_machine_name_the_csv_cannot_hold_is_refused(tmp_path):
+    """Fails if a name with a comma reaches the CSV, where its rows would be unreadable and lost."""
+    images = torch.rand(4, 1, 6, 6, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    machine = els.IS(images, device="cpu")
+    with pytest.raises(ValueError, match="may not contain commas"):
+        evaluate(machine, {"ELS, released": (machine, None)}, seeds=1, steps=2, network_steps=(2,),
+                 out=tmp_path / "rows.csv", progress=False)
+    assert not (tmp_path / "rows.csv").exists()

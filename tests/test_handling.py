@@ -1,0 +1,67 @@
+"""Our sampling grid against the paper's released handling (els.handling), on a tiny checkpoint."""
+import dataclasses
+
+import pytest
+
+from els import handling, models, paper
+from els.evaluate import agreement, read_rows, summarise
+from els.matched import machine_for
+from els.reproduce import reproduce_model, training_data
+from els.sampling import sample, seeded_inputs
+from test_mechanisms import SIZES, _tiny_checkpoint
+
+SIZES_20 = dataclasses.replace(SIZES, steps=20)  # the published schedules have 20 entries
+
+
+def test_handling_of_a_tiny_checkpoint(tmp_path, monkeypatch):
+    """Fails if it runs before reproduce, if it recomputes reproduce's rows on our grid, if a
+    released row is not the machine sampled under the released handling (recomputed here from
+    the seeds' noise) or uses the wrong schedule, or if the summary is not that of all four rows."""
+    spec, model_dir = _tiny_checkpoint(tmp_path, "zeros")
+    models_dir, out = tmp_path / "models", tmp_path / "results"
+    with pytest.raises(FileNotFoundError, match="els reproduce"):
+        handling.handling_model(spec, "smoke", models_dir, out, sizes=SIZES_20, progress=False)
+    reproduce_model(spec, "smoke", models_dir, out, progress=False, sizes=SIZES_20)
+    summary = handling.handling_model(spec, "smoke", models_dir, out, sizes=SIZES_20, progress=False)
+    assert summary["seeds"] == [0, 1, 2] and summary["network_steps"] == 3
+    assert summary["from_reproduce"] == ["ELS", "ELS (paper schedule)"]
+    assert summary["schedules"]["paper"] == paper.schedule("mnist", "resnet", "zeros")
+    assert not (out / spec.name / "handling" / "samples_grid.csv").exists()
+    released = read_rows(out / spec.name / "handling" / "samples_released.csv")
+    assert {r["machine"] for r in released} == {"ELS (released)", "ELS (paper schedule; released)"}
+
+    images, labels = training_data(model_dir, SIZES_20.calibration_images)
+    machine = machine_for(model_dir, "ELS", images, labels)
+    noise, _ = seeded_inputs([0, 1, 2], (1, 32, 32))
+    target = sample(models.load(model_dir / "model.pt"), noise, 3)
+    for name, schedule in (("ELS (released)", "calibrated"), ("ELS (paper schedule; released)", "paper")):
+        r = agreement(sample(machine, noise, 20, summary["schedules"][schedule], released=True), target)["r"]
+        assert [row["r"] for row in sorted(released, key=lambda row: row["seed"]) if row["machine"] == name] \
+            == pytest.approx(r.tolist(), abs=1e-5)
+    grid = [r for r in read_rows(out / spec.name / "samples.csv")
+            if r["network_steps"] == 3 and r["machine"] in ("ELS", "ELS (paper schedule)")]
+    assert summary["agreement"] == summarise(grid + released)["3"]
+
+    monkeypatch.delitem(paper.SCHEDULES, ("mnist", "resnet", "zeros"))
+    with pytest.raises(ValueError, match="publishes no 20-step schedule"):
+        handling.handling_model(spec, "smoke", models_dir, out, sizes=SIZES_20, progress=False, force=True)
+
+
+def test_rows_reproduce_lacks_are_computed_on_our_grid(tmp_path):
+    """Fails if a model whose reproduction has no paper-schedule row (one reproduced with fewer
+    steps than the published schedule) gets no such row on our grid here."""
+    spec, model_dir = _tiny_checkpoint(tmp_path, "zeros")
+    models_dir, out = tmp_path / "models", tmp_path / "results"
+    reproduce_model(spec, "smoke", models_dir, out, progress=False, sizes=SIZES_20)
+    rows = read_rows(out / spec.name / "samples.csv")
+    (out / spec.name / "samples.csv").write_text(  # as if reproduce had not had the published schedule
+        "\n".join(line for line in (out / spec.name / "samples.csv").read_text().splitlines()
+                  if "paper schedule" not in line) + "\n")
+    assert any(r["machine"] == "ELS (paper schedule)" for r in rows)
+    summary = handling.handling_model(spec, "smoke", models_dir, out, sizes=SIZES_20, progress=False)
+    assert summary["from_reproduce"] == ["ELS"]
+    grid = read_rows(out / spec.name / "handling" / "samples_grid.csv")
+    assert {r["machine"] for r in grid} == {"ELS (paper schedule)"}
+    old = {r["seed"]: r["r"] for r in rows if r["machine"] == "ELS (paper schedule)" and r["network_steps"] == 3}
+    assert [r["r"] for r in sorted(grid, key=lambda r: r["seed"])] == pytest.approx([old[s] for s in (0, 1, 2)],
+                                                                                     abs=1e-5)
