@@ -9,6 +9,7 @@
     python -m els standing --preset laptop [--models NAME ...]   # after reproduce
     python -m els mechanisms --preset laptop [--models NAME ...] # after standing
     python -m els handling --preset laptop [--models NAME ...]   # after reproduce
+    python -m els dictionary --models NAME ... [--sizes N ...] [--stages fixed recalibrated]
     python -m els bench [--images 6000]
 
 New commands: write ``add_<name>(subparsers)`` that sets ``func`` and list it in ``COMMANDS``.
@@ -246,6 +247,31 @@ def run_handling(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_dictionary(sub: argparse._SubParsersAction) -> None:
+    from . import dictionary_size
+
+    p = sub.add_parser("dictionary", help="agreement against the number of training images the machines hold "
+                                          "(after reproduce)")
+    _add_model_run_options(p)
+    p.add_argument("--sizes", nargs="+", type=int, default=list(dictionary_size.SIZES),
+                   help=f"training images the machines hold (default {' '.join(map(str, dictionary_size.SIZES))})")
+    p.add_argument("--stages", nargs="+", default=list(dictionary_size.STAGES), choices=dictionary_size.STAGES,
+                   help="fixed: the reproduction's schedules; recalibrated: P(t) calibrated again at each size")
+    p.set_defaults(func=run_dictionary)
+
+
+def run_dictionary(args: argparse.Namespace) -> int:
+    from functools import partial
+
+    from . import dictionary_size
+
+    run = partial(dictionary_size.dictionary_study, sizes=args.sizes, stages=args.stages)
+    for s in _model_runs(args, "dictionary", run):
+        for n, entry in s["sizes"].items():
+            print(f"N = {n}: median r " + ", ".join(f"{m} {v['r']:.3f}" for m, v in entry["machines"].items()))
+    return 0
+
+
 # --------------------------------------------------------------------------- bench
 def add_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="engine benchmark (same as python -m els.bench)")
@@ -263,6 +289,7 @@ COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
     "standing": add_standing,
     "mechanisms": add_mechanisms,
     "handling": add_handling,
+    "dictionary": add_dictionary,
     "bench": add_bench,
 }
 

@@ -80,3 +80,25 @@ def published_schedule(model_dir: Path, steps: int) -> list[int] | None:
     facts = network_facts(model_dir)
     published = paper.schedule(facts["data"], facts["arch"], facts["padding"])
     return published if published is not None and len(published) == steps else None
+
+
+def read_summaries(results: Path) -> dict[str, dict]:
+    """``handling/summary.json`` of every model under ``results``, by model name, in the order
+    of :data:`els.reproduce.MODELS`."""
+    from .reproduce import read_summaries as read_stage
+
+    return read_stage(results, "handling")
+
+
+def table(summaries: dict[str, dict], metric: str = "r") -> str:
+    """Markdown table of median ``metric`` ("r" or "R2") against the network: one row per
+    model (short label), one column per schedule and grid (:data:`ROWS`), and the seed count."""
+    from .artifacts import model_label
+
+    lines = ["| model | ELS, our schedule: our grid | released | ELS, paper's schedule: our grid | released | n |",
+             "|---|---|---|---|---|---|"]
+    for name, s in summaries.items():
+        cells = [f"{s['agreement'][ROWS[key]][metric]['median']:.2f}"
+                 for key in (("calibrated", False), ("calibrated", True), ("paper", False), ("paper", True))]
+        lines.append(f"| {model_label(name)} | {' | '.join(cells)} | {len(s['seeds'])} |")
+    return "\n".join(lines)

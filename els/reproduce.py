@@ -82,7 +82,7 @@ def _reproduce_into(out: Path, spec: ModelSpec, p: presets.EvalPreset, preset: s
     network = models.load(model_dir / "model.pt")
     start = time.perf_counter()
     matched = partial(machine_for, model_dir)  # padding and labels as the network was trained
-    schedules = {kind: _calibrated(network, partial(matched, kind), images, labels, p, out / f"calibration_{kind}",
+    schedules = {kind: calibrated(network, partial(matched, kind), images, labels, p, out / f"calibration_{kind}",
                                    progress)
                  for kind in ("ELS", "LS")}
     calibration_s = time.perf_counter() - start
@@ -104,7 +104,7 @@ def _reproduce_into(out: Path, spec: ModelSpec, p: presets.EvalPreset, preset: s
     for name in spec.snapshots:
         snap = models.load(model_dir / "snapshots" / name / "model.pt")
         snap_out = out / "snapshots" / name
-        schedule = _calibrated(snap, partial(matched, "ELS"), images, labels, p, snap_out / "calibration_ELS",
+        schedule = calibrated(snap, partial(matched, "ELS"), images, labels, p, snap_out / "calibration_ELS",
                                progress)
         snap_rows = evaluate(snap, {"IS": machines["IS"], "ELS": (els_machine, schedule.schedule)},
                              seeds=min(p.n_seeds, SNAPSHOT_SEEDS), steps=p.steps,
@@ -160,7 +160,10 @@ def read_summaries(results: Path, stage: str = "") -> dict[str, dict]:
     return {m.name: found[m.name] for m in MODELS if m.name in found} | found
 
 
-def _calibrated(network, factory, images, labels, p, stem: Path, progress: bool) -> Calibration:
+def calibrated(network, factory, images, labels, p: presets.EvalPreset, stem: Path, progress: bool) -> Calibration:
+    """Calibrate the machines ``factory(images, labels)`` build against ``network`` with the
+    sizes ``p`` asks for (candidates up to ``p.max_scale``), resuming from and saving to
+    ``<stem>.jsonl`` and ``<stem>.json``; shared by reproduce and the dictionary-size study."""
     candidates = default_candidates(*images.shape[2:])
     if p.max_scale:
         candidates = [c for c in candidates if c <= p.max_scale]

@@ -1,0 +1,111 @@
+"""How agreement depends on the number of training images the machines hold (book chapter 9).
+
+The laptop reproduction gives each machine ``N = 500`` of the 4,000 images its network
+trained on. This study repeats the comparison at other ``N`` (nested class-balanced subsets
+of the network's training subset, so every smaller dictionary is part of every larger one),
+on :data:`SEEDS` evaluation seeds that no calibration used, against the network at its
+longest step count. Per ``N``, under ``<out>/<model>/dictionary/N<N>/``:
+
+- ``samples.csv`` (stage "fixed"): IS, and LS and ELS with the schedules calibrated at the
+  reproduction's ``N``, so that only the dictionary changes; ``images.pt`` keeps every
+  final image (the exact machine's samples, the reference for fast approximations);
+- ``calibration_ELS|LS.json(l)`` and ``recalibrated.csv`` (stage "recalibrated"): P(t)
+  calibrated again at this ``N`` (6 seeds, as in the reproduction) and ELS and LS with it.
+
+``summary.json`` in ``dictionary/`` holds, per ``N`` with complete rows, the medians of r and
+R^2 of every row, the schedules and the seconds per sample of each machine (this machine's
+time, nothing else running). ``python -m els dictionary --models NAME ... [--sizes N ...]
+[--stages fixed recalibrated]`` runs it; every part resumes.
+"""
+from __future__ import annotations
+
+import json
+import time
+from functools import partial
+from pathlib import Path
+
+from . import models, presets
+from .calibrate import Calibration
+from .evaluate import evaluate, read_rows, summarise
+from .matched import machine_for
+from .reproduce import RESULTS_BYTES, ModelSpec, calibrated, training_data, write_summary
+from .storage import results_folder
+
+#: dictionary sizes (training images the machines hold)
+SIZES = (125, 500, 1000, 2000, 4000)
+#: evaluation seeds: after the reproduction's calibration seeds (0-5), the same for every N
+SEEDS = tuple(range(6, 36))
+STAGES = ("fixed", "recalibrated")
+BATCH = 10  # seeds sampled together (rows are written per batch)
+
+
+def dictionary_study(spec: ModelSpec, preset: str = "laptop", models_dir: Path = Path("artifacts/models"),
+                     out: Path = Path("artifacts/results"), sizes=SIZES, stages=STAGES,
+                     p: presets.EvalPreset | None = None, seeds=SEEDS, progress: bool = True,
+                     command: str | None = None, resume: bool = False, force: bool = False) -> dict:
+    """Run the chosen ``stages`` of the study (module docstring) for one reproduced model at
+    each of ``sizes``, all of them before the next stage; returns the summary. Refused before
+    ``reproduce``, or for an ``N`` above the network's training subset."""
+    p = p or presets.get(preset).evaluation
+    model_out, model_dir = out / spec.name, models_dir / spec.name
+    if not (model_out / "calibration_ELS.json").exists():
+        raise FileNotFoundError(f"no calibrated schedule in {model_out}: run python -m els reproduce for "
+                                f"{spec.name} first")
+    trained = len(training_data(model_dir)[0])
+    if max(sizes) > trained:
+        raise ValueError(f"{spec.name} trained on {trained} images; the machines cannot hold {max(sizes)} of them")
+    unknown = set(stages) - set(STAGES)
+    if unknown:
+        raise ValueError(f"unknown stages {sorted(unknown)}; choose from {STAGES}")
+    with results_folder(model_out / "dictionary", resume, force, need_bytes=RESULTS_BYTES) as here:
+        start = time.perf_counter()
+        network = models.load(model_dir / "model.pt")
+        fixed = {kind: Calibration.load(model_out / f"calibration_{kind}.json").schedule for kind in ("ELS", "LS")}
+        k = max(p.network_steps)
+        for stage in (s for s in STAGES if s in stages):
+            for n in sorted(sizes):
+                folder = here / f"N{n}"
+                folder.mkdir(exist_ok=True)
+                images, labels = training_data(model_dir, n)
+                matched = partial(machine_for, model_dir)
+                if stage == "fixed":
+                    machines = {"IS": (matched("IS", images, labels), None),
+                                "LS": (matched("LS", images, labels), fixed["LS"]),
+                                "ELS": (matched("ELS", images, labels), fixed["ELS"])}
+                    evaluate(network, machines, seeds=list(seeds), steps=p.steps, network_steps=(k,),
+                             out=folder / "samples.csv", batch_size=BATCH, progress=progress,
+                             images_out=folder / "images.pt")
+                else:
+                    schedules = {kind: calibrated(network, partial(matched, kind), images, labels, p,
+                                                  folder / f"calibration_{kind}", progress).schedule
+                                 for kind in ("ELS", "LS")}
+                    machines = {f"{kind} (recalibrated)": (matched(kind, images, labels), schedules[kind])
+                                for kind in ("LS", "ELS")}
+                    evaluate(network, machines, seeds=list(seeds), steps=p.steps, network_steps=(k,),
+                             out=folder / "recalibrated.csv", batch_size=BATCH, progress=progress)
+                summary = summarise_study(here, fixed, k, len(seeds))
+                write_summary(here, summary, command or f"els.dictionary_size.dictionary_study({spec.name!r})", p,
+                              start, stages=list(stages), dictionary_sizes=sorted(sizes))
+        return summarise_study(here, fixed, k, len(seeds))
+
+
+def summarise_study(folder: Path, fixed: dict, network_steps: int, n_seeds: int) -> dict:
+    """The study's summary from the rows under ``folder`` (``dictionary/``): per ``N`` whose
+    rows cover ``n_seeds`` seeds, medians and timing of every machine, and the schedules."""
+    sizes = {}
+    for sub in sorted(folder.glob("N*"), key=lambda f: int(f.name[1:])):
+        entry = {"machines": {}, "seconds_per_sample": {}}
+        for csv in ("samples.csv", "recalibrated.csv"):
+            rows = [r for r in read_rows(sub / csv) if r["network_steps"] == network_steps]
+            by_machine = summarise(rows).get(str(network_steps), {})
+            entry["machines"].update({m: {"r": v["r"]["median"], "R2": v["R2"]["median"], "n": v["n"]}
+                                      for m, v in by_machine.items() if v["n"] == n_seeds})
+            timing = Path(f"{sub / csv}.timing.json")
+            if timing.exists():
+                entry["seconds_per_sample"].update({m: v["seconds"] / v["samples"]
+                                                    for m, v in json.loads(timing.read_text()).items()})
+        entry["schedules"] = {kind: Calibration.load(sub / f"calibration_{kind}.json").schedule
+                              for kind in ("ELS", "LS") if (sub / f"calibration_{kind}.json").exists()}
+        if entry["machines"]:
+            sizes[sub.name[1:]] = entry
+    return {"network_steps": network_steps, "seeds": n_seeds, "fixed_schedules": fixed, "sizes": sizes}
