@@ -4,6 +4,12 @@ memory of a call at two training-set sizes.
     python -m els.bench [--images 6000] [--repeats 2] [--out results/bench.json] [--force]
     python -m els.bench --markdown artifacts/bench/cpu.json    # the README's tables
     python -m els.bench --golden mnist_resnet_zeros --out artifacts/bench/golden.json
+    python -m els.bench --tiered mnist_resnet_zeros [--k 500 --switch 0.4] --out artifacts/bench/tiered.json
+
+Tiered (``--tiered MODEL``, after ``python -m els dictionary --models MODEL --stages fixed``):
+the fast mode of :mod:`els.tiered` on every image the network trained on, timed against the
+exact machine on the ``k``-image subset in the same run, and scored against the exact
+machine on every image (the study's samples).
 
 Golden subsets (``--golden MODEL``, after ``python -m els standing``): IS, ELS and PCA-locality
 with the model's calibrated schedules sample the same seeds exactly and on golden subsets
@@ -282,6 +288,86 @@ def golden_markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+TIERED_SEEDS_TIMED_EXACT = 2  # seeds of the exact machine on every image, timed for the ratio (slow)
+
+
+def tiered_run(model: str, k: int = 500, switch: float = 0.4, batch: int = 10) -> dict:
+    """The tiered fast mode (:mod:`els.tiered`) on every training image of one model, against
+    the exact machine on every image (the dictionary-size study's final images at that size,
+    ``results/<model>/dictionary/N<n>/images.pt``, same seeds and schedule) and the exact
+    machine on the ``k``-image subset alone. Seconds per sample of the fast mode and of the
+    exact machine on ``k`` images come from this run over all the seeds (batches of
+    ``batch``), the exact machine on every image from its first ``TIERED_SEEDS_TIMED_EXACT``;
+    r, R^2 and the largest pixel error of each approximation against the exact samples."""
+    from . import artifacts
+    from .calibrate import Calibration
+    from .dictionary_size import SEEDS
+    from .evaluate import agreement, read_images
+    from .matched import machine_for
+    from .reproduce import training_data
+    from .sampling import sample, seeded_inputs
+    from .tiered import Tiered
+
+    started = time.perf_counter()
+    model_dir, results = artifacts.path("models", model), artifacts.path("results", model)
+    images, labels = training_data(model_dir)
+    reference = results / "dictionary" / f"N{len(images)}" / "images.pt"
+    if not reference.exists():
+        raise FileNotFoundError(f"no exact samples at N = {len(images)} in {reference}: run python -m els dictionary "
+                                f"--models {model} --sizes {len(images)} --stages fixed first")
+    stored = read_images(reference)
+    seeds = [s for s in SEEDS if s in stored["seeds"]]
+    exact = stored["images"]["ELS"][[stored["seeds"].index(s) for s in seeds]]
+    schedule = Calibration.load(results / "calibration_ELS.json").schedule
+    classes = None if labels is None else sorted(labels.unique().tolist())
+    noise, label = seeded_inputs(seeds, images.shape[1:], classes)
+    whole = machine_for(model_dir, "ELS", images, labels)
+    fast = Tiered(whole, k, switch)
+    few = fast.coarse  # the exact machine on the k-image subset alone
+
+    def timed(machine, chosen):
+        out, start = [], time.perf_counter()
+        for i in range(0, len(chosen), batch):
+            part = chosen[i:i + batch]
+            out.append(sample(machine, noise[part], len(schedule), schedule,
+                              label=None if label is None else label[part]))
+        return torch.cat(out), (time.perf_counter() - start) / len(chosen)
+
+    every = list(range(len(seeds)))
+    rows = {}
+    for name, machine, chosen in (("exact, k images", few, every), ("tiered", fast, every),
+                                  ("exact, every image", whole, every[:TIERED_SEEDS_TIMED_EXACT])):
+        x, seconds = timed(machine, chosen)
+        score = agreement(x, exact[chosen])
+        rows[name] = {"s_per_sample": seconds, "r_median": float(score["r"].median()), "r_min": float(score["r"].min()),
+                      "R2_median": float(score["R2"].median()), "max_pixel_error": float((x - exact[chosen]).abs().max()),
+                      "seeds": len(chosen)}
+        print(f"{name:<20} {seconds:.2f} s/sample, r(., exact) median {rows[name]['r_median']:.4f} "
+              f"(min {rows[name]['r_min']:.4f}), largest pixel error {rows[name]['max_pixel_error']:.3f}", flush=True)
+    base = rows["exact, k images"]["s_per_sample"]
+    return {"command": "python -m els.bench " + " ".join(sys.argv[1:]), "git": git_commit(), "machine": machine_info(),
+            "wall_seconds": time.perf_counter() - started, "model": model, "images": len(images), "k": k,
+            "switch": switch, "schedule": schedule, "seeds": seeds, "rows": rows,
+            "tiered_over_exact_k": rows["tiered"]["s_per_sample"] / base,
+            "exact_every_over_exact_k": rows["exact, every image"]["s_per_sample"] / base}
+
+
+def tiered_markdown(result: dict) -> str:
+    """The README's table from a ``tiered_run`` result."""
+    n, k = result["images"], result["k"]
+    lines = [f"| machine ({result['model']}) | s / sample | cost / exact on {k} | r(., exact on {n}) median (min) "
+             f"| R^2 median | largest pixel error | seeds |", "|---" * 7 + "|"]
+    base = result["rows"]["exact, k images"]["s_per_sample"]
+    names = {"exact, k images": f"exact, {k} images", "tiered": f"tiered: {n} images at t <= {result['switch']:g}, "
+             f"{k} above", "exact, every image": f"exact, {n} images"}
+    for key, label in names.items():
+        r = result["rows"][key]
+        lines.append(f"| {label} | {r['s_per_sample']:.2f} | {r['s_per_sample'] / base:.2f}x "
+                     f"| {r['r_median']:.4f} ({r['r_min']:.4f}) | {r['R2_median']:.4f} | {r['max_pixel_error']:.3f} "
+                     f"| {r['seeds']} |")
+    return "\n".join(lines)
+
+
 def _status_bytes(field: str) -> int:
     """A memory field of /proc/self/status (Linux), in bytes."""
     with open("/proc/self/status") as f:
@@ -298,11 +384,16 @@ def main(argv=None):
     parser.add_argument("--force", action="store_true", help="replace an existing --out")
     parser.add_argument("--markdown", metavar="JSON", help="print a result's tables as markdown, run nothing")
     parser.add_argument("--golden", metavar="MODEL", help="exact against golden-subset sampling for a compared model")
+    parser.add_argument("--tiered", metavar="MODEL", help="the tiered fast mode on every training image of a model "
+                        "(after python -m els dictionary --models MODEL)")
+    parser.add_argument("--k", type=int, default=500, help="--tiered: training images kept at high noise")
+    parser.add_argument("--switch", type=float, default=0.4, help="--tiered: t above which the subset is used")
     parser.add_argument("--peak", nargs=4, metavar=("MACHINE", "P", "IMAGES", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.markdown:
         result = json.loads(Path(args.markdown).read_text())
-        print(golden_markdown(result) if "k_max" in result else markdown(result))
+        print(golden_markdown(result) if "k_max" in result else tiered_markdown(result) if "switch" in result
+              else markdown(result))
         return
     if args.peak:  # one memory measurement, in the fresh process memory_rows starts
         case, size, kind, n = args.peak
@@ -310,11 +401,11 @@ def main(argv=None):
         return
     if args.out and Path(args.out).exists() and not args.force:
         parser.error(f"{args.out} exists; pass --force to replace it, or choose another --out")
-    if args.golden:
-        result = golden_run(args.golden)
+    if args.golden or args.tiered:
+        result = golden_run(args.golden) if args.golden else tiered_run(args.tiered, args.k, args.switch)
         if args.out:
             write_atomic(args.out, json.dumps(result, indent=1))
-        print(golden_markdown(result))
+        print(golden_markdown(result) if args.golden else tiered_markdown(result))
         return
     run(args.images, args.repeats, args.device, args.out)
 

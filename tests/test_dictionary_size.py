@@ -47,3 +47,28 @@ def test_dictionary_study_of_a_tiny_checkpoint(tmp_path):
         assert [r["r"] for r in sorted(recal, key=lambda r: r["seed"]) if r["machine"] == "ELS (recalibrated)"] \
             == pytest.approx(agreement(els_recal, target)["r"].tolist(), abs=1e-5)
         assert set(entry["seconds_per_sample"]) >= {"IS", "LS", "ELS", "ELS (recalibrated)", "network@3"}
+
+
+def test_tiered_bench_scores_against_the_studys_exact_samples(tmp_path, monkeypatch):
+    """Fails if the bench's reference samples are not aligned with its seeds (the exact machine
+    on every image must then reproduce them: r = 1, no pixel error), if it runs without them,
+    or if its ratios are not those of its own timings."""
+    from els import bench
+
+    spec, model_dir = _tiny_checkpoint(tmp_path, "zeros")
+    monkeypatch.setenv("ELS_ARTIFACTS", str(tmp_path))
+    models_dir, out = tmp_path / "models", tmp_path / "results"
+    reproduce_model(spec, "smoke", models_dir, out, progress=False, sizes=SIZES)
+    with pytest.raises(FileNotFoundError, match="els dictionary"):
+        bench.tiered_run(spec.name, k=5, switch=0.5)
+    dictionary_size.dictionary_study(spec, "smoke", models_dir, out, sizes=(20,), stages=("fixed",), p=SIZES,
+                                     seeds=dictionary_size.SEEDS[:4], progress=False)
+    monkeypatch.setattr(bench, "TIERED_SEEDS_TIMED_EXACT", 3)
+    result = bench.tiered_run(spec.name, k=5, switch=0.5, batch=2)
+    rows = result["rows"]
+    assert result["seeds"] == [6, 7, 8, 9] and rows["exact, every image"]["seeds"] == 3
+    assert rows["exact, every image"]["r_min"] == pytest.approx(1, abs=1e-6)
+    assert rows["exact, every image"]["max_pixel_error"] < 1e-5
+    assert rows["exact, k images"]["r_median"] < 0.9999  # five images do not make the same samples
+    assert result["tiered_over_exact_k"] == rows["tiered"]["s_per_sample"] / rows["exact, k images"]["s_per_sample"]
+    assert "tiered: 20 images at t <= 0.5, 5 above" in bench.tiered_markdown(result)

@@ -1,0 +1,56 @@
+"""The tiered fast mode (els.tiered): the whole machine at low noise, a subset at high noise."""
+import pytest
+import torch
+
+import els
+from els.tiered import Tiered
+
+
+def _images(n=12, seed=0):
+    return torch.rand(n, 1, 6, 6, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * 2 - 1
+
+
+def test_each_side_of_the_switch_is_the_exact_machine_it_names():
+    """Fails if t <= switch does not give the whole machine's output, or t > switch the output of
+    the machine restricted to the subset (computed here from its own images), including in a
+    batch whose rows fall on both sides."""
+    images = _images()
+    machine = els.ELS(images, patch_size=3, padding="zeros", device="cpu", dtype=torch.float64)
+    fast = Tiered(machine, k=5, switch=0.5)
+    assert len(fast.subset) == 5 and len(set(fast.subset.tolist())) == 5
+    alone = els.ELS(images[fast.subset], patch_size=3, padding="zeros", device="cpu", dtype=torch.float64)
+    x = torch.randn(3, 1, 6, 6, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    torch.testing.assert_close(fast.denoise(x, 0.5, patch_size=5), machine.denoise(x, 0.5, patch_size=5))
+    torch.testing.assert_close(fast.denoise(x, 0.7, patch_size=5), alone.denoise(x, 0.7, patch_size=5))
+    assert not torch.allclose(alone.denoise(x, 0.7, patch_size=5), machine.denoise(x, 0.7, patch_size=5))
+    t = torch.tensor([0.2, 0.9, 0.5])
+    mixed = fast.denoise(x, t, patch_size=3)
+    for i, chosen in enumerate((machine, alone, machine)):
+        torch.testing.assert_close(mixed[i:i + 1], chosen.denoise(x[i:i + 1], float(t[i]), patch_size=3))
+    torch.testing.assert_close(fast.eps(x, 0.7), els.machines.implied_noise(x, 0.7, alone.denoise(x, 0.7)))
+
+
+def test_labelled_subset_is_class_balanced_and_labels_reach_both_machines():
+    images = _images(20)
+    labels = torch.arange(20) % 4
+    machine = els.ELS(images, labels, patch_size=3, device="cpu", dtype=torch.float64)
+    fast = Tiered(machine, k=8, switch=0.3)
+    assert torch.bincount(labels[fast.subset]).tolist() == [2, 2, 2, 2]
+    x = torch.randn(2, 1, 6, 6, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    label = torch.tensor([1, 3])
+    alone = els.ELS(images[fast.subset], labels[fast.subset], patch_size=3, device="cpu", dtype=torch.float64)
+    torch.testing.assert_close(fast.denoise(x, torch.tensor([0.9, 0.1]), label=label),
+                               torch.cat([alone.denoise(x[:1], 0.9, label=1), machine.denoise(x[1:], 0.1, label=3)]))
+
+
+def test_sampling_with_switch_one_is_the_exact_machine_and_bad_settings_are_refused():
+    images = _images()
+    machine = els.ELS(images, patch_size=3, device="cpu", dtype=torch.float64)
+    noise = torch.randn(2, 1, 6, 6, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    torch.testing.assert_close(els.sample(Tiered(machine, k=3, switch=1.0), noise, 4, [3, 3, 5, 5]),
+                               els.sample(machine, noise, 4, [3, 3, 5, 5]))
+    for k in (0, 13, 2.0, True):
+        with pytest.raises(ValueError, match="k must be an int"):
+            Tiered(machine, k=k, switch=0.5)
+    with pytest.raises(ValueError, match="switch is a diffusion time"):
+        Tiered(machine, k=3, switch=1.5)
