@@ -10,6 +10,7 @@
     python -m els mechanisms --preset laptop [--models NAME ...] # after standing
     python -m els handling --preset laptop [--models NAME ...]   # after reproduce
     python -m els dictionary --models NAME ... [--sizes N ...] [--stages fixed recalibrated]
+    python -m els cifar10 --preset paper [--max-minutes M] [--root FOLDER]  # colour rows, for a GPU
     python -m els bench [--images 6000]
 
 New commands: write ``add_<name>(subparsers)`` that sets ``func`` and list it in ``COMMANDS``.
@@ -272,6 +273,35 @@ def run_dictionary(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_cifar10(sub: argparse._SubParsersAction) -> None:
+    from . import colour, presets
+
+    p = sub.add_parser("cifar10", help="the paper's colour rows: train or resume the CIFAR10 ResNet and UNet, "
+                                       "then reproduce their rows (for a GPU)")
+    p.add_argument("--preset", default="paper", choices=list(presets.PRESETS))
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="training budget per network, counted across resumes (default: the preset's)")
+    p.add_argument("--root", default=None, help="offline: folder of CIFAR10 python batches (data_batch_1..5, test_batch)")
+    p.add_argument("--archs", nargs="+", default=list(colour.ARCHS), choices=colour.ARCHS)
+    p.add_argument("--models-dir", default="runs/models")
+    p.add_argument("--out", default="runs/results")
+    p.add_argument("--resume", action="store_true", help="continue the results already in --out")
+    p.add_argument("--force", action="store_true", help="delete the results already in --out and start again")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run_cifar10)
+
+
+def run_cifar10(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import colour, reproduce
+
+    summaries = colour.reproduce_cifar10(args.preset, args.max_minutes, args.root, Path(args.models_dir),
+                                         Path(args.out), args.archs, not args.no_progress, args.resume, args.force)
+    print(reproduce.table(summaries, models_dir=Path(args.models_dir)))
+    return 0
+
+
 # --------------------------------------------------------------------------- bench
 def add_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="engine benchmark (same as python -m els.bench)")
@@ -290,6 +320,7 @@ COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
     "mechanisms": add_mechanisms,
     "handling": add_handling,
     "dictionary": add_dictionary,
+    "cifar10": add_cifar10,
     "bench": add_bench,
 }
 

@@ -524,6 +524,44 @@ def along_trajectory_figure(summaries: Mapping[str, dict]):
     return fig
 
 
+def dictionary_size_figure(summaries: Mapping[str, dict], metric: str = "r"):
+    """Median ``metric`` ("r" or "R2") with the network against the number of training images
+    the machines hold, one panel per model (two a row): ``summaries`` maps a model name to
+    its :mod:`els.dictionary_size` summary. Solid lines: the reproduction's schedules;
+    dashed: P(t) recalibrated at each size. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    from .artifacts import model_label
+
+    if not summaries:
+        raise ValueError("summaries is empty")
+    nrows, ncols, _ = panel_grid(len(summaries), TEXT_WIDTH, ncols=2)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(TEXT_WIDTH - CROP_PAD, 2.6 * nrows + 0.5), squeeze=False,
+                             sharey=True, layout="constrained")
+    colours = {"IS": "C0", "LS": "C1", "ELS": "C2"}
+    for ax, (name, s) in zip(axes.flat, summaries.items()):
+        sizes = sorted(s["sizes"], key=int)
+        machines = sorted({m for n in sizes for m in s["sizes"][n]["machines"]})
+        for machine in machines:
+            points = [(int(n), s["sizes"][n]["machines"][machine][metric]) for n in sizes
+                      if machine in s["sizes"][n]["machines"]]
+            kind = machine.split()[0]
+            ax.plot(*zip(*points), marker="o", markersize=3, color=colours.get(kind),
+                    linestyle="--" if "recalibrated" in machine else "-", label=machine)
+        ax.set_xscale("log")
+        ax.set_xticks([int(n) for n in sizes], [n for n in sizes], fontsize=MIN_FONTSIZE)
+        ax.minorticks_off()
+        ax.set_title(model_label(name), fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.set_xlabel("training images the machines hold")
+    for ax in axes.flat[len(summaries):]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel(f"median {'R^2' if metric == 'R2' else 'r'} with the network")
+    axes.flat[0].legend(fontsize=MIN_FONTSIZE, loc="best")
+    return fig
+
+
 def sensitivity_figure(maps: Mapping[str, torch.Tensor], times: Sequence[float] = (0.8, 0.2),
                        fraction: float = 0.1):
     """Where a network's denoised centre pixel looks: ``maps`` maps a row label to a

@@ -65,3 +65,25 @@ def test_rows_reproduce_lacks_are_computed_on_our_grid(tmp_path):
     old = {r["seed"]: r["r"] for r in rows if r["machine"] == "ELS (paper schedule)" and r["network_steps"] == 3}
     assert [r["r"] for r in sorted(grid, key=lambda r: r["seed"])] == pytest.approx([old[s] for s in (0, 1, 2)],
                                                                                      abs=1e-5)
+
+
+def test_readme_handling_table_and_claims_are_the_committed_results():
+    """The README's table is ``handling.table`` of the committed summaries (every model with a
+    published schedule), and its sentence on the circular ResNet quotes them."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    summaries = handling.read_summaries(root / "artifacts" / "results")
+    assert list(summaries) == ["mnist_resnet_zeros", "mnist_unet_zeros", "fashion_mnist_resnet_zeros",
+                               "fashion_mnist_unet_zeros", "mnist_resnet_circular"]
+    readme = (root / "README.md").read_text()
+    for line in handling.table(summaries, "r").splitlines():
+        assert line in readme, line
+    c = summaries["mnist_resnet_circular"]["agreement"]
+    flat = " ".join(readme.split())
+    assert (f"with it ELS agrees less: median r {c['ELS (paper schedule)']['r']['median']:.2f} on our grid and "
+            f"{c['ELS (paper schedule; released)']['r']['median']:.2f} under the released handling, against "
+            f"{c['ELS']['r']['median']:.2f} with ours") in flat
+    for s in summaries.values():  # "lower under the released handling, for every network and both schedules"
+        a = s["agreement"]
+        assert a["ELS (paper schedule; released)"]["r"]["median"] < a["ELS (paper schedule)"]["r"]["median"]

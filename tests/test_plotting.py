@@ -251,6 +251,9 @@ def _wide_figures():
     long = "A long figure title that would not fit on one line of the page at the default size"
     mech = {"t": [(i + 1) / 20 for i in range(20)], "r_median": {m: [0.5] * 20 for m in ("IS", "LS", "ELS")}}
     maps = torch.rand(20, 1, 32, 32, generator=torch.Generator().manual_seed(3))
+    study = {"sizes": {str(n): {"machines": {m: {"r": 0.5, "R2": 0.3} for m in
+                                             ("IS", "LS", "ELS", "LS (recalibrated)", "ELS (recalibrated)")}}
+                       for n in (125, 500, 1000, 2000, 4000)}}
     return {
         "show_images": plotting.show_images(images, titles=captions, title=long),
         "show_images_one_row": plotting.show_images(images[:9], titles=[f"t = {k / 8:.3f}" for k in range(9)],
@@ -273,6 +276,8 @@ def _wide_figures():
             {f"fashion_mnist_attention_unet_zeros_{k}": mech for k in range(5)}),
         "sensitivity_figure": plotting.sensitivity_figure({"with self-attention": maps, "convolution only": maps},
                                                           times=(0.9, 0.5, 0.1)),
+        "dictionary_size_figure": plotting.dictionary_size_figure({f"fashion_mnist_attention_unet_zeros_{k}": study
+                                                                   for k in range(3)}),
     }
 
 
