@@ -5,6 +5,10 @@ memory of a call at two training-set sizes.
     python -m els.bench --markdown artifacts/bench/cpu.json    # the README's tables
     python -m els.bench --golden mnist_resnet_zeros --out artifacts/bench/golden.json
     python -m els.bench --tiered mnist_resnet_zeros [--k 500 --switch 0.4] --out artifacts/bench/tiered.json
+    python -m els.bench --scaling mnist_resnet_zeros --out artifacts/bench/scaling.json
+
+Scaling (``--scaling MODEL``): the exact ELS machine's seconds per sample with N = 500 to
+4,000 of the model's training images, dictionary building apart.
 
 Tiered (``--tiered MODEL``, after ``python -m els dictionary --models MODEL --stages fixed``):
 the fast mode of :mod:`els.tiered` on every image the network trained on, timed against the
@@ -288,6 +292,54 @@ def golden_markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+def scaling_run(model: str, sizes=(500, 1000, 2000, 4000), seeds=(6, 7)) -> dict:
+    """Seconds per sample of the exact ELS machine against the number of training images it
+    holds (nested class-balanced subsets of one model's training images, its calibrated
+    schedule, ``seeds`` sampled together), with the dictionary building timed apart and the
+    dictionary entries counted: whether the cost grows in proportion to N."""
+    from . import artifacts
+    from .calibrate import Calibration
+    from .matched import machine_for
+    from .reproduce import training_data
+    from .sampling import sample, seeded_inputs
+
+    started = time.perf_counter()
+    model_dir, results = artifacts.path("models", model), artifacts.path("results", model)
+    schedule = Calibration.load(results / "calibration_ELS.json").schedule
+    rows = []
+    for n in sizes:
+        images, labels = training_data(model_dir, n)
+        machine = machine_for(model_dir, "ELS", images, labels)
+        classes = None if labels is None else sorted(labels.unique().tolist())
+        noise, label = seeded_inputs(list(seeds), images.shape[1:], classes)
+        start = time.perf_counter()
+        entries = sum(len(d) for lab in (classes or [None]) for size in sorted(set(schedule))
+                      for d in machine._dictionaries(size, lab)[1])
+        build = time.perf_counter() - start
+        start = time.perf_counter()
+        sample(machine, noise, len(schedule), schedule, label=label)
+        seconds = (time.perf_counter() - start) / len(seeds)
+        rows.append({"images": n, "build_s": build, "s_per_sample": seconds, "entries": entries})
+        print(f"N = {n:>5,}: build {build:.1f} s, {seconds:.2f} s per sample, {entries:,} dictionary entries "
+              f"over the schedule's patch sizes", flush=True)
+    return {"command": "python -m els.bench " + " ".join(sys.argv[1:]), "git": git_commit(), "machine": machine_info(),
+            "wall_seconds": time.perf_counter() - started, "model": model, "seeds": list(seeds),
+            "schedule": schedule, "rows": rows}
+
+
+def scaling_markdown(result: dict) -> str:
+    """The README's table from a ``scaling_run`` result: per N, seconds per sample, and per
+    sample and 1,000 images relative to the smallest N."""
+    first = result["rows"][0]
+    lines = [f"| images N ({result['model']}) | dictionary entries | build (s) | s / sample | s / sample / 1,000 images "
+             "| relative to the smallest N |", "|---" * 6 + "|"]
+    for r in result["rows"]:
+        per = r["s_per_sample"] / r["images"] * 1000
+        lines.append(f"| {r['images']:,} | {r['entries']:,} | {r['build_s']:.1f} | {r['s_per_sample']:.2f} | {per:.2f} "
+                     f"| {per / (first['s_per_sample'] / first['images'] * 1000):.2f} |")
+    return "\n".join(lines)
+
+
 TIERED_SEEDS_TIMED_EXACT = 2  # seeds of the exact machine on every image, timed for the ratio (slow)
 
 
@@ -368,6 +420,15 @@ def tiered_markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+def renderer(result: dict):
+    """The markdown function for a bench result of any kind (by the fields it holds)."""
+    if "k_max" in result:
+        return golden_markdown
+    if "switch" in result:
+        return tiered_markdown
+    return scaling_markdown if "entries" in result["rows"][0] else markdown
+
+
 def _status_bytes(field: str) -> int:
     """A memory field of /proc/self/status (Linux), in bytes."""
     with open("/proc/self/status") as f:
@@ -384,6 +445,8 @@ def main(argv=None):
     parser.add_argument("--force", action="store_true", help="replace an existing --out")
     parser.add_argument("--markdown", metavar="JSON", help="print a result's tables as markdown, run nothing")
     parser.add_argument("--golden", metavar="MODEL", help="exact against golden-subset sampling for a compared model")
+    parser.add_argument("--scaling", metavar="MODEL", help="exact ELS seconds per sample against the number of "
+                        "training images (after python -m els reproduce)")
     parser.add_argument("--tiered", metavar="MODEL", help="the tiered fast mode on every training image of a model "
                         "(after python -m els dictionary --models MODEL)")
     parser.add_argument("--k", type=int, default=500, help="--tiered: training images kept at high noise")
@@ -392,8 +455,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.markdown:
         result = json.loads(Path(args.markdown).read_text())
-        print(golden_markdown(result) if "k_max" in result else tiered_markdown(result) if "switch" in result
-              else markdown(result))
+        print(renderer(result)(result))
         return
     if args.peak:  # one memory measurement, in the fresh process memory_rows starts
         case, size, kind, n = args.peak
@@ -401,11 +463,16 @@ def main(argv=None):
         return
     if args.out and Path(args.out).exists() and not args.force:
         parser.error(f"{args.out} exists; pass --force to replace it, or choose another --out")
-    if args.golden or args.tiered:
-        result = golden_run(args.golden) if args.golden else tiered_run(args.tiered, args.k, args.switch)
+    if args.golden or args.tiered or args.scaling:
+        if args.golden:
+            result, render = golden_run(args.golden), golden_markdown
+        elif args.tiered:
+            result, render = tiered_run(args.tiered, args.k, args.switch), tiered_markdown
+        else:
+            result, render = scaling_run(args.scaling), scaling_markdown
         if args.out:
             write_atomic(args.out, json.dumps(result, indent=1))
-        print(golden_markdown(result) if args.golden else tiered_markdown(result))
+        print(render(result))
         return
     run(args.images, args.repeats, args.device, args.out)
 

@@ -72,3 +72,23 @@ def test_tiered_bench_scores_against_the_studys_exact_samples(tmp_path, monkeypa
     assert rows["exact, k images"]["r_median"] < 0.9999  # five images do not make the same samples
     assert result["tiered_over_exact_k"] == rows["tiered"]["s_per_sample"] / rows["exact, k images"]["s_per_sample"]
     assert "tiered: 20 images at t <= 0.5, 5 above" in bench.tiered_markdown(result)
+
+
+def test_scaling_bench_times_each_size_on_its_nested_subset(tmp_path, monkeypatch):
+    """Fails if a row's dictionary is not built from that many training images (its entries
+    recounted here) or the markdown does not render every row."""
+    from els import bench
+
+    spec, model_dir = _tiny_checkpoint(tmp_path, "zeros")
+    monkeypatch.setenv("ELS_ARTIFACTS", str(tmp_path))
+    reproduce_model(spec, "smoke", tmp_path / "models", tmp_path / "results", progress=False, sizes=SIZES)
+    result = bench.scaling_run(spec.name, sizes=(5, 10), seeds=(6,))
+    schedule = result["schedule"]
+    for row in result["rows"]:
+        images, labels = training_data(model_dir, row["images"])
+        machine = machine_for(model_dir, "ELS", images, labels)
+        assert row["entries"] == sum(len(d) for p in set(schedule) for d in machine._dictionaries(p, None)[1])
+        assert row["s_per_sample"] > 0
+    assert result["rows"][0]["entries"] < result["rows"][1]["entries"]
+    text = bench.renderer(result)(result)
+    assert "| 5 | " in text and "| 10 | " in text and text.count("\n") == 3

@@ -400,11 +400,16 @@ def test_peers_agreement_clamps_both_images_and_scores_each_sample_alone():
     assert shifted["R2"][0].item() == 1.0
 
 
-def test_a_machine_name_the_csv_cannot_hold_is_refused(tmp_path):
-    """Fails if a name with a comma reaches the CSV, where its rows would be unreadable and lost."""
+@pytest.mark.parametrize("bad", [",", "\n", '"'])
+def test_a_machine_name_the_csv_cannot_hold_is_refused(tmp_path, bad):
+    """Fails if a name with a comma, line break or quote reaches the CSV, where its rows would
+    be unreadable and lost, or if a name without them (parentheses, semicolons) is refused."""
     images = torch.rand(4, 1, 6, 6, generator=torch.Generator().manual_seed(0)) * 2 - 1
     machine = els.IS(images, device="cpu")
     with pytest.raises(ValueError, match="may not contain commas"):
-        evaluate(machine, {"ELS, released": (machine, None)}, seeds=1, steps=2, network_steps=(2,),
+        evaluate(machine, {f"ELS{bad} released": (machine, None)}, seeds=1, steps=2, network_steps=(2,),
                  out=tmp_path / "rows.csv", progress=False)
     assert not (tmp_path / "rows.csv").exists()
+    rows = evaluate(machine, {"IS (X; released)": (machine, None)}, seeds=1, steps=2, network_steps=(2,),
+                    out=tmp_path / "rows.csv", progress=False)
+    assert read_rows(tmp_path / "rows.csv") == rows
