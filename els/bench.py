@@ -4,7 +4,7 @@ memory of a call at two training-set sizes.
     python -m els.bench [--images 6000] [--repeats 2] [--out results/bench.json] [--force]
     python -m els.bench --markdown artifacts/bench/cpu.json    # the README's tables
     python -m els.bench --golden mnist_resnet_zeros --out artifacts/bench/golden.json
-    python -m els.bench --tiered mnist_resnet_zeros [--k 500 --switch 0.4] --out artifacts/bench/tiered.json
+    python -m els.bench --tiered mnist_resnet_zeros [--k 500 --switch 0.05] --out artifacts/bench/tiered.json
     python -m els.bench --scaling mnist_resnet_zeros --out artifacts/bench/scaling.json
 
 Scaling (``--scaling MODEL``): the exact ELS machine's seconds per sample with N = 500 to
@@ -343,7 +343,7 @@ def scaling_markdown(result: dict) -> str:
 TIERED_SEEDS_TIMED_EXACT = 2  # seeds of the exact machine on every image, timed for the ratio (slow)
 
 
-def tiered_run(model: str, k: int = 500, switch: float = 0.4, batch: int = 10) -> dict:
+def tiered_run(model: str, k: int = 500, switch: float = 0.05, batch: int = 10) -> dict:
     """The tiered fast mode (:mod:`els.tiered`) on every training image of one model, against
     the exact machine on every image (the dictionary-size study's final images at that size,
     ``results/<model>/dictionary/N<n>/images.pt``, same seeds and schedule) and the exact
@@ -450,7 +450,7 @@ def main(argv=None):
     parser.add_argument("--tiered", metavar="MODEL", help="the tiered fast mode on every training image of a model "
                         "(after python -m els dictionary --models MODEL)")
     parser.add_argument("--k", type=int, default=500, help="--tiered: training images kept at high noise")
-    parser.add_argument("--switch", type=float, default=0.4, help="--tiered: t above which the subset is used")
+    parser.add_argument("--switch", type=float, default=0.05, help="--tiered: t above which the subset is used")
     parser.add_argument("--peak", nargs=4, metavar=("MACHINE", "P", "IMAGES", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.markdown:
