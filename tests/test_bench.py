@@ -47,3 +47,30 @@ def test_readme_performance_tables_are_the_committed_bench_result():
     readme = (root / "README.md").read_text()
     for line in bench.markdown(result).splitlines():
         assert line in readme, f"README lacks this bench line (re-render it): {line}"
+
+
+def test_readme_scaling_and_tiered_tables_and_claims_are_the_committed_bench_results():
+    """The README's dictionary-size tables are the committed scaling and tiered results
+    rendered, and its sentences quote them: cost proportional to N within the stated margin,
+    the issue's criterion (median r >= 0.995 at <= 1.5x the exact 500-image cost) met by the
+    tiered mode and by the subset alone, the worst pixel error and r."""
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    scaling = json.loads((root / "artifacts" / "bench" / "scaling.json").read_text())
+    tiered = json.loads((root / "artifacts" / "bench" / "tiered.json").read_text())
+    readme = (root / "README.md").read_text()
+    for line in (bench.scaling_markdown(scaling) + "\n" + bench.tiered_markdown(tiered)).splitlines():
+        assert line in readme, f"README lacks this bench line (re-render it): {line}"
+    flat = " ".join(readme.split())
+    per = [r["s_per_sample"] / r["images"] for r in scaling["rows"]]
+    assert f"within {100 * max(abs(p / per[0] - 1) for p in per):.0f}% of the 500-image cost" in flat
+    rows = tiered["rows"]
+    assert rows["tiered"]["r_median"] >= 0.995 and tiered["tiered_over_exact_k"] <= 1.5
+    assert rows["exact, k images"]["r_median"] >= 0.995
+    assert (f"met by the tiered mode ({rows['tiered']['r_median']:.4f} at {tiered['tiered_over_exact_k']:.2f}x), "
+            f"and also by the 500-image subset alone ({rows['exact, k images']['r_median']:.4f})") in flat
+    assert (f"differ by up to {rows['tiered']['max_pixel_error']:.2f} (on [-1, 1]) and the worst r is "
+            f"{rows['tiered']['r_min']:.3f}") in flat
+    assert f"Tiered(machine, k={tiered['k']}, switch={tiered['switch']:g})" in flat
