@@ -102,3 +102,24 @@ def test_readme_handling_table_and_claims_are_the_committed_results():
     minutes = sum(json.loads((root / "artifacts" / "results" / n / "handling" / "manifest.json").read_text())
                   ["wall_seconds_last_run"] for n in summaries) / 60
     assert f"`artifacts/results/<model>/handling/`, {minutes:.0f} CPU minutes in all" in flat
+
+
+def test_the_command_runs_the_models_with_a_published_schedule_only(tmp_path, capsys, monkeypatch):
+    """Fails if ``python -m els handling`` tries a network the paper published no schedule for
+    (here an attention UNet) instead of skipping it, or does not run the one it did."""
+    from els import presets
+    from els.__main__ import main
+
+    monkeypatch.setitem(presets.PRESETS, "smoke", dataclasses.replace(presets.PRESETS["smoke"], evaluation=SIZES_20))
+
+    spec, model_dir = _tiny_checkpoint(tmp_path, "zeros")
+    models_dir, out = tmp_path / "models", tmp_path / "results"
+    models.save(models.AttentionUNet(widths=(16, 16, 32), heads=1, emb_half=8),
+                models_dir / "mnist_attention_unet_zeros" / "model.pt")
+    reproduce_model(spec, "smoke", models_dir, out, progress=False)  # the preset's sizes: SIZES_20
+    argv = ["handling", "--preset", "smoke", "--models-dir", str(models_dir), "--out", str(out), "--no-progress",
+            "--models", "mnist_resnet_zeros", "mnist_attention_unet_zeros"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "mnist_resnet_zeros: median r (R^2) over 3 seeds" in printed and "attention" not in printed
+    assert not (out / "mnist_attention_unet_zeros").exists()
