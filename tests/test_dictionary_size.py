@@ -92,3 +92,24 @@ def test_scaling_bench_times_each_size_on_its_nested_subset(tmp_path, monkeypatc
     assert result["rows"][0]["entries"] < result["rows"][1]["entries"]
     text = bench.renderer(result)(result)
     assert "| 5 | " in text and "| 10 | " in text and text.count("\n") == 3
+
+
+def test_chapter_9_dictionary_claims_match_the_committed_study():
+    """Chapter 9's summary: for every studied network, ELS's median r at the smallest and the
+    largest dictionary differ by at most 0.02, IS's is higher at the largest, and IS stays
+    below ELS by more than 0.2 at every size."""
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    studies = sorted((root / "artifacts" / "results").glob("*/dictionary/summary.json"))
+    assert studies
+    chapter = " ".join((root / "book" / "09_prediction.py").read_text().replace("#", " ").split())
+    assert "ELS agrees about as well holding 125 of the network's training images as holding all 4,000" in chapter
+    for path in studies:
+        sizes = json.loads(path.read_text())["sizes"]
+        assert {"125", "4000"} <= set(sizes), path
+        first, last = sizes["125"]["machines"], sizes["4000"]["machines"]
+        assert abs(last["ELS"]["r"] - first["ELS"]["r"]) <= 0.02, path
+        assert last["IS"]["r"] > first["IS"]["r"], path
+        assert all(e["machines"]["ELS"]["r"] - e["machines"]["IS"]["r"] > 0.2 for e in sizes.values()), path
