@@ -464,15 +464,11 @@ def main(argv=None):
     if args.out and Path(args.out).exists() and not args.force:
         parser.error(f"{args.out} exists; pass --force to replace it, or choose another --out")
     if args.golden or args.tiered or args.scaling:
-        if args.golden:
-            result, render = golden_run(args.golden), golden_markdown
-        elif args.tiered:
-            result, render = tiered_run(args.tiered, args.k, args.switch), tiered_markdown
-        else:
-            result, render = scaling_run(args.scaling), scaling_markdown
+        result = (golden_run(args.golden) if args.golden else tiered_run(args.tiered, args.k, args.switch)
+                  if args.tiered else scaling_run(args.scaling))
         if args.out:
             write_atomic(args.out, json.dumps(result, indent=1))
-        print(render(result))
+        print(renderer(result)(result))
         return
     run(args.images, args.repeats, args.device, args.out)
 

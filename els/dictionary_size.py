@@ -62,12 +62,12 @@ def dictionary_study(spec: ModelSpec, preset: str = "laptop", models_dir: Path =
         network = models.load(model_dir / "model.pt")
         fixed = {kind: Calibration.load(model_out / f"calibration_{kind}.json").schedule for kind in ("ELS", "LS")}
         k = max(p.network_steps)
+        matched = partial(machine_for, model_dir)  # padding and labels as the network was trained
         for stage in (s for s in STAGES if s in stages):
             for n in sorted(sizes):
                 folder = here / f"N{n}"
                 folder.mkdir(exist_ok=True)
                 images, labels = training_data(model_dir, n)
-                matched = partial(machine_for, model_dir)
                 if stage == "fixed":
                     machines = {"IS": (matched("IS", images, labels), None),
                                 "LS": (matched("LS", images, labels), fixed["LS"]),

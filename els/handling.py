@@ -18,7 +18,7 @@ from . import models, paper, presets
 from .calibrate import Calibration
 from .evaluate import evaluate, read_rows, summarise
 from .matched import machine_for, network_facts
-from .reproduce import RESULTS_BYTES, ModelSpec, training_data, write_summary
+from .reproduce import RESULTS_BYTES, ModelSpec, read_summaries as read_stage, training_data, write_summary
 from .storage import results_folder
 
 #: seeds per row (the first of the evaluation seeds)
@@ -85,8 +85,6 @@ def published_schedule(model_dir: Path, steps: int) -> list[int] | None:
 def read_summaries(results: Path) -> dict[str, dict]:
     """``handling/summary.json`` of every model under ``results``, by model name, in the order
     of :data:`els.reproduce.MODELS`."""
-    from .reproduce import read_summaries as read_stage
-
     return read_stage(results, "handling")
 
 
