@@ -5,11 +5,13 @@ Along the network's own DDIM trajectory, every candidate scale is scored at ever
 by the cosine similarity between the machine's and the network's noise predictions at the
 network's current ``x_t``. Per step, each seed votes for its best candidate and the schedule
 takes the median vote. Results are appended one seed per line to a JSONL file, so an
-interrupted run resumes where it stopped.
+interrupted run resumes where it stopped; ``<file>.timing.json`` beside it adds up the
+seconds spent and the seeds computed, over every run.
 """
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -73,7 +75,8 @@ def calibrate(
     data: ``(images (N, C, H, W), labels (N,) or None)``, the training set the machine uses.
     seeds: a count (seeds 0..n-1) or explicit seeds. out: JSONL file of per-seed results;
     seeds already in it are not recomputed; ``batch_size`` seeds run together (results are
-    written after each batch). Returns the :class:`Calibration`.
+    written after each batch, and ``<out>.timing.json`` adds this run's seconds and seeds to
+    those it holds). Returns the :class:`Calibration`.
     """
     images, labels = data
     machine = machine_factory(images, labels)
@@ -89,8 +92,10 @@ def calibrate(
     todo = [s for s in seeds if s not in done]
     bar = tqdm(total=len(todo) * steps * len(candidates), desc="calibrate (seeds x steps x P)",
                disable=not progress)
+    timing = _read_timing(out)
     for start in range(0, len(todo), batch_size):
         batch = todo[start:start + batch_size]
+        began = time.perf_counter()
         noise, label = seeded_inputs(batch, images.shape[1:], classes)
         # the network's trajectory first, then one candidate at a time: each candidate's
         # dictionary is built once per batch instead of once per step
@@ -106,6 +111,10 @@ def calibrate(
             done[seed] = {"seed": seed, "label": None if label is None else int(label[b]),
                           "candidates": candidates, "similarity": sims[b].tolist()}
             _append_jsonl(out, done[seed])
+        timing["seconds"] += time.perf_counter() - began
+        timing["seeds"] += len(batch)
+        if out is not None:
+            write_atomic(_timing_path(out), json.dumps(timing))
     bar.close()
     return _summarise([done[s] for s in seeds], candidates)
 
@@ -135,6 +144,16 @@ def _cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def _read_jsonl(path) -> dict[int, dict]:
     """Per-seed records already written."""
     return {} if path is None else {r["seed"]: r for r in read_jsonl(path)}
+
+
+def _timing_path(out) -> Path:
+    return Path(f"{out}.timing.json")
+
+
+def _read_timing(out) -> dict:
+    """Seconds and seeds of earlier runs into ``out`` (zero without one)."""
+    path = None if out is None else _timing_path(out)
+    return json.loads(path.read_text()) if path is not None and path.exists() else {"seconds": 0.0, "seeds": 0}
 
 
 def _append_jsonl(path, record: dict) -> None:

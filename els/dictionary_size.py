@@ -12,9 +12,9 @@ longest step count. Per ``N``, under ``<out>/<model>/dictionary/N<N>/``:
 - ``calibration_ELS|LS.json(l)`` and ``recalibrated.csv`` (stage "recalibrated"): P(t)
   calibrated again at this ``N`` (6 seeds, as in the reproduction) and ELS and LS with it.
 
-``summary.json`` in ``dictionary/`` holds, per ``N`` with complete rows, the medians of r and
-R^2 of every row, the schedules and the seconds per sample of each machine (this machine's
-time, nothing else running). ``python -m els dictionary --models NAME ... [--sizes N ...]
+``summary.json`` in ``dictionary/`` holds, per ``N`` with complete rows, the medians of r,
+r^2 and R^2 of every row, the schedules, the seconds per sample of each machine and the
+seconds each calibration took (where it was timed; this machine's time, nothing else running). ``python -m els dictionary --models NAME ... [--sizes N ...]
 [--stages fixed recalibrated]`` runs it; every part resumes.
 """
 from __future__ import annotations
@@ -98,7 +98,8 @@ def summarise_study(folder: Path, fixed: dict, network_steps: int, n_seeds: int)
         for csv in ("samples.csv", "recalibrated.csv"):
             rows = [r for r in read_rows(sub / csv) if r["network_steps"] == network_steps]
             by_machine = summarise(rows).get(str(network_steps), {})
-            entry["machines"].update({m: {"r": v["r"]["median"], "R2": v["R2"]["median"], "n": v["n"]}
+            entry["machines"].update({m: {"r": v["r"]["median"], "r2": v["r2"]["median"], "R2": v["R2"]["median"],
+                                          "n": v["n"]}
                                       for m, v in by_machine.items() if v["n"] == n_seeds})
             timing = Path(f"{sub / csv}.timing.json")
             if timing.exists():
@@ -106,6 +107,8 @@ def summarise_study(folder: Path, fixed: dict, network_steps: int, n_seeds: int)
                                                     for m, v in json.loads(timing.read_text()).items()})
         entry["schedules"] = {kind: Calibration.load(sub / f"calibration_{kind}.json").schedule
                               for kind in ("ELS", "LS") if (sub / f"calibration_{kind}.json").exists()}
+        entry["calibration_seconds"] = {kind: json.loads(t.read_text())["seconds"] for kind in ("ELS", "LS")
+                                        if (t := sub / f"calibration_{kind}.jsonl.timing.json").exists()}
         if entry["machines"]:
             sizes[sub.name[1:]] = entry
     return {"network_steps": network_steps, "seeds": n_seeds, "fixed_schedules": fixed, "sizes": sizes}

@@ -51,6 +51,23 @@ def test_resumes_without_recomputing(tmp_path):
     assert Calibration.load(tmp_path / "c.json") == result
 
 
+def test_the_timing_file_adds_seconds_and_seeds_over_runs(tmp_path, monkeypatch):
+    """Fails if a run's seconds or seeds overwrite the earlier runs' instead of adding to them,
+    if the clock starts at the wrong place (a batch must count once), or if resumed seeds are
+    counted again. A fake clock advancing 1 s per reading makes every batch last exactly 1 s."""
+    import json
+    import time as time_module
+
+    clock = iter(range(10**6))
+    monkeypatch.setattr(time_module, "perf_counter", lambda: float(next(clock)))
+    net = ScheduledMachine(factory(images(), None), [3, 5])
+    kw = dict(candidates=[3, 5], steps=2, out=tmp_path / "c.jsonl", batch_size=2, progress=False)
+    calibrate(net, factory, (images(), None), seeds=3, **kw)  # two batches: seeds 0-1, seed 2
+    assert json.loads((tmp_path / "c.jsonl.timing.json").read_text()) == {"seconds": 2.0, "seeds": 3}
+    calibrate(net, factory, (images(), None), seeds=4, **kw)  # one new batch: seed 3
+    assert json.loads((tmp_path / "c.jsonl.timing.json").read_text()) == {"seconds": 3.0, "seeds": 4}
+
+
 def test_batching_seeds_changes_nothing():
     """Seeds calibrated together give the same similarities as seeds calibrated one by one."""
     x, labels = images(), torch.arange(12) % 3
