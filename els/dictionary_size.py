@@ -112,3 +112,42 @@ def summarise_study(folder: Path, fixed: dict, network_steps: int, n_seeds: int)
         if entry["machines"]:
             sizes[sub.name[1:]] = entry
     return {"network_steps": network_steps, "seeds": n_seeds, "fixed_schedules": fixed, "sizes": sizes}
+
+
+def whole_set_table(summaries: dict[str, dict], small: int = 500, large: int = 4000, reproduced: int = 500) -> str:
+    """Markdown table of the reproduction at ``large`` training images beside ``small``: one
+    row per model whose study (``summaries``: model name -> :func:`summarise_study` output)
+    has both sizes, cells "value at small → value at large" of the median r, r^2 and R^2 of
+    ELS and LS calibrated at that size (the reproduction's schedule at ``reproduced`` images,
+    where the study did not recalibrate) and of IS; then the CPU minutes of the reproduction at
+    ``large``: both calibrations and every machine and the network on the study's seeds ("-"
+    where a calibration was not timed)."""
+    from .artifacts import model_label
+
+    def row(entry, kind, n):
+        machines = entry["machines"]
+        return machines.get(f"{kind} (recalibrated)") or (machines.get(kind) if kind == "IS" or n == reproduced else None)
+
+    lines = ["| model | ELS r | ELS r^2 | ELS R^2 | LS r | LS R^2 | IS r | IS R^2 | minutes at N = "
+             f"{large:,} | seeds |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, s in summaries.items():
+        if not {str(small), str(large)} <= set(s["sizes"]):
+            continue
+        pair = (s["sizes"][str(small)], s["sizes"][str(large)])
+
+        def cell(kind, metric):
+            a, b = (row(entry, kind, n) for entry, n in zip(pair, (small, large)))
+            return " → ".join("-" if v is None else f"{v[metric]:.2f}" for v in (a, b))
+
+        big = pair[1]
+        timing = big["seconds_per_sample"]
+        parts = [f"network@{s['network_steps']}", "IS", "LS (recalibrated)", "ELS (recalibrated)"]
+        calibration = big.get("calibration_seconds", {})
+        if set(calibration) == {"ELS", "LS"} and all(p in timing for p in parts):
+            minutes = f"{(sum(calibration.values()) + s['seeds'] * sum(timing[p] for p in parts)) / 60:.1f}"
+        else:
+            minutes = "-"
+        lines.append(f"| {model_label(name)} | {cell('ELS', 'r')} | {cell('ELS', 'r2')} | {cell('ELS', 'R2')} | "
+                     f"{cell('LS', 'r')} | {cell('LS', 'R2')} | {cell('IS', 'r')} | {cell('IS', 'R2')} | {minutes} | "
+                     f"{s['seeds']} |")
+    return "\n".join(lines)

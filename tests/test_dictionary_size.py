@@ -118,3 +118,29 @@ def test_chapter_9_dictionary_claims_match_the_committed_study():
         assert abs(last["ELS"]["r"] - first["ELS"]["r"]) <= 0.02, path
         assert last["IS"]["r"] > first["IS"]["r"], path
         assert all(e["machines"]["ELS"]["r"] - e["machines"]["IS"]["r"] > 0.1 for e in sizes.values()), path
+
+
+def test_whole_set_table_reads_each_sizes_calibrated_rows_and_times_the_large_one():
+    """Fails if a cell takes the fixed schedule's row where the size was recalibrated, or takes
+    it at a size the reproduction did not calibrate at, if the minutes leave out a calibration,
+    a machine or the seeds, or if a model without both sizes gets a row."""
+    def m(r):
+        return {"r": r, "r2": r * r, "R2": r - 0.5, "n": 2}
+
+    timing = {"network@150": 1.0, "IS": 2.0, "LS": 50.0, "ELS": 70.0, "LS (recalibrated)": 3.0,
+              "ELS (recalibrated)": 4.0}
+    study = {"network_steps": 150, "seeds": 2, "fixed_schedules": {}, "sizes": {
+        "500": {"machines": {"IS": m(0.5), "LS": m(0.6), "ELS": m(0.7)}, "seconds_per_sample": {}, "schedules": {}},
+        "4000": {"machines": {"IS": m(0.55), "LS": m(0.1), "ELS": m(0.2), "LS (recalibrated)": m(0.65),
+                              "ELS (recalibrated)": m(0.75)},
+                 "seconds_per_sample": timing, "schedules": {}, "calibration_seconds": {"ELS": 60.0, "LS": 30.0}}}}
+    table = dictionary_size.whole_set_table({"mnist_resnet_zeros": study,
+                                             "mnist_unet_zeros": {**study, "sizes": {"500": study["sizes"]["500"]}}})
+    lines = table.splitlines()
+    assert len(lines) == 3 and lines[2].startswith("| MNIST ResNet |")
+    cells = [c.strip() for c in lines[2].strip("|").split("|")]
+    assert cells[1:4] == ["0.70 → 0.75", "0.49 → 0.56", "0.20 → 0.25"]  # ELS r, r^2, R^2
+    assert cells[4:8] == ["0.60 → 0.65", "0.10 → 0.15", "0.50 → 0.55", "0.00 → 0.05"]
+    assert cells[8:] == [f"{(60 + 30 + 2 * (1 + 2 + 3 + 4)) / 60:.1f}", "2"]
+    other = dictionary_size.whole_set_table({"mnist_resnet_zeros": study}, reproduced=1000)
+    assert "| - → 0.75 |" in other  # 500 images, neither recalibrated nor the reproduction's size
