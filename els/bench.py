@@ -249,7 +249,7 @@ def golden_run(model: str, seeds: int = 30, steps: int = 20) -> dict:
     from .golden import GoldenSubset
     from .matched import machine_for
     from .reproduce import training_data
-    from .sampling import sample, seeded_inputs
+    from .sampling import classes_of, sample, seeded_inputs
 
     started = time.perf_counter()
     model_dir, results = artifacts.path("models", model), artifacts.path("results", model)
@@ -260,7 +260,7 @@ def golden_run(model: str, seeds: int = 30, steps: int = 20) -> dict:
     options = {"PCALocality": {"mask": summary["pca_rule"]}}
     k_min, k_max = (max(1, round(f * len(images))) for f in GOLDEN_FRACTIONS)
     chosen = summary["evaluation_seeds"][:seeds]
-    classes = None if labels is None else sorted(labels.unique().tolist())
+    classes = classes_of(labels)
     noise, label = seeded_inputs(chosen, images.shape[1:], classes)
     rows = []
     for kind in GOLDEN_MACHINES:
@@ -301,7 +301,7 @@ def scaling_run(model: str, sizes=(500, 1000, 2000, 4000), seeds=(6, 7)) -> dict
     from .calibrate import Calibration
     from .matched import machine_for
     from .reproduce import training_data
-    from .sampling import sample, seeded_inputs
+    from .sampling import classes_of, sample, seeded_inputs
 
     started = time.perf_counter()
     model_dir, results = artifacts.path("models", model), artifacts.path("results", model)
@@ -310,7 +310,7 @@ def scaling_run(model: str, sizes=(500, 1000, 2000, 4000), seeds=(6, 7)) -> dict
     for n in sizes:
         images, labels = training_data(model_dir, n)
         machine = machine_for(model_dir, "ELS", images, labels)
-        classes = None if labels is None else sorted(labels.unique().tolist())
+        classes = classes_of(labels)
         noise, label = seeded_inputs(list(seeds), images.shape[1:], classes)
         start = time.perf_counter()
         entries = sum(len(d) for lab in (classes or [None]) for size in sorted(set(schedule))
@@ -357,7 +357,7 @@ def tiered_run(model: str, k: int = 500, switch: float = 0.05, batch: int = 10) 
     from .evaluate import agreement, read_images
     from .matched import machine_for
     from .reproduce import training_data
-    from .sampling import sample, seeded_inputs
+    from .sampling import classes_of, sample, seeded_inputs
     from .tiered import Tiered
 
     started = time.perf_counter()
@@ -371,7 +371,7 @@ def tiered_run(model: str, k: int = 500, switch: float = 0.05, batch: int = 10) 
     seeds = [s for s in SEEDS if s in stored["seeds"]]
     exact = stored["images"]["ELS"][[stored["seeds"].index(s) for s in seeds]]
     schedule = Calibration.load(results / "calibration_ELS.json").schedule
-    classes = None if labels is None else sorted(labels.unique().tolist())
+    classes = classes_of(labels)
     noise, label = seeded_inputs(seeds, images.shape[1:], classes)
     whole = machine_for(model_dir, "ELS", images, labels)
     fast = Tiered(whole, k, switch)

@@ -20,7 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .machines import Machine
-from .sampling import seeded_inputs, trajectory
+from .sampling import classes_of, seeded_inputs, trajectory
 from .storage import append_jsonl, read_jsonl, write_atomic
 
 
@@ -87,7 +87,7 @@ def calibrate(
     conditional = bool(getattr(network, "conditional", False))
     if conditional and labels is None:
         raise ValueError("the network is class-conditional: pass data=(images, labels)")
-    classes = sorted(torch.unique(labels).tolist()) if conditional else None
+    classes = classes_of(labels) if conditional else None
     done = _read_jsonl(out)
     todo = [s for s in seeds if s not in done]
     bar = tqdm(total=len(todo) * steps * len(candidates), desc="calibrate (seeds x steps x P)",

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .sampling import sample, seeded_inputs
+from .sampling import classes_of, sample, seeded_inputs
 from .storage import append_line, save_atomic, write_atomic
 
 METRICS = ("r", "r2", "R2", "mse")
@@ -198,7 +198,7 @@ def _first_machine_and_classes(network, machines: Mapping) -> tuple[object, list
         return first, None
     if first.labels is None:
         raise ValueError("the network is class-conditional: build the machines with labels=")
-    return first, sorted(torch.unique(first.labels).tolist())
+    return first, classes_of(first.labels)
 
 
 def read_images(path: str | Path) -> dict:

@@ -21,7 +21,7 @@ from . import artifacts, data, models, paper, plotting, presets
 from .calibrate import Calibration, calibrate, default_candidates
 from .evaluate import evaluate, summarise
 from .matched import machine_for, network_facts
-from .sampling import sample, seeded_inputs
+from .sampling import classes_of, sample, seeded_inputs
 from .storage import git_commit, machine_info, results_folder, write_atomic
 
 
@@ -131,7 +131,7 @@ def gallery_samples(network, machines: dict, seeds, network_steps: int, steps: i
     -> ``(machine, schedule)``; ``steps`` steps), keyed by row label for
     :func:`els.plotting.gallery_figure`."""
     first = next(iter(machines.values()))[0]
-    classes = sorted(first.labels.unique().tolist()) if getattr(network, "conditional", False) else None
+    classes = classes_of(first.labels) if getattr(network, "conditional", False) else None
     noise, labels = seeded_inputs(list(seeds), first.images.shape[1:], classes)
     noise = noise.to(first.images.dtype)
     rows = {f"network\n({network_steps} steps)": sample(network, noise, network_steps, label=labels).cpu()}

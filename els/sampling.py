@@ -80,6 +80,12 @@ def predict(model, x_t: torch.Tensor, t: float, label=None, **kwargs) -> tuple[t
     return (x_t - (1 - ab) ** 0.5 * eps) / ab**0.5, eps
 
 
+def classes_of(labels: torch.Tensor | None) -> list[int] | None:
+    """The classes a conditional model's seeds draw their labels from (:func:`seeded_inputs`):
+    the distinct values of ``labels`` (N,), ascending; None for no labels."""
+    return None if labels is None else torch.unique(labels).tolist()  # torch.unique sorts
+
+
 def seeded_inputs(
     seeds: Sequence[int], shape: Sequence[int], classes: Sequence[int] | None = None
 ) -> tuple[torch.Tensor, torch.Tensor | None]:

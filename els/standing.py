@@ -34,7 +34,7 @@ from .matched import machine_for, network_facts
 from .pca_locality import MASKS, gain_mask, mask_width
 from .reproduce import ModelSpec, training_data, write_summary
 from .reproduce import read_summaries as read_reproduced
-from .sampling import seeded_inputs, trajectory
+from .sampling import classes_of, seeded_inputs, trajectory
 from .schedule import alpha_bar
 from .storage import results_folder, write_atomic
 
@@ -204,7 +204,7 @@ def locality_widths(network, machines: dict, els_calibration: Calibration, seeds
 def network_sensitivity(network, machine, seeds, steps, progress) -> torch.Tensor:
     """(steps, C, H, W): mean |d x0_hat[centre] / d x_t| over seeds, low noise first."""
     C, H, W = machine.images.shape[1:]
-    classes = sorted(machine.labels.unique().tolist()) if network.conditional else None
+    classes = classes_of(machine.labels) if network.conditional else None
     noise, label = seeded_inputs(list(seeds), (C, H, W), classes)
     out = torch.zeros(steps, C, H, W, dtype=torch.float64)
     network.eval()

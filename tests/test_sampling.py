@@ -190,3 +190,11 @@ def test_schedules_reach_the_model_under_its_scale_name():
 
     els.sample(Thresholded(), torch.randn(1, 1, 3, 3), steps=2, scales=[0.1, 0.5])
     assert seen == [0.5, 0.1]
+
+
+def test_classes_of_gives_the_distinct_labels_ascending_or_none():
+    """Fails if a label is repeated, lost or out of order, or if no labels give anything but None."""
+    from els.sampling import classes_of
+
+    assert classes_of(torch.tensor([3, 1, 3, 0, 1])) == [0, 1, 3]
+    assert classes_of(None) is None
