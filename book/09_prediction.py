@@ -558,8 +558,8 @@ for name, st in full.items():
 # ### The reproduction with every training image
 #
 # How do the reproduction's numbers read when the machines hold all 4,000 images the network
-# trained on, not 500? `python -m els dictionary --models NAME --sizes 500 4000` calibrates
-# $P(t)$ again at both sizes (6 seeds, as in the reproduction) and compares IS, LS and ELS with
+# trained on, not 500? `python -m els dictionary --models NAME --stages recalibrated --sizes 500 4000`
+# calibrates $P(t)$ again at both sizes (6 seeds, as in the reproduction) and compares IS, LS and ELS with
 # the network on seeds 6-35, with the exact machines. Each cell reads "median at 500 images →
 # median at 4,000"; the last columns give the CPU minutes the 4,000-image reproduction took on
 # this book's 2-core machine (both calibrations and every sample) and the number of seeds.

@@ -10,7 +10,8 @@ longest step count. Per ``N``, under ``<out>/<model>/dictionary/N<N>/``:
   reproduction's ``N``, so that only the dictionary changes; ``images.pt`` keeps every
   final image (the exact machine's samples, the reference for fast approximations);
 - ``calibration_ELS|LS.json(l)`` and ``recalibrated.csv`` (stage "recalibrated"): P(t)
-  calibrated again at this ``N`` (6 seeds, as in the reproduction) and ELS and LS with it.
+  calibrated again at this ``N`` (6 seeds, as in the reproduction) and ELS and LS with it,
+  and IS again, so that this stage alone is the reproduction at ``N``.
 
 ``summary.json`` in ``dictionary/`` holds, per ``N`` with complete rows, the medians of r,
 r^2 and R^2 of every row, the schedules, the seconds per sample of each machine and the
@@ -79,8 +80,9 @@ def dictionary_study(spec: ModelSpec, preset: str = "laptop", models_dir: Path =
                     schedules = {kind: calibrated(network, partial(matched, kind), images, labels, p,
                                                   folder / f"calibration_{kind}", progress).schedule
                                  for kind in ("ELS", "LS")}
-                    machines = {f"{kind} (recalibrated)": (matched(kind, images, labels), schedules[kind])
-                                for kind in ("LS", "ELS")}
+                    machines = {"IS": (matched("IS", images, labels), None)}  # so this stage alone is a reproduction
+                    machines |= {f"{kind} (recalibrated)": (matched(kind, images, labels), schedules[kind])
+                                 for kind in ("LS", "ELS")}
                     evaluate(network, machines, seeds=list(seeds), steps=p.steps, network_steps=(k,),
                              out=folder / "recalibrated.csv", batch_size=BATCH, progress=progress)
                 summary = summarise_study(here, fixed, k, len(seeds))

@@ -50,6 +50,7 @@ def test_dictionary_study_of_a_tiny_checkpoint(tmp_path):
         els_recal = sample(machine_for(model_dir, "ELS", images, labels), noise, 3, entry["schedules"]["ELS"])
         assert [r["r"] for r in sorted(recal, key=lambda r: r["seed"]) if r["machine"] == "ELS (recalibrated)"] \
             == pytest.approx(agreement(els_recal, target)["r"].tolist(), abs=1e-5)
+        assert sorted(r["r"] for r in recal if r["machine"] == "IS") == sorted(r["r"] for r in rows if r["machine"] == "IS")
         assert set(entry["seconds_per_sample"]) >= {"IS", "LS", "ELS", "ELS (recalibrated)", "network@3"}
 
 
