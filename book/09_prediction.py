@@ -566,6 +566,7 @@ for name, st in full.items():
 
 # %%
 display(Markdown(els.dictionary_size.whole_set_table(study)))
+display(Markdown(els.dictionary_size.whole_set_summary(study)))
 
 # %% [markdown]
 # ## Summary

@@ -116,6 +116,15 @@ def summarise_study(folder: Path, fixed: dict, network_steps: int, n_seeds: int)
     return {"network_steps": network_steps, "seeds": n_seeds, "fixed_schedules": fixed, "sizes": sizes}
 
 
+def calibrated_row(summary: dict, n: int, kind: str, reproduced: int = 500) -> dict | None:
+    """The medians (``{"r", "r2", "R2", "n"}``) of machine ``kind`` ("IS", "LS", "ELS") at
+    ``n`` images in a study's ``summary`` with its schedule calibrated at that size: the
+    recalibrated row, or the reproduction's where ``n`` is the ``reproduced`` size (its
+    schedule was calibrated there); IS has no schedule. None where the study has no such row."""
+    machines = summary["sizes"].get(str(n), {}).get("machines", {})
+    return machines.get(f"{kind} (recalibrated)") or (machines.get(kind) if kind == "IS" or n == reproduced else None)
+
+
 def whole_set_table(summaries: dict[str, dict], small: int = 500, large: int = 4000, reproduced: int = 500) -> str:
     """Markdown table of the reproduction at ``large`` training images beside ``small``: one
     row per model whose study (``summaries``: model name -> :func:`summarise_study` output)
@@ -126,22 +135,17 @@ def whole_set_table(summaries: dict[str, dict], small: int = 500, large: int = 4
     where a calibration was not timed)."""
     from .artifacts import model_label
 
-    def row(entry, kind, n):
-        machines = entry["machines"]
-        return machines.get(f"{kind} (recalibrated)") or (machines.get(kind) if kind == "IS" or n == reproduced else None)
-
     lines = ["| model | ELS r | ELS r^2 | ELS R^2 | LS r | LS R^2 | IS r | IS R^2 | minutes at N = "
              f"{large:,} | seeds |", "|---|---|---|---|---|---|---|---|---|---|"]
     for name, s in summaries.items():
         if not {str(small), str(large)} <= set(s["sizes"]):
             continue
-        pair = (s["sizes"][str(small)], s["sizes"][str(large)])
 
         def cell(kind, metric):
-            a, b = (row(entry, kind, n) for entry, n in zip(pair, (small, large)))
+            a, b = (calibrated_row(s, n, kind, reproduced) for n in (small, large))
             return " → ".join("-" if v is None else f"{v[metric]:.2f}" for v in (a, b))
 
-        big = pair[1]
+        big = s["sizes"][str(large)]
         timing = big["seconds_per_sample"]
         parts = [f"network@{s['network_steps']}", "IS", "LS (recalibrated)", "ELS (recalibrated)"]
         calibration = big.get("calibration_seconds", {})
@@ -153,3 +157,21 @@ def whole_set_table(summaries: dict[str, dict], small: int = 500, large: int = 4
                      f"{cell('LS', 'r')} | {cell('LS', 'R2')} | {cell('IS', 'r')} | {cell('IS', 'R2')} | {minutes} | "
                      f"{s['seeds']} |")
     return "\n".join(lines)
+
+
+def whole_set_summary(summaries: dict[str, dict], small: int = 500, large: int = 4000, reproduced: int = 500) -> str:
+    """One paragraph on :func:`whole_set_table`'s models with every machine at both sizes: the
+    range of the change of each machine's median r from ``small`` to ``large`` images, and ELS's
+    smallest lead over IS at ``large`` ("" when no model has them all)."""
+    kinds = ("ELS", "LS", "IS")
+    pairs = {name: {k: [calibrated_row(s, n, k, reproduced) for n in (small, large)] for k in kinds}
+             for name, s in summaries.items()}
+    complete = {name: p for name, p in pairs.items() if all(a and b for a, b in p.values())}
+    if not complete:
+        return ""
+    change = {k: [p[k][1]["r"] - p[k][0]["r"] for p in complete.values()] for k in kinds}
+    lead = min(p["ELS"][1]["r"] - p["IS"][1]["r"] for p in complete.values())
+    ranges = ", ".join(f"{k} by {min(v):+.2f} to {max(v):+.2f}" for k, v in change.items())
+    return (f"From {small:,} to {large:,} training images, on the {len(complete)} network{'s' * (len(complete) > 1)} with both sizes, "
+            f"median r changes: {ranges}. With all {large:,} images ELS still leads IS by at least {lead:.2f} "
+            "in median r.")

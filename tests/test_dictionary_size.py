@@ -121,10 +121,11 @@ def test_chapter_9_dictionary_claims_match_the_committed_study():
         assert all(e["machines"]["ELS"]["r"] - e["machines"]["IS"]["r"] > 0.1 for e in sizes.values()), path
 
 
-def test_whole_set_table_reads_each_sizes_calibrated_rows_and_times_the_large_one():
+def test_whole_set_table_and_summary_read_each_sizes_calibrated_rows_and_time_the_large_one():
     """Fails if a cell takes the fixed schedule's row where the size was recalibrated, or takes
     it at a size the reproduction did not calibrate at, if the minutes leave out a calibration,
-    a machine or the seeds, or if a model without both sizes gets a row."""
+    a machine or the seeds, if a model without both sizes gets a row, or if the summary's ranges
+    and lead are not those of the rows (a model missing a row is left out of it)."""
     def m(r):
         return {"r": r, "r2": r * r, "R2": r - 0.5, "n": 2}
 
@@ -145,3 +146,12 @@ def test_whole_set_table_reads_each_sizes_calibrated_rows_and_times_the_large_on
     assert cells[8:] == [f"{(60 + 30 + 2 * (1 + 2 + 3 + 4)) / 60:.1f}", "2"]
     other = dictionary_size.whole_set_table({"mnist_resnet_zeros": study}, reproduced=1000)
     assert "| - → 0.75 |" in other  # 500 images, neither recalibrated nor the reproduction's size
+    import copy
+
+    better = copy.deepcopy(study)
+    better["sizes"]["4000"]["machines"]["ELS (recalibrated)"] = m(0.85)
+    assert dictionary_size.whole_set_summary({"mnist_resnet_zeros": better, "mnist_unet_zeros": study}) == (
+        "From 500 to 4,000 training images, on the 2 networks with both sizes, median r changes: ELS by +0.05 to "
+        "+0.15, LS by +0.05 to +0.05, IS by +0.05 to +0.05. With all 4,000 images ELS still leads IS by at least "
+        "0.20 in median r.")
+    assert dictionary_size.whole_set_summary({"mnist_resnet_zeros": study}, reproduced=1000) == ""
