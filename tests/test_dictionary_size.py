@@ -155,3 +155,32 @@ def test_whole_set_table_and_summary_read_each_sizes_calibrated_rows_and_time_th
         "+0.15, LS by +0.05 to +0.05, IS by +0.05 to +0.05. With all 4,000 images ELS still leads IS by at least "
         "0.20 in median r.")
     assert dictionary_size.whole_set_summary({"mnist_resnet_zeros": study}, reproduced=1000) == ""
+
+
+def test_readme_whole_set_table_and_paragraph_are_the_committed_study():
+    """The README's 4,000-image table and the paragraph under it are rendered from the committed
+    studies, and the networks with a paper row that lack the 4,000-image reproduction are named
+    as still to run, in the order of the reproduction (no such sentence once none lacks it)."""
+    from pathlib import Path
+
+    from els import artifacts, paper
+    from els.matched import network_facts
+    from els.reproduce import MODELS, read_summaries
+
+    root = Path(__file__).resolve().parents[1]
+    study = read_summaries(root / "artifacts" / "results", "dictionary")
+    readme = (root / "README.md").read_text()
+    for line in dictionary_size.whole_set_table(study).splitlines():
+        assert line in readme, f"README lacks this line (re-render it): {line}"
+    flat = " ".join(readme.split())
+    assert " ".join(dictionary_size.whole_set_summary(study).split()) in flat
+    missing = []
+    for spec in MODELS:
+        facts = network_facts(root / "artifacts" / "models" / spec.name)
+        has_row = paper.agreement_row(facts["data"], facts["arch"], facts["padding"], facts["conditional"])
+        if has_row and dictionary_size.calibrated_row(study.get(spec.name, {"sizes": {}}), 4000, "ELS") is None:
+            missing.append(artifacts.model_label(spec.name))
+    if missing:
+        assert f"Still to run at 4,000 images: {', '.join(missing)}." in flat
+    else:
+        assert "Still to run at 4,000 images" not in flat
