@@ -19,6 +19,7 @@ import argparse
 import fnmatch
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -91,6 +92,10 @@ def run_mutmut(children: int) -> float:
     """``mutmut run`` on the mutants in scope; returns its wall time in seconds."""
     env = dict(os.environ, ELS_PRESET="smoke", OMP_WAIT_POLICY="PASSIVE")
     start = time.perf_counter()
+    # mutmut copies each file of els/ into mutants/ only when it is missing there (it refreshes
+    # the mutated modules alone), so a mutants/ left by an earlier run holds stale copies of the
+    # other modules, and the tests fail on them ("failed to collect stats"): start afresh
+    shutil.rmtree(ROOT / "mutants", ignore_errors=True)
     subprocess.run([str(Path(sys.executable).with_name("mutmut")), "run", "--max-children", str(children),
                     *patterns()], cwd=ROOT, env=env, check=False)
     return time.perf_counter() - start
