@@ -66,6 +66,7 @@ from IPython.display import Markdown, display
 
 import els
 import els.artifacts
+import els.dictionary_size
 import els.matched
 import els.handling
 import els.mechanisms
