@@ -184,3 +184,26 @@ def test_readme_whole_set_table_and_paragraph_are_the_committed_study():
         assert f"Still to run at 4,000 images: {', '.join(missing)}." in flat
     else:
         assert "Still to run at 4,000 images" not in flat
+
+
+def test_chapter_9_whole_set_claims_match_the_committed_study():
+    """Chapter 9's summary on the 4,000-image reproduction: on every network with both sizes,
+    ELS's median r (calibrated at each size) moves by at most 0.05 and leads IS's by more
+    than 0.1 at 4,000 images."""
+    from pathlib import Path
+
+    from els.reproduce import read_summaries
+
+    root = Path(__file__).resolve().parents[1]
+    chapter = " ".join((root / "book" / "09_prediction.py").read_text().replace("#", " ").split())
+    assert "ELS's median $r$ moves by at most 0.05 from its 500-image value on every network run so far" in chapter
+    assert "still leads IS by more than 0.1" in chapter
+    checked = 0
+    for name, study in read_summaries(root / "artifacts" / "results", "dictionary").items():
+        small, large = (dictionary_size.calibrated_row(study, n, "ELS") for n in (500, 4000))
+        if small is None or large is None:
+            continue
+        checked += 1
+        assert abs(large["r"] - small["r"]) <= 0.05, name
+        assert large["r"] - dictionary_size.calibrated_row(study, 4000, "IS")["r"] > 0.1, name
+    assert checked >= 2
