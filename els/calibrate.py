@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from .machines import Machine
 from .sampling import classes_of, seeded_inputs, trajectory
-from .storage import append_jsonl, read_jsonl, write_atomic
+from .storage import append_jsonl, read_jsonl, read_timing, timing_path, write_atomic
 
 
 @dataclass
@@ -92,7 +92,7 @@ def calibrate(
     todo = [s for s in seeds if s not in done]
     bar = tqdm(total=len(todo) * steps * len(candidates), desc="calibrate (seeds x steps x P)",
                disable=not progress)
-    timing = _read_timing(out)
+    timing = read_timing(out, {"seconds": 0.0, "seeds": 0})
     for start in range(0, len(todo), batch_size):
         batch = todo[start:start + batch_size]
         began = time.perf_counter()
@@ -114,7 +114,7 @@ def calibrate(
         timing["seconds"] += time.perf_counter() - began
         timing["seeds"] += len(batch)
         if out is not None:
-            write_atomic(_timing_path(out), json.dumps(timing))
+            write_atomic(timing_path(out), json.dumps(timing))
     bar.close()
     return _summarise([done[s] for s in seeds], candidates)
 
@@ -144,16 +144,6 @@ def _cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def _read_jsonl(path) -> dict[int, dict]:
     """Per-seed records already written."""
     return {} if path is None else {r["seed"]: r for r in read_jsonl(path)}
-
-
-def _timing_path(out) -> Path:
-    return Path(f"{out}.timing.json")
-
-
-def _read_timing(out) -> dict:
-    """Seconds and seeds of earlier runs into ``out`` (zero without one)."""
-    path = None if out is None else _timing_path(out)
-    return json.loads(path.read_text()) if path is not None and path.exists() else {"seconds": 0.0, "seeds": 0}
 
 
 def _append_jsonl(path, record: dict) -> None:

@@ -172,6 +172,7 @@ def whole_set_summary(summaries: dict[str, dict], small: int = 500, large: int =
     change = {k: [p[k][1]["r"] - p[k][0]["r"] for p in complete.values()] for k in kinds}
     lead = min(p["ELS"][1]["r"] - p["IS"][1]["r"] for p in complete.values())
     ranges = ", ".join(f"{k} by {min(v):+.2f} to {max(v):+.2f}" for k, v in change.items())
-    return (f"From {small:,} to {large:,} training images, on the {len(complete)} network{'s' * (len(complete) > 1)} with both sizes, "
+    networks = f"{len(complete)} network{'s' * (len(complete) > 1)}"
+    return (f"From {small:,} to {large:,} training images, on the {networks} with both sizes, "
             f"median r changes: {ranges}. With all {large:,} images ELS still leads IS by at least {lead:.2f} "
             "in median r.")

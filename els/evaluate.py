@@ -20,7 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .sampling import classes_of, sample, seeded_inputs
-from .storage import append_line, save_atomic, write_atomic
+from .storage import append_line, read_timing, save_atomic, timing_path, write_atomic
 
 METRICS = ("r", "r2", "R2", "mse")
 COLUMNS = ("seed", "label", "network_steps", "machine", *METRICS)
@@ -89,7 +89,7 @@ def evaluate(
                          f"{unwritable}; use parentheses or semicolons")
     first, classes = _first_machine_and_classes(network, machines)
     rows = _complete_rows(out, {(k, name) for k in network_steps for name in machines})
-    timing = _read_timing(out)
+    timing = read_timing(out, {})
     done = {row["seed"] for row in rows}
     todo = [s for s in seeds if s not in done]
     bar = tqdm(total=len(todo), desc="evaluate", disable=not progress)
@@ -119,7 +119,7 @@ def evaluate(
         if out:
             for row in sorted(new, key=lambda r: r["seed"]):  # one seed's rows together
                 append_line(out, _format(row))
-            write_atomic(_timing_path(out), json.dumps(timing, indent=1))
+            write_atomic(timing_path(out), json.dumps(timing, indent=1))
         bar.update(len(batch))
     bar.close()
     return rows
@@ -244,15 +244,6 @@ def _complete_rows(out, expected: set[tuple[int, str]]) -> list[dict]:
     if len(keep) != len(text.splitlines()) - 1 or not text.endswith("\n"):
         write_atomic(out, "".join(line + "\n" for line in [HEADER, *map(_format, keep)]))
     return keep
-
-
-def _timing_path(out) -> Path:
-    return Path(f"{out}.timing.json")
-
-
-def _read_timing(out) -> dict:
-    path = None if out is None else _timing_path(out)
-    return json.loads(path.read_text()) if path is not None and path.exists() else {}
 
 
 def _timed(timing: dict, name: str, n: int, fn):

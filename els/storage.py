@@ -158,6 +158,17 @@ def append_jsonl(path: str | Path, record: dict) -> None:
     append_line(path, json.dumps(record))
 
 
+def timing_path(out: str | Path) -> Path:
+    """``<out>.timing.json``: where a run writing ``out`` adds up its seconds (evaluate, calibrate)."""
+    return Path(f"{out}.timing.json")
+
+
+def read_timing(out: str | Path | None, empty: dict) -> dict:
+    """The timing earlier runs into ``out`` left (:func:`timing_path`), else a copy of ``empty``."""
+    path = None if out is None else timing_path(out)
+    return json.loads(path.read_text()) if path is not None and path.exists() else dict(empty)
+
+
 def git_commit() -> dict[str, Any]:
     """``{"commit": sha or None, "dirty": bool or None}`` of the repository holding ``els``."""
     repo = Path(__file__).resolve().parent.parent
