@@ -15,8 +15,9 @@ longest step count. Per ``N``, under ``<out>/<model>/dictionary/N<N>/``:
 
 ``summary.json`` in ``dictionary/`` holds, per ``N`` with complete rows, the medians of r,
 r^2 and R^2 of every row, the schedules, the seconds per sample of each machine and the
-seconds each calibration took (where it was timed; this machine's time, nothing else running). ``python -m els dictionary --models NAME ... [--sizes N ...]
-[--stages fixed recalibrated]`` runs it; every part resumes.
+wall seconds each calibration took where it was timed (on the machine that ran it).
+``python -m els dictionary --models NAME ... [--sizes N ...] [--stages fixed recalibrated]``
+runs it; every part resumes.
 """
 from __future__ import annotations
 
