@@ -23,9 +23,15 @@ import sys
 from typing import Callable
 
 
+def command(sub: argparse._SubParsersAction, name: str, help: str) -> argparse.ArgumentParser:
+    """The parser of command ``name``; ``help`` is its line in ``python -m els --help`` and the
+    description ``python -m els NAME --help`` opens with."""
+    return sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".")
+
+
 # --------------------------------------------------------------------------- data
 def add_data(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("data", help="datasets: fill the local cache")
+    p = command(sub, "data", help="datasets: fill the local cache")
     dsub = p.add_subparsers(dest="data_command", required=True)
     f = dsub.add_parser("fetch", help="load each dataset once and cache it; say where it came from")
     f.add_argument("names", nargs="+", help="mnist, fashion_mnist, cifar10")
@@ -45,7 +51,7 @@ def run_data_fetch(args: argparse.Namespace) -> int:
 def add_train(sub: argparse._SubParsersAction) -> None:
     from . import data, models, presets
 
-    p = sub.add_parser("train", help="train a diffusion network (checkpoints, manifest, sample grid)")
+    p = command(sub, "train", help="train a diffusion network (checkpoints, manifest, sample grid)")
     p.add_argument("--dataset", required=True, choices=[n for n in data.NAMES])
     p.add_argument("--root", default=None, help="data cache / CIFAR batches / image folder")
     p.add_argument("--arch", required=True, choices=list(models.ARCHS))
@@ -118,7 +124,7 @@ def _command_line() -> str:
 def add_recipes(sub: argparse._SubParsersAction) -> None:
     from . import data, models, presets, recipes
 
-    p = sub.add_parser("recipes", help="compare training recipes at one budget of images seen")
+    p = command(sub, "recipes", help="compare training recipes at one budget of images seen")
     p.add_argument("--dataset", default="mnist", choices=[n for n in data.NAMES])
     p.add_argument("--arch", default="resnet", choices=list(models.ARCHS))
     p.add_argument("--padding", default="zeros", choices=list(models.PADDINGS))
@@ -146,21 +152,21 @@ def run_recipes(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- reproduce
 def add_reproduce(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("reproduce", help="calibrate P(t) and compare machines with every committed checkpoint")
+    p = command(sub, "reproduce", help="calibrate P(t) and compare machines with every committed checkpoint")
     _add_model_run_options(p)
     p.set_defaults(func=run_reproduce)
 
 
 def add_standing(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("standing", help="Wiener and PCA-locality beside IS, LS and ELS on every reproduced "
-                                        "checkpoint, by both protocols (after reproduce)")
+    p = command(sub, "standing", help="Wiener and PCA-locality beside IS, LS and ELS on every reproduced "
+                                      "checkpoint, by both protocols (after reproduce)")
     _add_model_run_options(p)
     p.set_defaults(func=run_standing)
 
 
 def add_mechanisms(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("mechanisms", help="single-step agreement along the network's trajectory, its sensitivity "
-                                          "maps and counted spatial inconsistency (after standing)")
+    p = command(sub, "mechanisms", help="single-step agreement along the network's trajectory, its sensitivity "
+                                        "maps and counted spatial inconsistency (after standing)")
     _add_model_run_options(p)
     p.set_defaults(func=run_mechanisms)
 
@@ -227,9 +233,9 @@ def run_mechanisms(args: argparse.Namespace) -> int:
 
 
 def add_handling(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("handling", help="ELS with the calibrated and the published schedule, on our grid and under "
-                                        "the paper's released handling (after reproduce; models with a published "
-                                        "schedule)")
+    p = command(sub, "handling", help="ELS with the calibrated and the published schedule, on our grid and under "
+                                      "the paper's released handling (after reproduce; models with a published "
+                                      "schedule)")
     _add_model_run_options(p)
     p.set_defaults(func=run_handling)
 
@@ -251,8 +257,8 @@ def run_handling(args: argparse.Namespace) -> int:
 def add_dictionary(sub: argparse._SubParsersAction) -> None:
     from . import dictionary_size
 
-    p = sub.add_parser("dictionary", help="agreement against the number of training images the machines hold "
-                                          "(after reproduce)")
+    p = command(sub, "dictionary", help="agreement against the number of training images the machines hold "
+                                        "(after reproduce)")
     _add_model_run_options(p)
     p.add_argument("--sizes", nargs="+", type=int, default=list(dictionary_size.SIZES),
                    help=f"training images the machines hold (default {' '.join(map(str, dictionary_size.SIZES))})")
@@ -276,8 +282,8 @@ def run_dictionary(args: argparse.Namespace) -> int:
 def add_cifar10(sub: argparse._SubParsersAction) -> None:
     from . import colour, presets
 
-    p = sub.add_parser("cifar10", help="the paper's colour rows: train or resume the CIFAR10 ResNet and UNet, "
-                                       "then reproduce their rows (for a GPU)")
+    p = command(sub, "cifar10", help="the paper's colour rows: train or resume the CIFAR10 ResNet and UNet, "
+                                     "then reproduce their rows (for a GPU)")
     p.add_argument("--preset", default="paper", choices=list(presets.PRESETS))
     p.add_argument("--max-minutes", type=float, default=None,
                    help="training budget per network, counted across resumes (default: the preset's)")
@@ -304,7 +310,7 @@ def run_cifar10(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- bench
 def add_bench(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="engine benchmark (same as python -m els.bench)")
+    p = command(sub, "bench", help="engine benchmark (same as python -m els.bench)")
     p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for els.bench, e.g. --images 6000")
     p.set_defaults(func=lambda a: __import__("els.bench", fromlist=["main"]).main(a.args))
 

@@ -115,3 +115,16 @@ def test_reproduce_refuses_a_folder_another_run_holds_before_any_work(tmp_path, 
                "--out", str(tmp_path / "results"), "--no-progress"])
     err = capsys.readouterr().err.strip()
     assert rc == 1 and len(err.splitlines()) == 1 and "in use by another run" in err, err
+
+
+def test_every_command_says_what_it_does_in_its_own_help(capsys):
+    """Fails if a command's ``--help`` lost the line ``python -m els --help`` shows for it."""
+    from els.__main__ import COMMANDS, main
+
+    for name in COMMANDS:
+        with pytest.raises(SystemExit):
+            main([name, "--help"])
+        usage, description = capsys.readouterr().out.split("\n\n")[:2]
+        assert usage.startswith(f"usage: python -m els {name}"), usage
+        assert not description.endswith(":") and description.endswith(".") and len(description.split()) >= 4, \
+            (name, description)  # a sentence, not the next section's heading ("options:")
