@@ -23,6 +23,15 @@ import sys
 from typing import Callable
 
 
+PRESET_HELP = "how much to compute: smoke (a quick check), laptop (this book's results), paper (the paper's sizes)"
+MODELS_DIR_HELP = "folder of trained networks, one subfolder per model (default: %(default)s)"
+DATASET_HELP = ("mnist, fashion_mnist or cifar10 (cache, download or offline package), "
+                "folder/celeba (images under --root)")
+ARCH_HELP = "resnet (convolutions only, no downsampling), unet, or attention_unet (a UNet with self-attention)"
+PADDING_HELP = "the convolutions' padding (default: zeros)"
+OUT_HELP = "results folder, one subfolder per model (default: %(default)s)"
+
+
 def command(sub: argparse._SubParsersAction, name: str, help: str) -> argparse.ArgumentParser:
     """The parser of command ``name``; ``help`` is its line in ``python -m els --help`` and the
     description ``python -m els NAME --help`` opens with."""
@@ -52,28 +61,29 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     from . import data, models, presets
 
     p = command(sub, "train", help="train a diffusion network (checkpoints, manifest, sample grid)")
-    p.add_argument("--dataset", required=True, choices=[n for n in data.NAMES])
+    p.add_argument("--dataset", required=True, choices=list(data.NAMES), help=DATASET_HELP)
     p.add_argument("--root", default=None, help="data cache / CIFAR batches / image folder")
-    p.add_argument("--arch", required=True, choices=list(models.ARCHS))
-    p.add_argument("--padding", default="zeros", choices=list(models.PADDINGS))
+    p.add_argument("--arch", required=True, choices=list(models.ARCHS), help=ARCH_HELP)
+    p.add_argument("--padding", default="zeros", choices=list(models.PADDINGS), help=PADDING_HELP)
     p.add_argument("--conditional", action="store_true", help="class-conditional network")
-    p.add_argument("--preset", default="laptop", choices=list(presets.PRESETS))
+    p.add_argument("--preset", default="laptop", choices=list(presets.PRESETS), help=PRESET_HELP)
     p.add_argument("--out", required=True, help="output folder, e.g. artifacts/models/NAME")
     p.add_argument("--max-minutes", type=float, default=None, help="total training time budget (overrides preset)")
     p.add_argument("--checkpoint-minutes", type=float, default=10.0,
                    help="write a checkpoint at least this often (default 10); also every preset interval of steps")
     p.add_argument("--steps", type=int, default=None, help="total optimiser steps (overrides preset)")
     p.add_argument("--max-images", type=int, default=None, help="class-balanced subset size (overrides preset)")
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--batch-size", type=int, default=None, help="images per optimiser step (overrides preset)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (overrides preset)")
     p.add_argument("--warmup-steps", type=int, default=None, help="linear lr warm-up steps (overrides preset)")
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
     p.add_argument("--force", action="store_true", help="train from scratch over the run saved in --out")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the training subset, the weights, the data order and the noise")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads for torch (default: all cores; use 1 on a busy machine)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
     p.set_defaults(func=run_train)
 
 
@@ -125,16 +135,16 @@ def add_recipes(sub: argparse._SubParsersAction) -> None:
     from . import data, models, presets, recipes
 
     p = command(sub, "recipes", help="compare training recipes at one budget of images seen")
-    p.add_argument("--dataset", default="mnist", choices=[n for n in data.NAMES])
-    p.add_argument("--arch", default="resnet", choices=list(models.ARCHS))
-    p.add_argument("--padding", default="zeros", choices=list(models.PADDINGS))
+    p.add_argument("--dataset", default="mnist", choices=list(data.NAMES), help=DATASET_HELP)
+    p.add_argument("--arch", default="resnet", choices=list(models.ARCHS), help=ARCH_HELP)
+    p.add_argument("--padding", default="zeros", choices=list(models.PADDINGS), help=PADDING_HELP)
     p.add_argument("--preset", default="laptop", choices=list(presets.PRESETS), help="network sizes and subset")
     p.add_argument("--images", type=int, default=32_000, help="training images seen per recipe")
     p.add_argument("--recipes", nargs="*", default=None, choices=list(recipes.RECIPES),
                    help="default: all")
-    p.add_argument("--validation-images", type=int, default=500)
+    p.add_argument("--validation-images", type=int, default=500, help="held-out images for the validation loss")
     p.add_argument("--out", default=None, help="default: artifacts/recipes/<dataset>_<arch>")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
     p.set_defaults(func=run_recipes)
 
 
@@ -174,14 +184,14 @@ def add_mechanisms(sub: argparse._SubParsersAction) -> None:
 def _add_model_run_options(p: argparse.ArgumentParser) -> None:
     from . import presets, reproduce
 
-    p.add_argument("--preset", default="laptop", choices=list(presets.PRESETS))
+    p.add_argument("--preset", default="laptop", choices=list(presets.PRESETS), help=PRESET_HELP)
     p.add_argument("--models", nargs="*", default=None,
                    help=f"model names (default: all of {', '.join(m.name for m in reproduce.MODELS)})")
-    p.add_argument("--models-dir", default="artifacts/models")
-    p.add_argument("--out", default="artifacts/results")
+    p.add_argument("--models-dir", default="artifacts/models", help=MODELS_DIR_HELP)
+    p.add_argument("--out", default="artifacts/results", help=OUT_HELP)
     p.add_argument("--resume", action="store_true", help="continue the results already in --out")
     p.add_argument("--force", action="store_true", help="delete the results already in --out and start again")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
 
 
 def _model_runs(args: argparse.Namespace, command: str, run) -> list[dict]:
@@ -284,16 +294,17 @@ def add_cifar10(sub: argparse._SubParsersAction) -> None:
 
     p = command(sub, "cifar10", help="the paper's colour rows: train or resume the CIFAR10 ResNet and UNet, "
                                      "then reproduce their rows (for a GPU)")
-    p.add_argument("--preset", default="paper", choices=list(presets.PRESETS))
+    p.add_argument("--preset", default="paper", choices=list(presets.PRESETS), help=PRESET_HELP)
     p.add_argument("--max-minutes", type=float, default=None,
                    help="training budget per network, counted across resumes (default: the preset's)")
     p.add_argument("--root", default=None, help="offline: folder of CIFAR10 python batches (data_batch_1..5, test_batch)")
-    p.add_argument("--archs", nargs="+", default=list(colour.ARCHS), choices=colour.ARCHS)
-    p.add_argument("--models-dir", default="runs/models")
-    p.add_argument("--out", default="runs/results")
+    p.add_argument("--archs", nargs="+", default=list(colour.ARCHS), choices=colour.ARCHS,
+                   help="the networks (default: both)")
+    p.add_argument("--models-dir", default="runs/models", help=MODELS_DIR_HELP)
+    p.add_argument("--out", default="runs/results", help=OUT_HELP)
     p.add_argument("--resume", action="store_true", help="continue the results already in --out")
     p.add_argument("--force", action="store_true", help="delete the results already in --out and start again")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
     p.set_defaults(func=run_cifar10)
 
 

@@ -128,3 +128,21 @@ def test_every_command_says_what_it_does_in_its_own_help(capsys):
         assert usage.startswith(f"usage: python -m els {name}"), usage
         assert not description.endswith(":") and description.endswith(".") and len(description.split()) >= 4, \
             (name, description)  # a sentence, not the next section's heading ("options:")
+
+
+def test_every_option_of_every_command_is_explained():
+    """Fails if an option shows in ``--help`` with no line saying what it does."""
+    import argparse
+
+    from els.__main__ import build_parser
+
+    def parsers(parser):
+        yield parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for child in action.choices.values():
+                    yield from parsers(child)
+
+    bare = [(p.prog, a.dest) for p in parsers(build_parser()) for a in p._actions
+            if a.option_strings and not a.help]
+    assert not bare, bare
