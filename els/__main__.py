@@ -274,14 +274,22 @@ def add_dictionary(sub: argparse._SubParsersAction) -> None:
                    help=f"training images the machines hold (default {' '.join(map(str, dictionary_size.SIZES))})")
     p.add_argument("--stages", nargs="+", default=list(dictionary_size.STAGES), choices=dictionary_size.STAGES,
                    help="fixed: the reproduction's schedules; recalibrated: P(t) calibrated again at each size")
+    p.add_argument("--markdown", action="store_true",
+                   help="print the README's 4,000-image block from the studies in --out; run nothing")
     p.set_defaults(func=run_dictionary)
 
 
 def run_dictionary(args: argparse.Namespace) -> int:
     from functools import partial
 
-    from . import dictionary_size
+    from pathlib import Path
 
+    from . import dictionary_size
+    from .reproduce import read_summaries
+
+    if args.markdown:
+        print(dictionary_size.whole_set_markdown(read_summaries(Path(args.out), "dictionary"), Path(args.models_dir)))
+        return 0
     run = partial(dictionary_size.dictionary_study, sizes=args.sizes, stages=args.stages)
     for s in _model_runs(args, "dictionary", run):
         for n, entry in s["sizes"].items():

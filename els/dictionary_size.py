@@ -126,6 +126,14 @@ def calibrated_row(summary: dict, n: int, kind: str, reproduced: int = 500) -> d
     return machines.get(f"{kind} (recalibrated)") or (machines.get(kind) if kind == "IS" or n == reproduced else None)
 
 
+def calibrated_schedule(summary: dict, n: int, kind: str, reproduced: int = 500) -> list[int] | None:
+    """The P(t) of ``kind`` ("ELS", "LS") calibrated at ``n`` images in a study's ``summary``:
+    the study's own calibration there, or the reproduction's at the ``reproduced`` size; None
+    where neither exists."""
+    own = summary["sizes"].get(str(n), {}).get("schedules", {}).get(kind)
+    return own or (summary["fixed_schedules"].get(kind) if n == reproduced else None)
+
+
 def whole_set_table(summaries: dict[str, dict], small: int = 500, large: int = 4000, reproduced: int = 500) -> str:
     """Markdown table of the reproduction at ``large`` training images beside ``small``: one
     row per model whose study (``summaries``: model name -> :func:`summarise_study` output)
@@ -162,8 +170,10 @@ def whole_set_table(summaries: dict[str, dict], small: int = 500, large: int = 4
 
 def whole_set_summary(summaries: dict[str, dict], small: int = 500, large: int = 4000, reproduced: int = 500) -> str:
     """One paragraph on :func:`whole_set_table`'s models with every machine at both sizes: the
-    range of the change of each machine's median r from ``small`` to ``large`` images, and ELS's
-    smallest lead over IS at ``large`` ("" when no model has them all)."""
+    range of the change of each machine's median r from ``small`` to ``large`` images, ELS's
+    smallest lead over IS at ``large``, and at how many steps the ELS patch size calibrated at
+    ``large`` is larger and smaller than at ``small`` (where both schedules are known; "" when
+    no model has every machine at both sizes)."""
     kinds = ("ELS", "LS", "IS")
     pairs = {name: {k: [calibrated_row(s, n, k, reproduced) for n in (small, large)] for k in kinds}
              for name, s in summaries.items()}
@@ -174,6 +184,50 @@ def whole_set_summary(summaries: dict[str, dict], small: int = 500, large: int =
     lead = min(p["ELS"][1]["r"] - p["IS"][1]["r"] for p in complete.values())
     ranges = ", ".join(f"{k} by {min(v):+.2f} to {max(v):+.2f}" for k, v in change.items())
     networks = f"{len(complete)} network{'s' * (len(complete) > 1)}"
-    return (f"From {small:,} to {large:,} training images, on the {networks} with both sizes, "
+    text = (f"From {small:,} to {large:,} training images, on the {networks} with both sizes, "
             f"median r changes: {ranges}. With all {large:,} images ELS still leads IS by at least {lead:.2f} "
             "in median r.")
+    schedules = [[calibrated_schedule(summaries[name], n, "ELS", reproduced) for n in (small, large)]
+                 for name in complete]
+    shifts = [(sum(b > a for a, b in zip(*pair)), sum(b < a for a, b in zip(*pair))) for pair in schedules
+              if all(pair)]
+    if shifts:
+        (lo_up, hi_up), (lo_down, hi_down) = ((min(c), max(c)) for c in zip(*shifts))
+        steps = len(next(pair for pair in schedules if all(pair))[0])
+        coverage = (f" (on {len(shifts)} of the {len(complete)} networks; the study lacks the others' schedules)"
+                    if len(shifts) < len(complete) else "")
+        text += (f" The ELS patch size calibrated at {large:,} images is larger than at {small:,} at "
+                 f"{_span(lo_up, hi_up)} of the {steps} steps and smaller at {_span(lo_down, hi_down)} of them"
+                 f"{coverage}.")
+    return text
+
+
+def still_to_run(summaries: dict[str, dict], models_dir: Path | None = None, large: int = 4000) -> list[str]:
+    """Labels of the reproduced networks with a row in the paper's table whose study lacks ELS
+    calibrated at ``large`` images, in the reproduction's order (checkpoints in ``models_dir``,
+    default the committed ones)."""
+    from . import artifacts, paper
+    from .matched import network_facts
+    from .reproduce import MODELS
+
+    missing = []
+    for spec in MODELS:
+        facts = network_facts((models_dir or artifacts.path("models")) / spec.name)
+        if (paper.agreement_row(facts["data"], facts["arch"], facts["padding"], facts["conditional"])
+                and calibrated_row(summaries.get(spec.name, {"sizes": {}}), large, "ELS") is None):
+            missing.append(artifacts.model_label(spec.name))
+    return missing
+
+
+def whole_set_markdown(summaries: dict[str, dict], models_dir: Path | None = None, large: int = 4000) -> str:
+    """The README's block on the reproduction at ``large`` images: :func:`whole_set_table`, the
+    :func:`whole_set_summary` paragraph, and a line naming the networks :func:`still_to_run`
+    (none once every one is done). ``python -m els dictionary --markdown`` prints it."""
+    missing = still_to_run(summaries, models_dir, large)
+    block = whole_set_table(summaries, large=large) + "\n\n" + whole_set_summary(summaries, large=large)
+    return block + (f"\nStill to run at {large:,} images: {', '.join(missing)}." if missing else "")
+
+
+def _span(low: int, high: int) -> str:
+    """``"3"`` or ``"2 to 5"``."""
+    return str(low) if low == high else f"{low} to {high}"
