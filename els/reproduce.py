@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 
@@ -143,12 +144,29 @@ def gallery_samples(network, machines: dict, seeds, network_steps: int, steps: i
 def write_summary(folder: Path, summary: dict, command: str, sizes: presets.EvalPreset, start: float,
                   **extra) -> None:
     """A stage's ``summary.json`` and its ``manifest.json`` (``command``, git commit, machine,
-    ``sizes``, wall seconds since ``start`` (a ``time.perf_counter()`` value) and ``extra``)
-    in ``folder``; shared by reproduce, standing and mechanisms."""
+    ``sizes``, when the run started and its wall seconds since ``start`` (a
+    ``time.perf_counter()`` value), ``extra``) in ``folder``; shared by every stage. A resumed
+    run keeps the manifests of the runs before it, oldest first, in ``earlier_runs``."""
     write_atomic(folder / "summary.json", json.dumps(summary, indent=1))
+    elapsed = time.perf_counter() - start
+    started = datetime.fromtimestamp(time.time() - elapsed, timezone.utc)
     manifest = {"command": command, "git": git_commit(), "machine": machine_info(), "sizes": asdict(sizes),
-                "wall_seconds_last_run": time.perf_counter() - start, **extra}
+                "started": started.isoformat(timespec="seconds"), "wall_seconds_last_run": elapsed, **extra}
+    manifest["earlier_runs"] = earlier_runs(folder / "manifest.json", started)
     write_atomic(folder / "manifest.json", json.dumps(manifest, indent=1))
+
+
+def earlier_runs(path: Path, started: datetime) -> list[dict]:
+    """The runs before the one that ``started`` at this time, from the manifest at ``path``:
+    its ``earlier_runs``, plus the manifest itself unless it was written by this run (started
+    within 2 seconds of ``started``; a manifest without a start time is an earlier run's)."""
+    if not path.exists():
+        return []
+    previous = json.loads(path.read_text())
+    history = previous.pop("earlier_runs", [])
+    when = previous.get("started")
+    same_run = when is not None and abs((datetime.fromisoformat(when) - started).total_seconds()) < 2
+    return history if same_run else history + [previous]
 
 
 def read_summaries(results: Path, stage: str = "") -> dict[str, dict]:

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from els import models, presets, train
-from els.reproduce import ModelSpec, reproduce_model, table
+from els.reproduce import ModelSpec, reproduce_model, table, write_summary
 
 
 def test_reproduce_a_tiny_checkpoint(tmp_path):
@@ -38,6 +38,9 @@ def test_reproduce_a_tiny_checkpoint(tmp_path):
         reproduce_model(spec, "smoke", tmp_path / "models", out, progress=False, sizes=sizes)
     reproduce_model(spec, "smoke", tmp_path / "models", out, progress=False, sizes=sizes, resume=True)
     assert (out / spec.name / "samples.csv").read_text() == before
+    resumed = json.loads((out / spec.name / "manifest.json").read_text())
+    first_run = {k: v for k, v in manifest.items() if k != "earlier_runs"}
+    assert resumed["earlier_runs"] == [first_run]  # the first run's provenance survives the resume
     md = table([summary], network_steps=3, models_dir=tmp_path / "models")
     assert "(0.94)" in md and "| MNIST ResNet |" in md  # the paper's ELS value for this row
 
@@ -146,3 +149,28 @@ def test_every_option_of_every_command_is_explained():
     bare = [(p.prog, a.dest) for p in parsers(build_parser()) for a in p._actions
             if a.option_strings and not a.help]
     assert not bare, bare
+
+
+def test_a_resumed_run_keeps_the_earlier_runs_manifests(tmp_path, monkeypatch):
+    """Fails if a run's second write (after another size) counts itself as an earlier run, if a
+    resumed run drops the manifest before it, or if the history loses its order."""
+    import time
+
+    sizes = presets.EvalPreset(n_seeds=1, calibration_seeds=1, steps=2, network_steps=(2,), calibration_images=4)
+    clock = [1000.0]
+    monkeypatch.setattr(time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(time, "time", lambda: 1.8e9 + clock[0])  # the wall clock runs with it
+    first = clock[0]
+    write_summary(tmp_path, {"a": 1}, "run one", sizes, first, dictionary_sizes=[125])
+    clock[0] += 60
+    write_summary(tmp_path, {"a": 2}, "run one", sizes, first, dictionary_sizes=[125, 500])  # same run, later
+    one = json.loads((tmp_path / "manifest.json").read_text())
+    assert one["earlier_runs"] == [] and one["dictionary_sizes"] == [125, 500] and one["wall_seconds_last_run"] == 60
+    clock[0] += 3600
+    write_summary(tmp_path, {"a": 3}, "run two", sizes, clock[0])
+    clock[0] += 3600
+    write_summary(tmp_path, {"a": 4}, "run three", sizes, clock[0])
+    three = json.loads((tmp_path / "manifest.json").read_text())
+    assert [m["command"] for m in three["earlier_runs"]] == ["run one", "run two"]
+    assert three["earlier_runs"][0] == {k: v for k, v in one.items() if k != "earlier_runs"}
+    assert json.loads((tmp_path / "summary.json").read_text()) == {"a": 4}
