@@ -281,7 +281,6 @@ def add_dictionary(sub: argparse._SubParsersAction) -> None:
 
 def run_dictionary(args: argparse.Namespace) -> int:
     from functools import partial
-
     from pathlib import Path
 
     from . import dictionary_size

@@ -437,7 +437,8 @@ def _status_bytes(field: str) -> int:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m els.bench", description=__doc__.split("\n\n")[0].replace("``", ""))
+    parser = argparse.ArgumentParser(prog="python -m els.bench",
+                                     description=__doc__.split("\n\n")[0].replace("``", ""))
     parser.add_argument("--images", type=int, default=6000, help="training images (default 6000)")
     parser.add_argument("--repeats", type=int, default=2, help="timed calls per measurement (best is kept)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
