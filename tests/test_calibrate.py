@@ -89,6 +89,15 @@ def test_conditional_network_gets_a_label_per_seed(tmp_path):
     assert result.schedule == [3, 5] and set(result.labels) <= {0, 1, 2}
 
 
+def test_an_unconditional_network_draws_no_labels_even_from_labelled_data():
+    """Fails if the training labels (which the machines may use) turn into per-seed labels for a
+    network that is not class-conditional: every seed is calibrated without one."""
+    x, labels = images(), torch.arange(12) % 3
+    net = ScheduledMachine(factory(x, None), [3, 5])
+    result = calibrate(net, factory, (x, labels), candidates=[3, 5], seeds=3, steps=2, progress=False)
+    assert result.labels == [None, None, None]
+
+
 def test_default_candidates_reach_the_image_size():
     assert default_candidates(32, 32) == list(range(3, 32, 2))
     assert default_candidates(9, 7) == [3, 5, 7, 9]
