@@ -11,7 +11,7 @@ in ``explained.json`` beside the report, why it is equivalent (the code behaves 
 explanation names the mutant and the exact change it was written for, so a stale one (the code
 moved) counts as unexplained. Writes ``report.md``, ``report.json`` and ``manifest.json``;
 exits 1 when a survivor is unexplained. Every run re-tests every mutant in scope (mutmut re-runs
-mutants named on its command line), about 30 minutes on 2 cores.
+mutants named on its command line), about 15 minutes on 2 cores (876 s measured).
 """
 from __future__ import annotations
 
