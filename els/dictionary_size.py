@@ -21,7 +21,6 @@ runs it; every part resumes.
 """
 from __future__ import annotations
 
-import json
 import time
 from functools import partial
 from pathlib import Path
@@ -31,7 +30,7 @@ from .calibrate import Calibration
 from .evaluate import evaluate, read_rows, summarise
 from .matched import machine_for
 from .reproduce import RESULTS_BYTES, ModelSpec, calibrated, training_data, write_summary
-from .storage import results_folder
+from .storage import read_timing, results_folder
 
 #: dictionary sizes (training images the machines hold)
 SIZES = (125, 500, 1000, 2000, 4000)
@@ -104,14 +103,12 @@ def summarise_study(folder: Path, fixed: dict, network_steps: int, n_seeds: int)
             entry["machines"].update({m: {"r": v["r"]["median"], "r2": v["r2"]["median"], "R2": v["R2"]["median"],
                                           "n": v["n"]}
                                       for m, v in by_machine.items() if v["n"] == n_seeds})
-            timing = Path(f"{sub / csv}.timing.json")
-            if timing.exists():
-                entry["seconds_per_sample"].update({m: v["seconds"] / v["samples"]
-                                                    for m, v in json.loads(timing.read_text()).items()})
+            entry["seconds_per_sample"].update({m: v["seconds"] / v["samples"]
+                                                for m, v in read_timing(sub / csv, {}).items()})
         entry["schedules"] = {kind: Calibration.load(sub / f"calibration_{kind}.json").schedule
                               for kind in ("ELS", "LS") if (sub / f"calibration_{kind}.json").exists()}
-        entry["calibration_seconds"] = {kind: json.loads(t.read_text())["seconds"] for kind in ("ELS", "LS")
-                                        if (t := sub / f"calibration_{kind}.jsonl.timing.json").exists()}
+        entry["calibration_seconds"] = {kind: timing["seconds"] for kind in ("ELS", "LS")
+                                        if (timing := read_timing(sub / f"calibration_{kind}.jsonl", {}))}
         if entry["machines"]:
             sizes[sub.name[1:]] = entry
     return {"network_steps": network_steps, "seeds": n_seeds, "fixed_schedules": fixed, "sizes": sizes}

@@ -23,7 +23,7 @@ from .calibrate import Calibration, calibrate, default_candidates
 from .evaluate import evaluate, summarise
 from .matched import machine_for, network_facts
 from .sampling import classes_of, sample, seeded_inputs
-from .storage import git_commit, machine_info, results_folder, write_atomic
+from .storage import git_commit, machine_info, results_folder, timing_path, write_atomic
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ def _reproduce_into(out: Path, spec: ModelSpec, p: presets.EvalPreset, preset: s
     summary = {"model": spec.name, "preset": preset, "images": len(images), "quick": p.quick,
                "schedules": {k: v.schedule for k, v in schedules.items()}, "paper_schedule": published,
                "calibration_seconds_this_run": calibration_s,
-               "timing": json.loads(Path(f"{out / 'samples.csv'}.timing.json").read_text()),
+               "timing": json.loads(timing_path(out / "samples.csv").read_text()),
                "agreement": summarise(rows), "snapshots": {}}
     for name in spec.snapshots:
         snap = models.load(model_dir / "snapshots" / name / "model.pt")

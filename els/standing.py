@@ -36,7 +36,7 @@ from .reproduce import ModelSpec, training_data, write_summary
 from .reproduce import read_summaries as read_reproduced
 from .sampling import classes_of, seeded_inputs, trajectory
 from .schedule import alpha_bar
-from .storage import results_folder, write_atomic
+from .storage import results_folder, timing_path, write_atomic
 
 MACHINES = ("IS", "LS", "ELS", "Wiener", "PCALocality", "PCALocality (peers)")
 #: mask thresholds tried per step (0: every input for the column rule, the signed gain for the peers')
@@ -107,7 +107,7 @@ def _stand_into(here: Path, spec: ModelSpec, p: presets.EvalPreset, preset: str,
                     images_out=here / "final_images.pt")
     locality = _locality_file(here / "locality.json", network, machines, schedules["ELS"], calibration_seeds,
                               p.steps, progress)
-    timing = json.loads(Path(f"{here / 'samples.csv'}.timing.json").read_text())
+    timing = json.loads(timing_path(here / "samples.csv").read_text())
     summary = {"model": spec.name, "preset": preset, "images": len(images), "reference": f"network@{reference}",
                "calibration_seeds": calibration_seeds, "evaluation_seeds": seeds,
                "pca_rule": best, "pca_schedule": pca[best].schedule,
