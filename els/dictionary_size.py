@@ -203,17 +203,12 @@ def still_to_run(summaries: dict[str, dict], models_dir: Path | None = None, lar
     """Labels of the reproduced networks with a row in the paper's table whose study lacks ELS
     calibrated at ``large`` images, in the reproduction's order (checkpoints in ``models_dir``,
     default the committed ones)."""
-    from . import artifacts, paper
-    from .matched import network_facts
-    from .reproduce import MODELS
+    from . import artifacts
+    from .reproduce import MODELS, paper_row
 
-    missing = []
-    for spec in MODELS:
-        facts = network_facts((models_dir or artifacts.path("models")) / spec.name)
-        if (paper.agreement_row(facts["data"], facts["arch"], facts["padding"], facts["conditional"])
-                and calibrated_row(summaries.get(spec.name, {"sizes": {}}), large, "ELS") is None):
-            missing.append(artifacts.model_label(spec.name))
-    return missing
+    return [artifacts.model_label(spec.name) for spec in MODELS
+            if paper_row((models_dir or artifacts.path("models")) / spec.name)
+            and calibrated_row(summaries.get(spec.name, {"sizes": {}}), large, "ELS") is None]
 
 
 def whole_set_markdown(summaries: dict[str, dict], models_dir: Path | None = None, large: int = 4000) -> str:

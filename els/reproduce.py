@@ -191,6 +191,13 @@ def calibrated(network, factory, images, labels, p: presets.EvalPreset, stem: Pa
     return result
 
 
+def paper_row(model_dir: Path) -> paper.PaperRow | None:
+    """The paper's agreement row for the network whose checkpoint is in ``model_dir`` (by its
+    data, architecture, padding and conditioning), or None where the paper has no such row."""
+    facts = network_facts(model_dir)
+    return paper.agreement_row(facts["data"], facts["arch"], facts["padding"], facts["conditional"])
+
+
 def table(summaries: list[dict], network_steps: int = 150, models_dir: Path | None = None) -> str:
     """Markdown table: our medians (r and r^2) beside the paper's, one row per model (by its
     short label, :func:`els.artifacts.model_label`; the networks' facts from their checkpoints
@@ -198,8 +205,7 @@ def table(summaries: list[dict], network_steps: int = 150, models_dir: Path | No
     lines = ["| model | ELS r (paper) | LS r (paper) | IS r (paper) | ELS r^2 | LS r^2 | IS r^2 | ELS > IS (paper) | n |",
              "|---|---|---|---|---|---|---|---|---|"]
     for s in summaries:
-        facts = network_facts((models_dir or artifacts.path("models")) / s["model"])
-        ref = paper.agreement_row(facts["data"], facts["arch"], facts["padding"], facts["conditional"])
+        ref = paper_row((models_dir or artifacts.path("models")) / s["model"])
         agree = s["agreement"].get(str(network_steps)) or s["agreement"][max(s["agreement"], key=int)]
 
         def cell(machine, metric="r", paper_value=None):
