@@ -596,7 +596,7 @@ display(Markdown(els.dictionary_size.whole_set_markdown(study)))
 #   with all 4,000 than with 125 but stays below ELS by more than 0.1 in median $r$, so the
 #   small dictionaries are not why it agrees so poorly.
 # - With all 4,000 of the network's training images and $P(t)$ calibrated again, ELS's median
-#   $r$ moves by at most 0.05 from its 500-image value on every network run so far, and ELS
+#   $r$ moves by at most 0.05 from its 500-image value on each of the five networks, and ELS
 #   still leads IS by more than 0.1: the reproduction's smaller dictionaries do not decide
 #   the comparison. With more images, calibration picks larger patches at a few steps and
 #   smaller ones at hardly any.
