@@ -75,7 +75,7 @@ book-exec: setup
 	ELS_PRESET=laptop ELS_STATIC=1 $(PY) tests/book_execute.py
 
 bench: setup
-	$(PY) -m els.bench
+	$(PY) -m els bench
 
 # Mutation testing (outside CI, about 30 minutes on 2 cores): mutmut on the layers around the
 # numerical core (scripts/mutate.py, SCOPE); report and manifest in artifacts/mutation/.

@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -96,8 +96,8 @@ import torch
 
 import els
 import els.data
-import els.paper
-import els.plotting
+import els.studies.paper
+import els.book.plotting
 import els.provenance
 
 PRESET = os.environ.get("ELS_PRESET", "paper" if torch.cuda.is_available() else "laptop")
@@ -121,12 +121,12 @@ print(f"training set {tuple(images.shape)}, values in [{images.min():.0f}, {imag
 # - `els.ELS`, the best denoiser that is local and translation equivariant, with zero padding
 #   at the image border like the networks in the paper. Its patch size shrinks as the noise
 #   decreases; we use the schedule the paper calibrated against a ResNet trained on MNIST
-#   (`els.paper.schedule`), capped at the preset's largest patch size.
+#   (`els.studies.paper.schedule`), capped at the preset's largest patch size.
 #
 # For every sample we also find the nearest training image.
 
 # %%
-published = els.paper.schedule("mnist", "resnet", "zeros")
+published = els.studies.paper.schedule("mnist", "resnet", "zeros")
 scales = [min(p, SIZES["max_patch"]) for p in published]
 print("patch size per step, low noise first:", scales)
 noise = torch.randn(SIZES["n_samples"], *images.shape[1:],
@@ -145,7 +145,7 @@ rows = {"ideal score\n(IS)": ideal, "equivariant\nlocal score (ELS)": mosaic,
 captions = {"ideal score\n(IS)": [f"d = {d:.2f}" for d in d_ideal.tolist()],
             "equivariant\nlocal score (ELS)":
                 [f"d = {d:.2f}" for d in d_mosaic.tolist()]}
-fig = els.plotting.show_rows(
+fig = els.book.plotting.show_rows(
     rows, titles=captions,
     title="Same noise: the ideal denoiser copies, the ELS machine creates")
 
@@ -197,8 +197,8 @@ fig = els.plotting.show_rows(
 #   sliders marked *live* need a running kernel (Jupyter or Colab).
 # - **The library.** Chapters only call `els`: `els.IS`, `els.ES`, `els.LS`, `els.ELS` (each
 #   with `.denoise(x_t, t)` and `.eps(x_t, t)`), `els.sample` (DDIM), `els.alpha_bar`,
-#   `els.add_noise`, `els.data.load` and the figure helpers in `els.plotting` and
-#   `els.widgets`.
+#   `els.add_noise`, `els.data.load` and the figure helpers in `els.book.plotting` and
+#   `els.book.widgets`.
 
 # %% [markdown]
 # ## Summary

@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -65,7 +65,7 @@ import torch
 
 import els
 import els.data
-import els.plotting
+import els.book.plotting
 
 PRESET = os.environ.get("ELS_PRESET", "paper" if torch.cuda.is_available() else "laptop")
 SIZES = {  # training images for the sampler demo, image side, DDIM steps
@@ -132,7 +132,7 @@ times = torch.linspace(0, 1, 9)
 g = torch.Generator().manual_seed(0)
 noise = torch.randn(1, *images.shape[1:], generator=g).expand_as(x0)
 x_t = els.add_noise(x0, times, noise)
-fig = els.plotting.show_images(
+fig = els.book.plotting.show_images(
     x_t, titles=[f"t = {t:.3f}" for t in times.tolist()], ncols=9,
     title="Forward process: one digit, one noise sample, nine times")
 
@@ -216,19 +216,20 @@ library = els.sample(machine, noise, SIZES["steps"])
 print("max |by hand - els.sample| =", float((by_hand - library).abs().max()))
 
 # %% [markdown]
-# `els.plotting.Recorder` wraps any model so that `els.sample` keeps every intermediate
-# $x_t$ and $\hat x_0$. The noisy state $x_t$ (top) sharpens slowly, while the estimate
+# `els.sample` calls `callback` with every step (its time $t$, the state $x_t$ and the
+# estimates $\hat x_0$, $\hat\varepsilon$), so appending the steps to a list keeps the whole
+# trajectory. The noisy state $x_t$ (top) sharpens slowly, while the estimate
 # $\hat x_0$ (bottom) is a blurry average early on and commits to one digit long before the
 # end; the next chapter explains why.
 
 # %% mystnb={"figure": {"caption": "A DDIM trajectory of the ideal denoiser: the state x_t and the denoiser's estimate of the clean image at six of the steps.", "name": "fig-ddim-trajectory"}}
-recorder = els.plotting.Recorder(machine)
-els.sample(recorder, noise[:1], steps=SIZES["steps"], progress=True)
+trajectory = []
+els.sample(machine, noise[:1], steps=SIZES["steps"], progress=True, callback=trajectory.append)
 picks = torch.linspace(0, SIZES["steps"] - 1, 6).round().long().tolist()
-rows = {r"state $x_t$": torch.cat([recorder.x_t[k] for k in picks]),
-        r"estimate $\hat{x}_0$": torch.cat([recorder.x0_hat[k] for k in picks])}
-captions = [f"t = {recorder.times[k]:.2f}" for k in picks]
-fig = els.plotting.show_rows(rows, titles={r"state $x_t$": captions},
+rows = {r"state $x_t$": torch.cat([trajectory[k].x_t for k in picks]),
+        r"estimate $\hat{x}_0$": torch.cat([trajectory[k].x0_hat for k in picks])}
+captions = [f"t = {trajectory[k].t:.2f}" for k in picks]
+fig = els.book.plotting.show_rows(rows, titles={r"state $x_t$": captions},
                              title="One DDIM trajectory (ideal denoiser)")
 
 # %% [markdown]

@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -63,7 +63,7 @@ import torch
 
 import els
 import els.data
-import els.plotting
+import els.book.plotting
 import els.provenance
 
 PRESET = os.environ.get("ELS_PRESET", "paper" if torch.cuda.is_available() else "laptop")
@@ -122,8 +122,7 @@ print("training set", tuple(images.shape))
 machine = els.IS(images)
 noise = torch.randn(SIZES["n_samples"], *images.shape[1:],
                     generator=torch.Generator().manual_seed(0))
-recorder = els.plotting.Recorder(machine)
-samples = els.sample(recorder, noise, steps=SIZES["steps"], progress=True)
+samples = els.sample(machine, noise, steps=SIZES["steps"], progress=True)
 
 dist, index = els.provenance.nearest_neighbours(samples, images)
 test_images, _ = els.data.load("mnist", split="test", max_images=32, seed=0,
@@ -134,7 +133,7 @@ print(f"nearest training image, median distance: IS samples {dist.median():.3f},
 
 # %% mystnb={"figure": {"caption": "Samples of the ideal score machine (top) and the nearest image of the training set (bottom); the captions give the Euclidean distance between them (pixel values in [-1, 1]).", "name": "fig-is-nearest"}}
 captions = [f"#{i}\nd = {d:.2f}" for i, d in zip(index.tolist(), dist.tolist())]
-fig = els.plotting.show_rows(
+fig = els.book.plotting.show_rows(
     {"IS sample": samples, "nearest training\nimage": images[index]},
     titles={"nearest training\nimage": captions},
     title="Ideal score samples are training images")
@@ -166,7 +165,7 @@ max_weight = torch.stack([wi.max(1).values for wi in w])          # (steps, B)
 effective = torch.stack([1 / wi.pow(2).sum(1) for wi in w])       # (steps, B)
 
 # %% mystnb={"figure": {"caption": "Along each DDIM trajectory of the ideal score machine, the largest softmax weight rises to 1 and the effective number of training images in the average falls from N to 1.", "name": "fig-is-collapse"}}
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(els.plotting.TEXT_WIDTH, 3.4))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(els.book.plotting.TEXT_WIDTH, 3.4))
 ax1.plot(recorder.times, max_weight, color="C0", alpha=0.6)
 ax1.set(xlabel="diffusion time t (dimensionless)",
         ylabel=r"largest weight $\mathrm{max}_j\, w_j$",
@@ -196,7 +195,7 @@ picks = torch.linspace(0, SIZES["steps"] - 1, 6).round().long().tolist()
 rows = {f"sample {b}": torch.stack([recorder.x0_hat[k][b] for k in picks])
         for b in range(2)}
 captions = [f"t = {recorder.times[k]:.2f}" for k in picks]
-fig = els.plotting.show_rows(rows, titles={"sample 0": captions},
+fig = els.book.plotting.show_rows(rows, titles={"sample 0": captions},
                              title=r"Estimate $\hat{x}_0$ along two trajectories")
 
 # %% [markdown]

@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -61,7 +61,7 @@ import torch
 
 import els
 import els.data
-import els.plotting
+import els.book.plotting
 import els.provenance
 
 PRESET = os.environ.get("ELS_PRESET", "paper" if torch.cuda.is_available() else "laptop")
@@ -134,7 +134,7 @@ print(f"test digits: nearest training image at median distance "
       f"{test_dist.median():.2f}")
 
 # %% mystnb={"figure": {"caption": "Samples of the local score machine with 5x5 patches (top) and the nearest training image of each (bottom), with the Euclidean distance between them.", "name": "fig-ls-samples"}}
-fig = els.plotting.show_rows(
+fig = els.book.plotting.show_rows(
     {"LS sample\n(P = 5)": samples, "nearest training\nimage": images[index]},
     titles={"nearest training\nimage": [f"d = {d:.2f}" for d in dist.tolist()]},
     title="Local score samples are not training images")
@@ -150,8 +150,8 @@ fig = els.plotting.show_rows(
 
 # %% mystnb={"figure": {"caption": "A local score sample (left), each pixel coloured by the training image whose 5x5 patch at that location is nearest (middle; grey: background, dark grey: a less used image), and the most used training images, framed in their colours.", "name": "fig-ls-sources"}}
 index_map, _, _ = els.provenance.patch_sources(els.LS(images), samples[:1], patch_size=5)
-flat = els.plotting.background_mask(samples[:1], patch_size=5)
-fig = els.plotting.show_sources(
+flat = els.book.plotting.background_mask(samples[:1], patch_size=5)
+fig = els.book.plotting.show_sources(
     samples[0], index_map[0], images, background=flat[0],
     title="A local score sample is a mosaic of training images")
 
@@ -174,7 +174,7 @@ sweep["IS"] = els.sample(els.IS(images), noise, steps=SIZES["steps"])
 
 # %% mystnb={"figure": {"caption": "Local score samples from the same noise for increasing patch size P; the last row is the ideal score (P as large as the image).", "name": "fig-ls-sweep"}}
 rows = {(f"P = {P}" if P != "IS" else "ideal score"): x for P, x in sweep.items()}
-fig = els.plotting.show_rows(rows,
+fig = els.book.plotting.show_rows(rows,
                              title="Local score machine: effect of the patch size")
 
 # %% mystnb={"figure": {"caption": "Median distance from local score samples to their nearest training image, against the patch size; dashed: the same for MNIST test digits, dotted: ideal score samples.", "name": "fig-ls-distance"}}

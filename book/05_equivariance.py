@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -65,7 +65,7 @@ import torch
 
 import els
 import els.data
-import els.plotting
+import els.book.plotting
 import els.provenance
 
 PRESET = os.environ.get("ELS_PRESET", "paper" if torch.cuda.is_available() else "laptop")
@@ -132,7 +132,7 @@ for name, machine in [("IS", els.IS(images)), ("ES", els.ES(images))]:
 panel = torch.cat([x_t, moved, *outputs["IS"], *outputs["ES"]])
 captions = ["x_t (t = 0.5)", f"x_t shifted {shift}", "IS(x_t)", "IS(shifted)",
             "ES(x_t)", "ES(shifted)"]
-fig = els.plotting.show_images(
+fig = els.book.plotting.show_images(
     panel, titles=captions, ncols=6,
     title="Equivariance: shifting the input shifts the ES output")
 
@@ -160,7 +160,7 @@ rows = {"ES sample": samples, "training image": images[index],
         "shifted\ntraining image": matched}
 captions = {"training image": [f"shift\n{tuple(s)}" for s in shifts.tolist()],
             "shifted\ntraining image": [f"d = {d:.2f}" for d in dist.tolist()]}
-fig = els.plotting.show_rows(
+fig = els.book.plotting.show_rows(
     rows, titles=captions, title="Equivariant score samples are shifted training images")
 
 # %% [markdown]

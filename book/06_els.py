@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -65,11 +65,11 @@ import torch.nn.functional as F
 
 import els
 import els.data
-import els.paper
-import els.patches
-import els.plotting
+import els.studies.paper
+import els.engine.patches
+import els.book.plotting
 import els.provenance
-import els.widgets
+import els.book.widgets
 
 PRESET = os.environ.get("ELS_PRESET", "paper" if torch.cuda.is_available() else "laptop")
 SIZES = {  # training images, samples, image side, largest patch, slider sizes, toy
@@ -138,7 +138,7 @@ noise = torch.randn(SIZES["n_samples"], *images.shape[1:],
 # %% mystnb={"figure": {"caption": "Border signature groups of a 32x32 image for P = 7 (h = 3). Pixels of one colour share one dictionary of training patches in the zero-padded ELS machine; the large grey group is the interior.", "name": "fig-border-groups"}}
 from matplotlib.colors import ListedColormap
 
-groups = els.patches.border_groups(32, 32, 3)
+groups = els.engine.patches.border_groups(32, 32, 3)
 n_groups = int(groups.max()) + 1
 palette = [c for m in ("tab20", "tab20b", "tab20c") for c in plt.get_cmap(m).colors]
 colours = [palette[(7 * g) % len(palette)] for g in range(n_groups)]
@@ -155,7 +155,7 @@ ax.imshow(groups, cmap=ListedColormap(colours), interpolation="nearest");
 # calibrated for a ResNet on MNIST (capped at the preset's largest patch).
 
 # %%
-published = els.paper.schedule("mnist", "resnet", "zeros")
+published = els.studies.paper.schedule("mnist", "resnet", "zeros")
 scales = [min(p, SIZES["max_patch"]) for p in published]
 zeros = els.sample(els.ELS(images, padding="zeros"), noise, scales=scales,
                    progress=True)
@@ -165,7 +165,7 @@ d_zeros, _ = els.provenance.nearest_neighbours(zeros, images)
 d_circular, _ = els.provenance.nearest_neighbours(circular, images)
 
 # %% mystnb={"figure": {"caption": "ELS samples from the same noise with zero padding (top) and circular padding (bottom); captions: distance to the nearest training image.", "name": "fig-els-padding"}}
-fig = els.plotting.show_rows(
+fig = els.book.plotting.show_rows(
     {"ELS, zero\npadding": zeros, "ELS, circular\npadding": circular},
     titles={"ELS, zero\npadding": [f"d = {d:.2f}" for d in d_zeros.tolist()],
             "ELS, circular\npadding": [f"d = {d:.2f}" for d in d_circular.tolist()]},
@@ -204,8 +204,8 @@ print(f"pixels within 0.1 of the centre of their nearest 3x3 training patch: "
 
 # %% mystnb={"figure": {"caption": "Left: one zero-padded ELS sample with five 7x7 patches boxed. Right: for each box, the training image holding the nearest 7x7 patch, boxed in the same colour; the caption gives its position (row, column) there and the position it fills in the sample.", "name": "fig-els-patches"}}
 index7, position7, _ = els.provenance.patch_sources(zeros_machine, zeros[:1], patch_size=7)
-pixels = els.plotting.spread_pixels(zeros[0, 0] > 0.3, 5)
-fig = els.plotting.show_patch_matches(
+pixels = els.book.plotting.spread_pixels(zeros[0, 0] > 0.3, 5)
+fig = els.book.plotting.show_patch_matches(
     zeros[0], images, index7[0], position7[0], pixels, patch_size=7,
     title="An ELS sample borrows patches from different digits and places")
 
@@ -271,7 +271,7 @@ print(f"distinct samples: {distinct} of {len(colour)}; "
       f"all black or all white (a training image): {int(plain)}")
 
 # %% mystnb={"figure": {"caption": "Samples of the 3x3 circular ELS machine trained on one all-black and one all-white image. Red squares: the few pixels that disagree with the majority of their 3x3 neighbourhood after 20 DDIM steps.", "name": "fig-toy-majority"}}
-fig = els.plotting.show_images(
+fig = els.book.plotting.show_images(
     toy_samples, ncols=8, size=1.2,
     title="Two training images, countless majority-rule mosaics")
 for ax, bad in zip(fig.axes, off[:, 0]):
@@ -303,7 +303,7 @@ for P in SIZES["slider"]:
     machine = els.ELS(slider_images, patch_size=P, padding="zeros")
     frames[P] = els.sample(machine, slider_noise, steps=20, progress=True)
     del machine  # free its dictionaries
-els.widgets.frame_slider(frames, name="patch size P", title="ELS, zero padding")
+els.book.widgets.frame_slider(frames, name="patch size P", title="ELS, zero padding")
 
 # %% [markdown]
 # Small patches give short, disconnected stroke pieces; larger patches give longer strokes and
@@ -315,11 +315,11 @@ els.widgets.frame_slider(frames, name="patch size P", title="ELS, zero padding")
 def show_patch_size(P=5):
     machine = els.ELS(slider_images, patch_size=P, padding="zeros")
     x = els.sample(machine, slider_noise, steps=20, progress=True)
-    els.plotting.show_images(x, title=f"ELS, zero padding, P = {P}")
+    els.book.plotting.show_images(x, title=f"ELS, zero padding, P = {P}")
     plt.show()
 
 
-els.widgets.live_slider(show_patch_size, P=(1, 15, 2))
+els.book.widgets.live_slider(show_patch_size, P=(1, 15, 2))
 
 # %% [markdown]
 # ## Summary
@@ -353,15 +353,15 @@ els.widgets.live_slider(show_patch_size, P=(1, 15, 2))
 # `train_patches="valid"` the dictionary lacks the wrapping patches and the two differ.
 # ```
 #
-# 2. In the black/white toy, sample one image with `els.plotting.Recorder` and follow the
+# 2. In the black/white toy, sample one image, keeping its steps (`callback=`), and follow the
 #    pixels that end up disagreeing with their majority: when do they last change sign?
 #    Does a final extra majority update (`torch.sign` of the $3\times3$ sums) fix them all?
 #
 # ```{admonition} Solution
 # :class: dropdown
 #
-# Wrap the machine in `rec = els.plotting.Recorder(machine)`, sample, and stack `rec.x0_hat`
-# to `(steps, B, C, H, W)`. For each pixel that ends against the sign of its $3 \times 3$ sum,
+# Sample with `steps = []; els.sample(machine, noise, callback=steps.append)` and stack
+# `[s.x0_hat for s in steps]` to `(steps, B, C, H, W)`. For each pixel that ends against the sign of its $3 \times 3$ sum,
 # find the last step where its sign changed. For the extra update, compute
 # `torch.sign(F.conv2d(x, torch.ones(1, 1, 3, 3), padding=1))` and count disagreements again:
 # flipping a pixel also changes its neighbours' sums, so count rather than assume that one

@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -65,11 +65,11 @@ import torch
 from IPython.display import Markdown
 
 import els
-import els.artifacts
+import els.studies.artifacts
 import els.data
 import els.models
-import els.plotting
-import els.presets
+import els.book.plotting
+import els.studies.presets
 import els.provenance
 import els.train
 
@@ -127,7 +127,7 @@ print(f"preset {PRESET!r}: {SIZES}")
 # %%
 def committed(name: str):
     """A committed checkpoint, or None (with a note) when this copy of the book has none."""
-    path = els.artifacts.path("models", name, "model.pt", required=False)
+    path = els.studies.artifacts.path("models", name, "model.pt", required=False)
     if not path.exists():
         print(f"no committed checkpoint {name}: {path} (train it with python -m els train)")
         return None
@@ -148,7 +148,7 @@ for name, net in networks.items():
     print(f"{name}: {els.models.count_parameters(net):,} parameters, config {net.config}")
 
 # %% mystnb={"figure": {"caption": "Gradient of the centre pixel's noise prediction with respect to the input, for the committed MNIST ResNet and UNet at t = 0.5 (log colour scale). The ResNet is blind outside a 17x17 square; the UNet's sensitivity reaches far across the image.", "name": "fig-receptive-field"}}
-fig, axes = plt.subplots(1, max(1, len(networks)), figsize=(els.plotting.TEXT_WIDTH, 3.4), squeeze=False)
+fig, axes = plt.subplots(1, max(1, len(networks)), figsize=(els.book.plotting.TEXT_WIDTH, 3.4), squeeze=False)
 for ax, (name, net) in zip(axes[0], networks.items()):
     g = sensitivity(net, 0.5)
     im = ax.imshow(torch.log10(g + 1e-12), cmap="magma", vmin=float(torch.log10(g.max())) - 6)
@@ -161,7 +161,7 @@ fig.tight_layout()
 # %% [markdown]
 # ## Training from scratch
 #
-# The next cell trains a ResNet with the preset's sizes (`els.presets`): a few seconds at the
+# The next cell trains a ResNet with the preset's sizes (`els.studies.presets`): a few seconds at the
 # `smoke` preset, three minutes on a 2,000-image subset at `laptop`, and at `paper` the
 # paper's network (256 channels) on all 60,000 images for at most 20 minutes, which needs a
 # GPU. The paper's whole run (300 epochs) takes hours even there: run it outside the book with
@@ -169,7 +169,7 @@ fig.tight_layout()
 # prints its budget first; the progress bar shows the loss and the images per second.
 
 # %%
-sizes = els.presets.get(PRESET).train
+sizes = els.studies.presets.get(PRESET).train
 images, labels = els.data.load("mnist", max_images=SIZES["n_train"] or sizes.max_images, seed=0)
 model = els.models.build("resnet", channels=1, padding="zeros", **sizes.model_kwargs("resnet"))
 steps = SIZES["steps"] or (None if SIZES["minutes"] else sizes.total_steps(len(images)))
@@ -193,7 +193,7 @@ fig.tight_layout()
 
 # %% mystnb={"figure": {"caption": "Samples (20 DDIM steps) of the ResNet trained in the cell above.", "name": "fig-scratch-samples"}}
 fresh, _ = els.train.draw_samples(result.model, SIZES["n_samples"], tuple(images.shape[1:]), steps=20)
-fig = els.plotting.show_images(fresh, title=f"ResNet after {result.step} steps ({PRESET} preset)")
+fig = els.book.plotting.show_images(fresh, title=f"ResNet after {result.step} steps ({PRESET} preset)")
 
 # %% [markdown]
 # ## Choosing a recipe
@@ -208,14 +208,14 @@ fig = els.plotting.show_images(fresh, title=f"ResNet after {result.step} steps (
 # Equal images rather than equal minutes keeps the comparison independent of the machine.
 
 # %%
-import els.recipes
+import els.studies.recipes
 
-recipe_dir = els.artifacts.path("recipes", "mnist_resnet")
-recipe_rows = els.recipes.read(recipe_dir)
-Markdown(els.recipes.table(recipe_rows))
+recipe_dir = els.studies.artifacts.path("recipes", "mnist_resnet")
+recipe_rows = els.studies.recipes.read(recipe_dir)
+Markdown(els.studies.recipes.table(recipe_rows))
 
 # %% mystnb={"figure": {"caption": "Samples (20 DDIM steps, EMA weights, the same noise) of the ResNet after 32,000 training images with each recipe.", "name": "fig-recipes"}}
-nrows, ncols, side = els.plotting.panel_grid(len(recipe_rows), 3.2, ncols=3)  # three to a row fit the page
+nrows, ncols, side = els.book.plotting.panel_grid(len(recipe_rows), 3.2, ncols=3)  # three to a row fit the page
 fig, axes = plt.subplots(nrows, ncols, figsize=(side * ncols, (side + 0.3) * nrows + 0.4), squeeze=False)
 for ax in axes.flat:
     ax.axis("off")
@@ -270,17 +270,17 @@ fig.tight_layout()
 # %%
 rows = ["| model | steps | images seen | CPU minutes | images/s | final loss | median distance to nearest training image |",
         "|---|---|---|---|---|---|---|"]
-models_dir = els.artifacts.path("models", required=False)
+models_dir = els.studies.artifacts.path("models", required=False)
 names = sorted(p.parent.name for p in models_dir.glob("*/manifest.json"))
 for name in names:
     m = json.loads((models_dir / name / "manifest.json").read_text())
-    rows.append(f"| {els.artifacts.model_label(name)} | {m['steps']:,} | {m['images_seen']:,} | {m['wall_seconds'] / 60:.0f} | "
+    rows.append(f"| {els.book.plotting.model_label(name)} | {m['steps']:,} | {m['images_seen']:,} | {m['wall_seconds'] / 60:.0f} | "
                 f"{m['images_per_second']:.0f} | {m['final_loss']:.3f} | {m['samples']['nn_l2_median']:.1f} |")
 Markdown("\n".join(rows))
 
 # %% mystnb={"figure": {"caption": "64 samples (20 DDIM steps, fixed noise) of each committed checkpoint, as written by the training run. Conditional models cycle through the ten classes.", "name": "fig-committed-samples"}}
 grids = [(name, plt.imread(models_dir / name / "samples.png")) for name in names]
-nrows, ncols, side = els.plotting.panel_grid(max(1, len(grids)), 3.3, ncols=3)
+nrows, ncols, side = els.book.plotting.panel_grid(max(1, len(grids)), 3.3, ncols=3)
 fig, axes = plt.subplots(nrows, ncols, figsize=(side * ncols, (side + 0.3) * nrows + 0.4), squeeze=False)
 for ax in axes.flat:
     ax.axis("off")
@@ -304,7 +304,7 @@ for name, net in networks.items():
     d, idx = els.provenance.nearest_neighbours(s, train_images)
     rows[f"{name}\nsample"], rows[f"{name}\nnearest"] = s, train_images[idx]
     titles[f"{name}\nnearest"] = [f"d = {v:.1f}" for v in d]
-fig = els.plotting.show_rows(rows, titles=titles, title="Network samples and their nearest training images")
+fig = els.book.plotting.show_rows(rows, titles=titles, title="Network samples and their nearest training images")
 
 # %% [markdown]
 # ## Summary
@@ -338,7 +338,7 @@ fig = els.plotting.show_rows(rows, titles=titles, title="Network samples and the
 # 2. Train the from-scratch ResNet with `warmup_steps=0` and with the preset's warm-up, for
 #    the same number of steps, and compare the first 50 steps of the two loss curves and
 #    `els.train.validation_loss` at the end. Then add a recipe of your own to
-#    `els.recipes.RECIPES` (a larger learning rate, batch 16) and run
+#    `els.studies.recipes.RECIPES` (a larger learning rate, batch 16) and run
 #    `python -m els recipes --recipes <name>`: it reuses the rows already measured.
 #
 # ```{admonition} Solution
@@ -347,6 +347,6 @@ fig = els.plotting.show_rows(rows, titles=titles, title="Network samples and the
 # Train twice with the same step budget, `warmup_steps=0` and the preset's value, plot the two
 # loss curves over the first 50 steps, and compare `els.train.validation_loss` at the end: at one
 # budget, the recipe with the lower validation loss is the better one. A new entry in
-# `els.recipes.RECIPES` is a dictionary of training options; `python -m els recipes` only trains
+# `els.studies.recipes.RECIPES` is a dictionary of training options; `python -m els recipes` only trains
 # the recipes it has no row for yet.
 # ```

@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -63,11 +63,12 @@ import matplotlib.pyplot as plt
 import torch
 
 import els
-import els.artifacts
+import els.studies.harness
+import els.studies.artifacts
 import els.models
-import els.paper
-import els.plotting
-import els.reproduce
+import els.studies.paper
+import els.book.plotting
+import els.studies.reproduce
 from els.calibrate import Calibration
 
 PRESET = os.environ.get("ELS_PRESET", "paper" if torch.cuda.is_available() else "laptop")
@@ -104,16 +105,16 @@ print(f"preset {PRESET!r}: {SIZES}")
 # checkpoint (and, for a class-conditional network, insists on the labels).
 
 # %%
-model_dir = els.artifacts.path("models", "mnist_resnet_zeros")
+model_dir = els.studies.artifacts.path("models", "mnist_resnet_zeros")
 network = els.models.load(model_dir / "model.pt")
-train_images, _ = els.reproduce.training_data(model_dir, SIZES["n_train"])
+train_images, _ = els.studies.harness.training_data(model_dir, SIZES["n_train"])
 live = els.calibrate(
     network, lambda x, y: els.machine_for(model_dir, "ELS", x, y), (train_images, None),
     candidates=SIZES["candidates"], seeds=SIZES["seeds"], steps=20)
 print("calibrated P(t), low noise first:", live.schedule)
 
 # %% mystnb={"figure": {"caption": "Cosine similarity between the ELS machine's and the network's noise predictions along the network's trajectory (live calibration above, median over seeds), for every candidate patch size and step. The white dots mark the calibrated schedule.", "name": "fig-similarity"}}
-fig = els.plotting.similarity_figure({f"Live calibration, {SIZES['n_train']} images": live})
+fig = els.book.plotting.similarity_figure({f"Live calibration, {SIZES['n_train']} images": live})
 
 # %% [markdown]
 # ## The committed calibrations
@@ -125,18 +126,18 @@ fig = els.plotting.similarity_figure({f"Live calibration, {SIZES['n_train']} ima
 # architecture (where there is one).
 
 # %%
-results = els.artifacts.path("results", required=False)
-summaries = els.reproduce.read_summaries(results)
+results = els.studies.artifacts.path("results", required=False)
+summaries = els.studies.harness.read_summaries(results)
 print("models with results:", ", ".join(summaries) or "none yet (run python -m els reproduce)")
 
 # %% mystnb={"figure": {"caption": "Calibrated patch size against diffusion time for each committed checkpoint (ELS and LS), with the paper's published ELS schedule (dashed) for the same data and architecture.", "name": "fig-schedules"}}
-nrows, ncols, _ = els.plotting.panel_grid(max(1, len(summaries)), 4.2, ncols=2)  # two panels a row
-fig, axes = plt.subplots(nrows, ncols, figsize=(els.plotting.TEXT_WIDTH, 3.0 * nrows + 0.4),
+nrows, ncols, _ = els.book.plotting.panel_grid(max(1, len(summaries)), 4.2, ncols=2)  # two panels a row
+fig, axes = plt.subplots(nrows, ncols, figsize=(els.book.plotting.TEXT_WIDTH, 3.0 * nrows + 0.4),
                          squeeze=False, sharey=True)
 for ax in axes.flat[len(summaries):]:
     ax.axis("off")
 for ax, (name, s) in zip(axes.flat, summaries.items()):
-    els.plotting.schedule_figure(s["schedules"], s["paper_schedule"], name.replace("_", " "), ax=ax)
+    els.book.plotting.schedule_figure(s["schedules"], s["paper_schedule"], name.replace("_", " "), ax=ax)
 for ax in axes[:, 1:].flat:  # the rows share their y axis
     ax.set_ylabel("")
 fig.suptitle("Calibrated P(t): ours and the paper's")
@@ -146,7 +147,7 @@ fig.tight_layout()
 committed = {name.replace("_", " "): Calibration.load(results / name / "calibration_ELS.json")
              for name in summaries}
 if committed:
-    fig = els.plotting.similarity_figure(committed, title="How sharply the data pick the patch size")
+    fig = els.book.plotting.similarity_figure(committed, title="How sharply the data pick the patch size")
 
 # %% [markdown]
 # Read the maps column by column. At low noise (left) only small patches predict the

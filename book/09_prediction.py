@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -65,15 +65,16 @@ import torch
 from IPython.display import Markdown, display
 
 import els
-import els.artifacts
-import els.dictionary_size
-import els.matched
-import els.handling
-import els.mechanisms
+import els.studies.harness
+import els.studies.artifacts
+import els.studies.dictionary_size
+import els.machines.matched
+import els.studies.handling
+import els.studies.mechanisms
 import els.models
-import els.paper
-import els.plotting
-import els.reproduce
+import els.studies.paper
+import els.book.plotting
+import els.studies.reproduce
 import els.sampling
 from els.evaluate import read_images, read_rows
 
@@ -85,8 +86,8 @@ SIZES = {  # gallery: machine training images and seeds
 }[PRESET]
 print(f"preset {PRESET!r}: {SIZES}")
 
-results = els.artifacts.path("results")
-summaries = els.reproduce.read_summaries(results)
+results = els.studies.artifacts.path("results")
+summaries = els.studies.harness.read_summaries(results)
 print("models with results:", ", ".join(summaries))
 
 # %% [markdown]
@@ -114,22 +115,22 @@ print("models with results:", ", ".join(summaries))
 # share of samples where ELS agrees better with the network than the ideal score does.
 
 # %%
-Markdown(els.reproduce.table(list(summaries.values())))
+Markdown(els.studies.reproduce.table(list(summaries.values())))
 
 # %% [markdown]
 # The full picture per model, including the quartiles, $R^2$, the machine with the paper's
 # published schedule instead of ours, and the 20-step network ("steps" are the network's):
 
 # %%
-Markdown(els.plotting.results_table(summaries))
+Markdown(els.book.plotting.results_table(summaries))
 
 # %% mystnb={"figure": {"caption": "Per-sample agreement with the network (150 steps): each machine's Pearson r against the ideal score's r for the same seed. Points above the diagonal are samples the machine predicts better than the ideal score.", "name": "fig-scatter"}}
-nrows, ncols, _ = els.plotting.panel_grid(max(1, len(summaries)), 4.3, ncols=2)  # two panels a row
-fig, axes = plt.subplots(nrows, ncols, figsize=(els.plotting.TEXT_WIDTH, 3.4 * nrows + 0.4), squeeze=False)
+nrows, ncols, _ = els.book.plotting.panel_grid(max(1, len(summaries)), 4.3, ncols=2)  # two panels a row
+fig, axes = plt.subplots(nrows, ncols, figsize=(els.book.plotting.TEXT_WIDTH, 3.4 * nrows + 0.4), squeeze=False)
 for ax in axes.flat[len(summaries):]:
     ax.axis("off")
 for ax, name in zip(axes.flat, summaries):
-    els.plotting.agreement_figure(read_rows(results / name / "samples.csv"), name.replace("_", " "), ax=ax)
+    els.book.plotting.agreement_figure(read_rows(results / name / "samples.csv"), name.replace("_", " "), ax=ax)
 fig.suptitle("Agreement per sample with the network")
 fig.tight_layout()
 
@@ -143,9 +144,9 @@ fig.tight_layout()
 
 # %%
 name = "mnist_resnet_zeros"
-model_dir = els.artifacts.path("models", name)
+model_dir = els.studies.artifacts.path("models", name)
 network = els.models.load(model_dir / "model.pt")
-train_images, _ = els.reproduce.training_data(model_dir, SIZES["n_train"])
+train_images, _ = els.studies.harness.training_data(model_dir, SIZES["n_train"])
 schedule = summaries[name]["schedules"]["ELS"]
 noise, _ = els.sampling.seeded_inputs(SIZES["seeds"], train_images.shape[1:])
 outputs = {
@@ -156,7 +157,7 @@ outputs = {
 }
 
 # %% mystnb={"figure": {"caption": "The committed MNIST ResNet (top), the calibrated ELS machine and the ideal score machine, each from the same noise; r is the Pearson correlation with the network's image.", "name": "fig-gallery"}}
-fig = els.plotting.gallery_figure(outputs, title="Network, ELS machine and ideal score from the same noise")
+fig = els.book.plotting.gallery_figure(outputs, title="Network, ELS machine and ideal score from the same noise")
 
 # %% [markdown]
 # The ideal score returns a training digit, which can be far from what the network drew.
@@ -168,11 +169,19 @@ fig = els.plotting.gallery_figure(outputs, title="Network, ELS machine and ideal
 # The two ResNets were also saved after 15 minutes of training. Each snapshot was
 # calibrated on its own and compared with ELS and IS on 30 seeds (network sampled with 20
 # steps). Both were trained with the batch-32 recipe of the training chapter.
+#
+# Two studies bear on this. {cite:t}`hunt2026` find that spatially local models of the ELS
+# family closely approximate trained UNets and DiTs *early* in training; in their theory such
+# a model memorises when what each pixel's restricted view tells it about the training set
+# exceeds the logarithm of the number of training images. {cite:t}`favero2025compositional`,
+# on data built from a hierarchical grammar and on text and images, find that the scale over
+# which samples stay coherent grows with training time and data set size. Our snapshots and
+# checkpoints all come from less than an hour of CPU training.
 
 # %% mystnb={"figure": {"caption": "Median Pearson r with the network of the ELS and IS machines, for the ResNet snapshots and the final checkpoints (network sampled with 20 steps), against training time.", "name": "fig-training-time"}}
-minutes = {name: json.loads(els.artifacts.path("models", name, "manifest.json").read_text())["wall_seconds"] / 60
+minutes = {name: json.loads(els.studies.artifacts.path("models", name, "manifest.json").read_text())["wall_seconds"] / 60
            for name in summaries}  # each final checkpoint's training time
-fig = els.plotting.training_agreement_figure(summaries, minutes)
+fig = els.book.plotting.training_agreement_figure(summaries, minutes)
 
 # %% [markdown]
 # ## Where we stand against the paper
@@ -185,7 +194,7 @@ fig = els.plotting.training_agreement_figure(summaries, minutes)
 # `artifacts/results/first_recipe.json`, with the commit of each result).
 
 # %%
-first_recipe = json.loads(els.artifacts.path("results", "first_recipe.json").read_text())["models"]
+first_recipe = json.loads(els.studies.artifacts.path("results", "first_recipe.json").read_text())["models"]
 
 
 def median_r(agreement, machine, steps="150"):
@@ -195,8 +204,8 @@ def median_r(agreement, machine, steps="150"):
 
 lines = []
 for name, s in summaries.items():
-    facts = els.matched.network_facts(els.artifacts.path("models", name))
-    row = els.paper.agreement_row(facts["data"], facts["arch"], facts["padding"], facts["conditional"])
+    facts = els.machines.matched.network_facts(els.studies.artifacts.path("models", name))
+    row = els.studies.paper.agreement_row(facts["data"], facts["arch"], facts["padding"], facts["conditional"])
     a = s["agreement"]
 
     def paper_value(field, prefix=""):
@@ -249,9 +258,9 @@ Markdown("\n".join(lines))
 # over the first 20 seeds, network at 150 steps; rows on our grid are the reproduction's.
 
 # %%
-handling = els.handling.read_summaries(results)
+handling = els.studies.harness.read_summaries(results, els.studies.handling.STAGE)
 for metric, label in (("r", "$r$"), ("R2", "$R^2$")):
-    display(Markdown(f"**Median {label}**\n\n" + els.handling.table(handling, metric)))
+    display(Markdown(f"**Median {label}**\n\n" + els.studies.handling.table(handling, metric)))
 
 
 def released_change(schedule):
@@ -280,7 +289,7 @@ if handling:
     if ahead:
         display(Markdown(
             "On our grid the published schedule agrees better than ours with "
-            + " and ".join(f"the {els.artifacts.model_label(n)} (by {d:.2f})" for n, d in ahead.items())
+            + " and ".join(f"the {els.book.plotting.model_label(n)} (by {d:.2f})" for n, d in ahead.items())
             + ": calibration picks $P(t)$ one step at a time, by how well the machine's noise prediction matches "
             "the network's there (chapter 8), and that need not give the best agreement of whole samples."))
 
@@ -299,19 +308,22 @@ if handling:
 # %%
 RUN_CIFAR10, MINUTES = False, 60  # True on a GPU runtime
 if RUN_CIFAR10:
-    import els.colour
+    import els.studies.colour
     from pathlib import Path
 
-    cifar = els.colour.reproduce_cifar10("paper", max_minutes=MINUTES, models_dir=Path("runs/models"),
+    cifar = els.studies.colour.reproduce_cifar10("paper", max_minutes=MINUTES, models_dir=Path("runs/models"),
                                          out=Path("runs/results"), resume=True)
-    display(Markdown(els.reproduce.table(cifar, models_dir=Path("runs/models"))))
+    display(Markdown(els.studies.reproduce.table(cifar, models_dir=Path("runs/models"))))
 
 # %% [markdown]
 # ### Self-attention: the paper's limit case
 #
 # The paper's one network with self-attention, a CIFAR10 UNet, agreed less with ELS than its
 # convolution-only twin (0.77 against 0.90). Self-attention lets every pixel draw on the
-# whole image, which neither locality nor a patch dictionary allows. Our MNIST UNet with
+# whole image, which neither locality nor a patch dictionary allows. {cite:t}`finn2025` extend
+# the paper's theory to a convolutional network with a final self-attention layer and find,
+# in theory and on a synthetic data set, that the attention arranges the local features in a
+# globally consistent way that a patch mosaic lacks. Our MNIST UNet with
 # self-attention after its 16x16 and 8x8 blocks (`mnist_attention_unet_zeros`, 40 CPU minutes
 # with the current recipe) and its class-conditional FashionMNIST twin
 # (`fashion_mnist_attention_unet_zeros`, 40 minutes), both compared on 40 seeds, against the
@@ -355,14 +367,14 @@ Markdown(" ".join(sentences) + (" Both attention UNets stay well above the ideal
 # %% [markdown]
 # Where does attention let a pixel look? The network's sensitivity map: the mean absolute
 # gradient of its denoised centre pixel with respect to every input pixel, along its own
-# trajectories (`els.mechanisms`, 30 seeds), early (high noise) and late (low noise).
+# trajectories (`els.studies.mechanisms`, 30 seeds), early (high noise) and late (low noise).
 
 # %% mystnb={"figure": {"caption": "Sensitivity of the denoised centre pixel to each input pixel (log10 of the mean absolute gradient, 30 trajectories) for the MNIST UNet with and without self-attention, at high noise (t = 0.8) and low noise (t = 0.2). A width is the side of the square holding the pixels with at least 10% of the largest sensitivity.", "name": "fig-attention-sensitivity"}}
-maps = {label: els.artifacts.path("results", name, "mechanisms", "sensitivity.pt", required=False)
+maps = {label: els.studies.artifacts.path("results", name, "mechanisms", "sensitivity.pt", required=False)
         for label, name in (("with attention", "mnist_attention_unet_zeros"), ("convolution only", "mnist_unet_zeros"))}
 maps = {label: torch.load(p, weights_only=True) for label, p in maps.items() if p.exists()}
 if maps:
-    fig = els.plotting.sensitivity_figure(maps, times=(0.8, 0.2))
+    fig = els.book.plotting.sensitivity_figure(maps, times=(0.8, 0.2))
 else:
     print("no committed mechanisms results (python -m els mechanisms)")
 
@@ -381,9 +393,9 @@ else:
 # so errors do not compound.
 
 # %% mystnb={"figure": {"caption": "Single-step agreement along the network's own trajectory: median Pearson r (30 seeds) of each machine's clean-image estimate with the network's, at each diffusion time (low noise on the left, pure noise at t = 1), for the committed networks.", "name": "fig-coarse-to-fine"}}
-mech = els.mechanisms.read_summaries(results)
+mech = els.studies.harness.read_summaries(results, els.studies.mechanisms.STAGE)
 if mech:
-    fig = els.plotting.along_trajectory_figure(mech)
+    fig = els.book.plotting.along_trajectory_figure(mech)
 else:
     print("no committed mechanisms results (python -m els mechanisms)")
 
@@ -394,12 +406,12 @@ else:
 
 # %% mystnb={"figure": {"caption": "Clean-image estimates along one trajectory of the MNIST UNet: the network's own (top), and the ELS and ideal score machines' from the network's noisy image at the same step.", "name": "fig-x0-side-by-side"}}
 name = "mnist_unet_zeros"
-model_dir = els.artifacts.path("models", name)
+model_dir = els.studies.artifacts.path("models", name)
 network = els.models.load(model_dir / "model.pt")
-train_images, train_labels = els.reproduce.training_data(model_dir, SIZES["n_train"])
+train_images, train_labels = els.studies.harness.training_data(model_dir, SIZES["n_train"])
 els_schedule = json.loads((results / name / "calibration_ELS.json").read_text())["schedule"]
-estimators = {"ELS": (els.matched.machine_for(model_dir, "ELS", train_images, train_labels), els_schedule),
-              "IS": (els.matched.machine_for(model_dir, "IS", train_images, train_labels), None)}
+estimators = {"ELS": (els.machines.matched.machine_for(model_dir, "ELS", train_images, train_labels), els_schedule),
+              "IS": (els.machines.matched.machine_for(model_dir, "IS", train_images, train_labels), None)}
 noise, _ = els.sampling.seeded_inputs([6], train_images.shape[1:])
 shown = (20, 16, 12, 8, 4, 1)  # steps i, at t = i / 20
 estimates, titles = {"network": [], "ELS": [], "IS": []}, []
@@ -411,7 +423,7 @@ for t, x_t, x0, _ in els.sampling.trajectory(network, noise, 20):
         for m, (machine, schedule) in estimators.items():
             scale = {} if schedule is None else {"patch_size": schedule[i - 1]}
             estimates[m].append(machine.denoise(x_t, t, **scale)[0])
-fig = els.plotting.show_rows({k: torch.stack(v) for k, v in estimates.items()}, titles={"network": titles})
+fig = els.book.plotting.show_rows({k: torch.stack(v) for k, v in estimates.items()}, titles={"network": titles})
 
 # %%
 def spread(machine, t):
@@ -442,7 +454,7 @@ if mech:
 # The paper's examples of creativity gone wrong are spatially inconsistent images: a digit
 # with an extra stroke, a shirt with three sleeves. Each patch is plausible, the whole is
 # not, because no patch sees the whole. A crude count: the number of separate bright regions
-# (8-connected, at least 3 pixels, `els.mechanisms.components`) in each final sample. A
+# (8-connected, at least 3 pixels, `els.studies.mechanisms.components`) in each final sample. A
 # clean digit is one region.
 
 # %%
@@ -451,7 +463,7 @@ if mech:
     lines = ["| model | " + " | ".join(sources) + " |", "|---" * (len(sources) + 1) + "|"]
     for name, s in mech.items():
         c = s["components"]
-        lines.append(f"| {els.artifacts.model_label(name)} | "
+        lines.append(f"| {els.book.plotting.model_label(name)} | "
                      + " | ".join(f"{c[k]['mean']:.2f} ({100 * c[k]['share_above_1']:.0f}%)" for k in sources) + " |")
     display(Markdown("Mean regions per image (share of images with more than one region): final samples "
                      "of the comparison seeds of chapter 10 (40 per network) and 200 test images."))
@@ -474,17 +486,17 @@ if mech:
 # the final samples of chapter 10's comparison (40 seeds each) shows where each sampler puts
 # its strokes, for the zero-padded and the circular MNIST ResNet; each image is captioned with
 # the brightness of its central 16x16 square over that of the rest
-# (`els.mechanisms.centre_to_border`: about 1 when strokes fall anywhere).
+# (`els.studies.mechanisms.centre_to_border`: about 1 when strokes fall anywhere).
 
 # %% mystnb={"figure": {"caption": "Mean of 40 final samples of the zero-padded (top) and the circular (bottom) MNIST ResNet and of each machine from the same noise; centre/border is the central square's mean brightness over the rest's.", "name": "fig-where-the-ink-sits"}}
 padding = {"zero padding": "mnist_resnet_zeros", "circular padding": "mnist_resnet_circular"}
 sources = {"network": "network@150", "ELS": "ELS", "LS": "LS", "IS": "IS"}
 finals = {label: results / name / "standing" / "final_images.pt" for label, name in padding.items()}
 finals = {label: read_images(path)["images"] for label, path in finals.items() if path.exists()}
-ratios = {label: {src: els.mechanisms.centre_to_border(images[key]) for src, key in sources.items()}
+ratios = {label: {src: els.studies.mechanisms.centre_to_border(images[key]) for src, key in sources.items()}
           for label, images in finals.items()}
 if finals:
-    fig = els.plotting.show_rows(
+    fig = els.book.plotting.show_rows(
         {label: torch.stack([images[key].mean(0) for key in sources.values()]) for label, images in finals.items()},
         titles={label: [f"{src}\n{ratios[label][src]:.1f}" for src in sources] for label in finals})
 else:
@@ -511,7 +523,7 @@ if wrap_summary.exists():
         "Which dictionary? Chapter 6 derives the circular machine's optimum over *every* window of the training "
         "images, wrapping ones included, while the reproduction uses only windows that do not wrap "
         "(`train_patches=\"valid\"`, as the paper's code does). On the circular ResNet, with the same $P(t)$ and "
-        f"the same {len(w['seeds'])} seeds (`els.mechanisms.wrap_dictionary`): valid windows median r "
+        f"the same {len(w['seeds'])} seeds (`els.studies.mechanisms.wrap_dictionary`): valid windows median r "
         f"{valid['r_median']:.2f} ($R^2$ {valid['R2_median']:.2f}), wrapping windows {wrap['r_median']:.2f} "
         f"($R^2$ {wrap['R2_median']:.2f}); the wrapping dictionary agrees better on {better} of the "
         f"{len(w['seeds'])} seeds."
@@ -529,10 +541,10 @@ if wrap_summary.exists():
 # changes (solid lines), then with $P(t)$ calibrated again at each $N$ (dashed).
 
 # %% mystnb={"figure": {"caption": "Median r between each machine and the network (150 steps) against the number of training images the machines hold, 30 seeds per point. Solid: the schedules calibrated with 500 images; dashed: calibrated again at each size.", "name": "fig-dictionary-size"}}
-study = els.reproduce.read_summaries(results, "dictionary")
+study = els.studies.harness.read_summaries(results, els.studies.dictionary_size.STAGE)
 full = {name: st for name, st in study.items() if len(st["sizes"]) > 2}  # more sizes than 500 and 4,000
 if full:
-    fig = els.plotting.dictionary_size_figure(full)
+    fig = els.book.plotting.dictionary_size_figure(full)
 else:
     print("no dictionary-size results yet (python -m els dictionary --models NAME)")
 
@@ -548,7 +560,7 @@ for name, st in full.items():
     seconds = {n: st["sizes"][n]["seconds_per_sample"].get("ELS") for n in sizes}
     recal = {n: st["sizes"][n]["schedules"]["ELS"] for n in sizes if "ELS" in st["sizes"][n]["schedules"]}
     display(Markdown(
-        f"**{els.artifacts.model_label(name)}**, from {int(first):,} to {int(last):,} images: median $r$ of IS "
+        f"**{els.book.plotting.model_label(name)}**, from {int(first):,} to {int(last):,} images: median $r$ of IS "
         f"{change('IS')}, LS {change('LS')}, ELS {change('ELS')} ($R^2$: IS {change('IS', 'R2')}, ELS "
         f"{change('ELS', 'R2')}). ELS seconds per sample (batches of 10): "
         + ", ".join(f"{int(n):,}: {v:.1f}" for n, v in seconds.items() if v is not None)
@@ -566,7 +578,7 @@ for name, st in full.items():
 # this book's 2-core machine (both calibrations and every sample) and the number of seeds.
 
 # %%
-display(Markdown(els.dictionary_size.whole_set_markdown(study)))
+display(Markdown(els.studies.dictionary_size.whole_set_markdown(study)))
 
 # %% [markdown]
 # ## Summary
@@ -623,6 +635,6 @@ display(Markdown(els.dictionary_size.whole_set_markdown(study)))
 # `rows = read_rows(results / name / "samples.csv")`, keep `machine == "ELS"` and
 # `network_steps == 150`, sort by `r`, and regenerate the worst seeds with
 # `els.sampling.seeded_inputs(seeds, ...)`: sample network and machine and show them with
-# `els.plotting.gallery_figure`. Look at what the network drew there that the machine did
+# `els.book.plotting.gallery_figure`. Look at what the network drew there that the machine did
 # not: shapes that need more than a patch to be right (closed loops, long strokes).
 # ```

@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -67,14 +67,15 @@ import torch
 from IPython.display import Markdown
 
 import els
-import els.artifacts
-import els.bench
-import els.matched
-import els.plotting
-import els.reproduce
-import els.standing
+import els.studies.harness
+import els.studies.artifacts
+import els.studies.bench
+import els.machines.matched
+import els.book.plotting
+import els.studies.reproduce
+import els.studies.standing
 from els.evaluate import read_images
-from els.pca_locality import mask_width
+from els.machines.pca_locality import mask_width
 
 PRESET = os.environ.get("ELS_PRESET", "paper" if torch.cuda.is_available() else "laptop")
 SIZES = {  # training images for the live mask pictures (the committed results used 500)
@@ -84,8 +85,8 @@ SIZES = {  # training images for the live mask pictures (the committed results u
 }[PRESET]
 print(f"preset {PRESET!r}: {SIZES}")
 
-results = els.artifacts.path("results")
-standing = els.standing.read_summaries(results)
+results = els.studies.artifacts.path("results")
+standing = els.studies.harness.read_summaries(results, els.studies.standing.STAGE)
 print("models with a standing comparison:", ", ".join(standing))
 
 # %% [markdown]
@@ -110,9 +111,16 @@ print("models with a standing comparison:", ", ".join(standing))
 #   determination $R^2$ (mean over samples): ELS 0.41, Wiener 0.55, PCA-locality 0.67, and
 #   their GoldDiff 0.68, which runs PCA-locality on a per-step "golden subset" of training
 #   images, 17 to 71 times faster than PCA-locality on the whole set in their table.
-# - A benchmark co-written by the paper's first author, analytic-diffusion-studio
-#   {cite:p}`ads2026`, treats ELS as one baseline among several. See also
-#   {cite:t}`finn2025` and {cite:t}`hunt2026`.
+#   GoldDiff's released code implements GoldDiff alone, not its ELS baseline, so the patch
+#   sizes and other settings behind ELS's 0.41 are unknown.
+# - **Locality and composition.** {cite:t}`bradley2025local` proves that, in conditional
+#   models, a score that depends locally on both pixels and conditioning is equivalent to a
+#   form of compositional structure, and finds that CLEVR models that draw more objects than
+#   they saw in training have such local scores while those that fail do not.
+# - **A shared code base.** Analytic Diffusion Studio {cite:p}`ads2026`, co-written by the
+#   paper's first author, runs training-free denoisers behind one interface: the ideal score,
+#   Wiener, PCA-locality, closed-form smoothing and a nearest-neighbour baseline. ELS is not
+#   among its methods.
 #
 # We know of no comparison of these denoisers on the *same* trained ResNets and UNets with
 # ELS calibrated to each network. That is what the rest of this chapter does.
@@ -124,10 +132,17 @@ print("models with a standing comparison:", ", ".join(standing))
 # {ref}`appendix-machines`). Column $m$ of the gain $G_t$ says how much each input pixel
 # moves output pixel $m$. Below: that column for the centre pixel of MNIST, at four noise
 # levels, and the two masks PCA-locality makes from it.
+#
+# A patch is a mask too: the square of pixels that an ELS or LS output pixel compares.
+# {cite:t}`niedoba2026fpmc` build one model class on this, *filtered posterior mean
+# collections*: posterior means over training images in which each output pixel weighs the
+# images through its own filter on the input, a hard patch or a soft mask. Patch machines and
+# mask-based denoisers such as PCA-locality are particular choices of that filter, of how the
+# outputs are weighted and of which images are averaged over.
 
 # %%
-model_dir = els.artifacts.path("models", "mnist_resnet_zeros")
-train_images, _ = els.reproduce.training_data(model_dir, SIZES["n_train"])
+model_dir = els.studies.artifacts.path("models", "mnist_resnet_zeros")
+train_images, _ = els.studies.harness.training_data(model_dir, SIZES["n_train"])
 H, W = train_images.shape[2:]
 centre = (H // 2) * W + W // 2
 peers = els.PCALocality(train_images, mask="peers", threshold=0.005, device="cpu")
@@ -135,7 +150,7 @@ column = els.PCALocality(train_images, mask="column", threshold=0.1, device="cpu
 times = [0.1, 0.4, 0.7, 0.95]
 
 # %% mystnb={"figure": {"caption": "Top: the Wiener gain's column for the centre pixel of 32x32 MNIST (how much each input pixel moves it), at four diffusion times. Middle: the published mask rule at threshold 0.005. Bottom: the column rule at threshold 0.1. White: inputs in the mask.", "name": "fig-gain-masks"}}
-_, _, side = els.plotting.panel_grid(len(times), 2.1)
+_, _, side = els.book.plotting.panel_grid(len(times), 2.1)
 fig, axes = plt.subplots(3, len(times), figsize=(side * len(times), 3 * (side + 0.25)))
 for j, t in enumerate(times):
     gain = peers.gain(t)[:, centre].reshape(H, W)
@@ -182,19 +197,19 @@ fig.tight_layout()
 #   average training image (per class for the class-conditional networks) as the prediction.
 
 # %%
-Markdown(els.standing.table(standing, "r"))
+Markdown(els.studies.standing.table(standing, "r"))
 
 # %%
-Markdown(els.standing.table(standing, "R2"))
+Markdown(els.studies.standing.table(standing, "R2"))
 
 # %%
-Markdown(els.standing.table(standing, "peers"))
+Markdown(els.studies.standing.table(standing, "peers"))
 
 # %% [markdown]
 # Per model, every metric side by side, with the run's cost per sample (a CPU, 2 threads):
 
 # %%
-Markdown("\n\n".join(f"**{name}** (PCA-locality rule: {s['pca_rule']})\n\n{els.standing.detail_table(s)}"
+Markdown("\n\n".join(f"**{name}** (PCA-locality rule: {s['pca_rule']})\n\n{els.studies.standing.detail_table(s)}"
                      for name, s in standing.items()))
 
 # %% [markdown]
@@ -205,7 +220,7 @@ Markdown("\n\n".join(f"**{name}** (PCA-locality rule: {s['pca_rule']})\n\n{els.s
 
 # %%
 def best(summary, key):
-    machines = {n: e for n, e in summary["machines"].items() if n != els.standing.MEAN_IMAGE}
+    machines = {n: e for n, e in summary["machines"].items() if n != els.studies.standing.MEAN_IMAGE}
     return max(machines, key=lambda n: key(machines[n]))
 
 
@@ -223,7 +238,7 @@ for name, s in standing.items():
 Markdown("\n".join(lines))
 
 # %%
-others = [m for m in els.standing.MACHINES if m != "ELS"]
+others = [m for m in els.studies.standing.MACHINES if m != "ELS"]
 measures = {"median $R^2$": lambda e: e["book"]["R2"]["median"], "mean $R^2$ on $[0, 1]$": lambda e: e["peers"]["R2"],
             "median $r$": lambda e: e["book"]["r"]["median"]}
 parts = []
@@ -234,7 +249,7 @@ for words, key in measures.items():
         margin = key(s["machines"][lead]) - key(s["machines"]["ELS"])
         if margin > 0:
             by = f"{margin:.2f}" if margin >= 0.005 else "less than 0.01"
-            behind[name] = f"{els.artifacts.model_label(name)}, behind {lead} by {by}"
+            behind[name] = f"{els.book.plotting.model_label(name)}, behind {lead} by {by}"
     parts.append(f"the highest {words} on {len(standing) - len(behind)} of the {len(standing)} networks"
                  + (f" (not on: {'; '.join(behind.values())})" if behind else ""))
 Markdown(f"**Where ELS wins.** ELS has {parts[0]}; {parts[1]}; and {parts[2]}.")
@@ -265,7 +280,7 @@ Markdown(f"**Where ELS wins.** ELS has {parts[0]}; {parts[1]}; and {parts[2]}.")
 # %%
 for name, s in standing.items():
     stored = read_images(results / name / "standing" / "final_images.pt")
-    images, labels = els.reproduce.training_data(els.artifacts.path("models", name), s["images"])
+    images, labels = els.studies.harness.training_data(els.studies.artifacts.path("models", name), s["images"])
     if stored["labels"] is None:
         mean = images.mean(0, keepdim=True)
     else:
@@ -288,7 +303,7 @@ def gallery(name, n=8):
     rows = {f"network\n({reference.split('@')[1]} steps)": stored["images"][reference][:n]}
     rows.update({machine.replace(" (peers)", "\n(peers)"): images[:n]
                  for machine, images in stored["images"].items() if not machine.startswith("network@")})
-    return els.plotting.gallery_figure(rows, title=name.replace("_", " "))
+    return els.book.plotting.gallery_figure(rows, title=name.replace("_", " "))
 
 
 # %% mystnb={"figure": {"caption": "MNIST ResNet (zero padding): the network (top row) and every machine from the same noise, first eight comparison seeds; r is the Pearson correlation with the image above.", "name": "fig-standing-mnist-resnet-zeros"}}
@@ -325,11 +340,11 @@ fig = gallery("fashion_mnist_attention_unet_zeros")
 # %% mystnb={"figure": {"caption": "Width of each denoiser's view of the centre pixel against diffusion time, per dataset: the Wiener gain (data only, black), each network's measured sensitivity (solid), its calibrated ELS patch size (dashed) and PCA-locality mask (dotted).", "name": "fig-locality"}}
 datasets = {}
 for name, s in standing.items():
-    data = els.matched.network_facts(els.artifacts.path("models", name))["data"]
+    data = els.machines.matched.network_facts(els.studies.artifacts.path("models", name))["data"]
     datasets.setdefault(data, {})[name.removeprefix(data + "_").replace("_", " ")] = s["locality"]
 fig, axes = plt.subplots(len(datasets), 1, figsize=(6.4, 4.4 * len(datasets)), squeeze=False)
 for ax, (data, localities) in zip(axes[:, 0], datasets.items()):
-    els.plotting.locality_figure(localities, data.replace("_", " "), ax=ax)
+    els.book.plotting.locality_figure(localities, data.replace("_", " "), ax=ax)
 
 # %% [markdown]
 # ## Faster: golden subsets
@@ -338,18 +353,18 @@ for ax, (data, localities) in zip(axes[:, 0], datasets.items()):
 # {cite:p}`shang2026golddiff` observed that the posterior concentrates on few images as the
 # noise falls, and runs each sample, at each step, on a "golden subset" of $k_t$ images:
 # draw $m_t$ images at random, keep the $k_{\max}$ nearest at half resolution, then the $k_t$
-# nearest at full resolution, and take the exact softmax over those (`els.golden`; the sizes
+# nearest at full resolution, and take the exact softmax over those (`els.machines.golden`; the sizes
 # follow their schedule, from $k_{\max}$ at pure noise down to $k_{\min}$). It works for any
 # machine with a training set, ELS included. The table compares each machine's exact samples
 # with its golden-subset samples from the same 30 seeds, at 5% to 10% of the training images
 # (their MNIST proportions), on the MNIST ResNet's calibrated schedules
-# (`python -m els.bench --golden mnist_resnet_zeros`).
+# (`python -m els bench --golden mnist_resnet_zeros`).
 
 # %%
-golden = json.loads(els.artifacts.path("bench", "golden.json").read_text())
+golden = json.loads(els.studies.artifacts.path("bench", "golden.json").read_text())
 print(f"{golden['images']} training images, subsets of {golden['k_min']} to {golden['k_max']}, "
       f"{len(golden['seeds'])} seeds, {golden['steps']} steps")
-Markdown(els.bench.golden_markdown(golden))
+Markdown(els.studies.bench.golden_markdown(golden))
 
 # %% [markdown]
 # The widths in the figure all grow with $t$, from a few pixels at low noise. Up to

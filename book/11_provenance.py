@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -64,11 +64,12 @@ import matplotlib.pyplot as plt
 import torch
 
 import els
-import els.artifacts
+import els.studies.harness
+import els.studies.artifacts
 import els.models
-import els.plotting
+import els.book.plotting
 import els.provenance
-import els.reproduce
+import els.studies.reproduce
 import els.sampling
 from els.calibrate import Calibration
 from els.evaluate import agreement
@@ -82,9 +83,9 @@ SIZES = {  # machine training images, samples for the distance study, seed of th
 print(f"preset {PRESET!r}: {SIZES}")
 
 name = "mnist_resnet_zeros"
-network = els.models.load(els.artifacts.path("models", name, "model.pt"))
-train_images, _ = els.reproduce.training_data(els.artifacts.path("models", name), SIZES["n_train"])
-schedule = Calibration.load(els.artifacts.path("results", name, "calibration_ELS.json")).schedule
+network = els.models.load(els.studies.artifacts.path("models", name, "model.pt"))
+train_images, _ = els.studies.harness.training_data(els.studies.artifacts.path("models", name), SIZES["n_train"])
+schedule = Calibration.load(els.studies.artifacts.path("results", name, "calibration_ELS.json")).schedule
 machine = els.ELS(train_images, padding="zeros")
 print(f"{name}; ELS schedule (low noise first): {schedule}")
 
@@ -147,19 +148,19 @@ fig.tight_layout()
 t_last = path[-1][0]
 P_last = schedule[0]
 index, position, weight = machine.top_patches(path[-1][1], t_last, patch_size=P_last)
-background = els.plotting.background_mask(els_sample, P_last)
+background = els.book.plotting.background_mask(els_sample, P_last)
 foreground = ~background[0]
 used = index[0][foreground].unique()
 print(f"{int(foreground.sum())} foreground pixels take their heaviest patch from {len(used)} different "
       f"training images (of the {len(train_images)} the machine holds)")
 
 # %% mystnb={"figure": {"caption": "An ELS sample, each pixel coloured by the training image of its heaviest patch at t = 1/20, and the most used training images (framed in the same colours).", "name": "fig-els-sources"}}
-fig = els.plotting.show_sources(els_sample[0], index[0], train_images, background=background[0],
+fig = els.book.plotting.show_sources(els_sample[0], index[0], train_images, background=background[0],
                                 title="Which training images an ELS sample is made of")
 
 # %% mystnb={"figure": {"caption": "Four pixels of the ELS sample (boxes) and where their heaviest patches sit in the training images: rarely at the same position.", "name": "fig-els-matches"}}
-pixels = els.plotting.spread_pixels(~background[0], 4)
-fig = els.plotting.show_patch_matches(els_sample[0], train_images, index[0], position[0], pixels, P_last,
+pixels = els.book.plotting.spread_pixels(~background[0], 4)
+fig = els.book.plotting.show_patch_matches(els_sample[0], train_images, index[0], position[0], pixels, P_last,
                                       title="Patches move: source position -> position in the sample")
 
 # %% [markdown]
@@ -187,14 +188,14 @@ fig.tight_layout()
 net_path = list(els.sampling.trajectory(network, noise, 20))
 net_sample = net_path[-1][2]
 n_index, n_position, n_weight = machine.top_patches(net_path[-1][1], t_last, patch_size=P_last)
-n_background = els.plotting.background_mask(net_sample, P_last)
+n_background = els.book.plotting.background_mask(net_sample, P_last)
 r = agreement(els_sample, net_sample)["r"].item()
 print(f"network vs ELS from the same noise: r = {r:.2f}; heaviest-patch weight, median over "
       f"foreground pixels: network {n_weight[0][~n_background[0]].median():.2f}, "
       f"ELS {weight[0][~background[0]].median():.2f}")
 
 # %% mystnb={"figure": {"caption": "The network's sample from the same noise, each pixel coloured by the training image of the patch that best explains the network's x_t at t = 1/20 (the machine's heaviest patch).", "name": "fig-network-sources"}}
-fig = els.plotting.show_sources(net_sample[0], n_index[0], train_images, background=n_background[0],
+fig = els.book.plotting.show_sources(net_sample[0], n_index[0], train_images, background=n_background[0],
                                 title="The network's sample, read as a patch mosaic")
 
 # %% [markdown]
@@ -207,7 +208,7 @@ fig = els.plotting.show_sources(net_sample[0], n_index[0], train_images, backgro
 # %%
 seeds = list(range(100, 100 + SIZES["n_samples"]))
 noise, _ = els.sampling.seeded_inputs(seeds, train_images.shape[1:])
-full_subset, _ = els.reproduce.training_data(els.artifacts.path("models", name))
+full_subset, _ = els.studies.harness.training_data(els.studies.artifacts.path("models", name))
 generated = {
     "network": els.sample(network, noise, steps=20),
     "ELS": els.sample(machine, noise, steps=20, scales=schedule, progress=True),

@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .machines import Machine
+from .machines.machine import Machine
+from .machines.protocol import scale_keyword
 from .sampling import classes_of, seeded_inputs, trajectory
 from .storage import append_jsonl, read_jsonl, read_timing, timing_path, write_atomic
 
@@ -84,10 +85,7 @@ def calibrate(
         raise ValueError(f"{type(machine).__name__} is calibrated over its {machine.scale_name}: pass candidates=")
     candidates = list(candidates or default_candidates(*images.shape[2:]))
     seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
-    conditional = bool(getattr(network, "conditional", False))
-    if conditional and labels is None:
-        raise ValueError("the network is class-conditional: pass data=(images, labels)")
-    classes = classes_of(labels) if conditional else None
+    classes = classes_of(labels, network)
     done = _read_jsonl(out)
     todo = [s for s in seeds if s not in done]
     bar = tqdm(total=len(todo) * steps * len(candidates), desc="calibrate (seeds x steps x P)",
@@ -104,7 +102,7 @@ def calibrate(
         sims = torch.empty(len(batch), steps, len(candidates), dtype=torch.float64)
         for k, p in enumerate(candidates):
             for t, x_t, net_eps in path:
-                scale = {machine.scale_name: p}
+                scale = scale_keyword(machine, p)
                 sims[:, round(t * steps) - 1, k] = _cosine(machine.eps(x_t, t, label=label, **scale), net_eps)
                 bar.update(len(batch))
         for b, seed in enumerate(batch):

@@ -209,6 +209,26 @@ def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False).clamp(-1, 1)
 
 
+# --------------------------------------------------------------------------- labels
+def checked_label(label, batch: int) -> torch.Tensor:
+    """A call's class label as a (batch,) int64 tensor: ``label`` is an int (one class for the
+    whole batch) or an integer tensor of shape (batch,); anything else (a bool, a float, a wrong
+    shape) is a TypeError (not a number) or ValueError (wrong dtype or shape) naming the fix. The one label check of networks and
+    machines; each then checks that the classes exist (a network's range, a machine's training
+    labels)."""
+    if isinstance(label, bool) or not isinstance(label, (int, torch.Tensor)):
+        raise TypeError(f"label must be an int or a (B,) integer tensor, got {type(label).__name__}")
+    if isinstance(label, int):
+        return torch.full((batch,), label, dtype=torch.long)
+    if label.dtype.is_floating_point or label.dtype == torch.bool:
+        raise ValueError(f"label must be an int or an integer tensor of shape ({batch},), got dtype {label.dtype}")
+    if label.dim() == 0:
+        return label.long().expand(batch)
+    if label.shape != (batch,):
+        raise ValueError(f"label must be an int or an integer tensor of shape ({batch},), got shape {tuple(label.shape)}")
+    return label.long()
+
+
 # --------------------------------------------------------------------------- subsets
 def balanced_subset(labels: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
     """Indices (sorted, int64) of ``n`` items with class counts as equal as possible.

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from .machines.protocol import scale_keyword
 from .sampling import classes_of, sample, seeded_inputs
 from .storage import append_line, read_timing, save_atomic, timing_path, write_atomic
 
@@ -146,7 +147,7 @@ def along_trajectory(
     for t, x_t, net_x0, _ in trajectory(network, noise.to(first.images.dtype), steps, label=labels):
         i = round(t * steps) - 1
         for name, (machine, scales) in machines.items():
-            scale = {} if scales is None else {machine.scale_name: scales[i]}
+            scale = scale_keyword(machine, None if scales is None else scales[i])
             out[name][i] = agreement(machine.denoise(x_t, t, label=labels, **scale).cpu(), net_x0.cpu())["r"]
     return out
 
@@ -191,14 +192,10 @@ def read_rows(path: str | Path) -> list[dict]:
 
 
 def _first_machine_and_classes(network, machines: Mapping) -> tuple[object, list[int] | None]:
-    """The first machine (its training images give the image shape) and, for a
-    class-conditional network, the classes its labels hold (seeds draw their label from them)."""
+    """The first machine (its training images give the image shape) and the classes the seeds
+    draw their labels from (:func:`els.sampling.classes_of`, from its labels)."""
     first = next(iter(machines.values()))[0]
-    if not getattr(network, "conditional", False):
-        return first, None
-    if first.labels is None:
-        raise ValueError("the network is class-conditional: build the machines with labels=")
-    return first, classes_of(first.labels)
+    return first, classes_of(first.labels, network)
 
 
 def read_images(path: str | Path) -> dict:

@@ -17,6 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .data import checked_label
 from .storage import save_atomic, write_atomic
 
 PADDINGS = ("zeros", "circular")
@@ -86,11 +87,7 @@ class DiffusionNet(nn.Module):
             if label is None:
                 raise ValueError(f"{type(self).__name__} is class-conditional ({self.num_classes} classes): "
                                  "pass label= (an int or a (B,) tensor of class indices)")
-            label = torch.as_tensor(label, device=x.device, dtype=torch.long)
-            if label.dim() == 0:
-                label = label.expand(B)
-            if label.shape != (B,):
-                raise ValueError(f"label must be an int or a (B,) = ({B},) tensor, got shape {tuple(label.shape)}")
+            label = checked_label(label, B).to(x.device)
             if (label < 0).any() or (label >= self.num_classes).any():
                 raise ValueError(f"label values must lie in [0, {self.num_classes}), got {label.tolist()}")
         elif label is not None:

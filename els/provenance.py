@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from .patches import gather_windows
+from .engine.patches import gather_windows
 
 
 __all__ = ["nearest_neighbours", "nearest_translates", "patch_sources", "nearest_summary"]

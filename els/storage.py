@@ -171,7 +171,7 @@ def read_timing(out: str | Path | None, empty: dict) -> dict:
 
 def git_commit() -> dict[str, Any]:
     """``{"commit": sha or None, "dirty": bool or None}`` of the repository holding ``els``."""
-    repo = Path(__file__).resolve().parent.parent
+    repo = Path(__file__).resolve().parent.parent  # els/ -> the repository
     try:
         sha = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
                              text=True, timeout=10)

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from . import models
 from .provenance import nearest_summary
-from .schedule import alpha_bar
+from .schedule import add_noise
 from .storage import claimed_folder, git_commit, machine_info, save_atomic, write_atomic
 
 CHECKPOINT = "checkpoint.pt"
@@ -200,8 +200,7 @@ def train_step(model: models.DiffusionNet, opt: torch.optim.Optimizer, x0: torch
     device = x0.device
     t = torch.randint(0, 1000, (len(x0),), generator=gen).double() / 1000
     noise = torch.randn(x0.shape, generator=gen).to(device)
-    ab = alpha_bar(t).float().to(device).view(-1, 1, 1, 1)
-    x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+    x_t = add_noise(x0, t, noise)
     loss = F.mse_loss(model(x_t, t.float().to(device), label), noise)
     opt.zero_grad(set_to_none=True)
     loss.backward()
@@ -239,11 +238,10 @@ def validation_loss(model: models.DiffusionNet, images: torch.Tensor, labels: to
     total = 0.0
     for k in range(n_times):
         t = (k + 0.5) / n_times
-        ab = float(alpha_bar(torch.tensor([t], dtype=torch.float64)))
         for i in range(0, len(images), batch_size):
             x0 = images[i:i + batch_size].to(device, torch.float32)
             noise = torch.randn(x0.shape, generator=gen).to(device)
-            x_t = ab ** 0.5 * x0 + (1 - ab) ** 0.5 * noise
+            x_t = add_noise(x0, t, noise)
             lab = labels[i:i + batch_size].to(device).long() if model.conditional else None
             tt = torch.full((len(x0),), t, device=device)
             total += float(F.mse_loss(model(x_t, tt, lab), noise, reduction="sum"))

@@ -2,7 +2,7 @@
 # The one prepared GPU check (run on a lent GPU machine from the repository root, with $OUT set to
 # a folder that comes back; about 10 minutes in all):
 #   1. the CUDA path against the CPU in float64 (tests/test_cuda.py: relative error per machine);
-#   2. the engine benchmark on CUDA (python -m els.bench), JSON in $OUT/bench_cuda.json;
+#   2. the engine benchmark on CUDA (python -m els bench), JSON in $OUT/bench_cuda.json;
 #   3. one reproduction at the paper preset (the MNIST ResNet, 100 seeds, network 20 and 150
 #      steps), capped at 5 minutes and resumable, results in $OUT/results.
 # Every stage writes its log to $OUT and the next stage runs even if one fails.
@@ -19,7 +19,7 @@ if ! $PY -c "import els" 2>/dev/null; then
 fi >> "$OUT/setup.log" 2>&1
 timeout 120 $PY -m pytest -q -p no:nbval -o addopts= tests/test_cuda.py > "$OUT/cuda_vs_cpu.log" 2>&1
 echo "cuda tests: exit $?" >> "$OUT/status.txt"
-timeout 180 $PY -m els.bench --device cuda --out "$OUT/bench_cuda.json" --force > "$OUT/bench.log" 2>&1
+timeout 180 $PY -m els bench --device cuda --out "$OUT/bench_cuda.json" --force > "$OUT/bench.log" 2>&1
 echo "bench: exit $?" >> "$OUT/status.txt"
 start=$(date +%s)
 timeout 300 $PY -c "

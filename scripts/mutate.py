@@ -37,10 +37,10 @@ sys.path.insert(0, str(ROOT))
 #: checked against float64 brute force in tests/test_engine.py and tests/test_machines.py).
 SCOPE = {
     "els/sampling.py": ["*"],
-    "els/schedule.py": ["*"],
+    "els/schedule.py": ["*"],  # with checked_t, noise_levels and the x0 / eps conversions
     "els/calibrate.py": ["*"],
     "els/evaluate.py": ["*"],
-    "els/machines.py": ["xǁMachineǁeps", "xǁMachineǁdenoise", "x_implied_noise", "x__noise_levels"],
+    "els/machines/machine.py": ["xǁMachineǁeps", "xǁMachineǁdenoise", "x_implied_noise"],
     "els/train.py": ["x_train_step", "x_ema_decay", "x__ema_update", "x__ema_copy", "x_learning_rate", "x__debias",
                      "x__check_args", "x__checksum", "x__save_checkpoint", "x__load_checkpoint",
                      "x__stop_after_step_on_interrupt", "x_validation_loss"],

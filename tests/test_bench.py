@@ -1,7 +1,7 @@
 """The benchmark runs end to end on a tiny training set and reports finite ratios for every case."""
 import math
 
-from els import bench
+from els.studies import bench
 
 
 def test_bench_reports_every_case(capsys):
@@ -20,7 +20,7 @@ def test_peak_memory_of_one_call_is_measured_in_a_fresh_process():
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "els.bench", "--peak", "ELS zeros (bbELS)", "5", "uniform", "20"],
+    out = subprocess.run([sys.executable, "-m", "els", "bench", "--peak", "ELS zeros (bbELS)", "5", "uniform", "20"],
                          capture_output=True, text=True, check=True).stdout
     peak = json.loads(out)
     assert peak["windows"] == 20 * 32 * 32 and peak["peak_bytes"] > 0
@@ -38,7 +38,7 @@ def test_bench_refuses_to_overwrite_a_result_without_force(tmp_path, capsys):
 
 def test_readme_performance_tables_are_the_committed_bench_result():
     """The README's numbers are rendered from artifacts/bench/cpu.json, not typed by hand:
-    `python -m els.bench --markdown artifacts/bench/cpu.json` prints them."""
+    `python -m els bench --markdown artifacts/bench/cpu.json` prints them."""
     import json
     from pathlib import Path
 

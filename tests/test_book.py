@@ -244,12 +244,12 @@ def test_pages_work_in_headless_chromium(built_site):
     assert els_page.sliders >= 1, "chapter 6 has no precomputed patch-size slider"
     assert els_page.slider_changes_frame, "moving the patch-size slider did not change the frame"
     # readable at 100% zoom: a figure shrunk to fit the text column shrinks its text with it
-    # (els.plotting.TEXT_WIDTH), and a table wider than the column runs off the page
+    # (els.book.plotting.TEXT_WIDTH), and a table wider than the column runs off the page
     for r in reports:
         for f in r.figures:
             assert f["shown"] >= 0.8 * f["natural"], (
                 f"{r.path}: figure {f['index']} ({f['caption'][:50]!r}) is {f['natural']} px wide, "
-                f"shown at {f['shown']:.0f} px: draw it at most els.plotting.TEXT_WIDTH inches wide")
+                f"shown at {f['shown']:.0f} px: draw it at most els.book.plotting.TEXT_WIDTH inches wide")
         for t in r.tables:
             assert t["overflow"] == 0 and t["hidden"] == 0, (
                 f"{r.path}: table {t['index']} ({t['header'][:50]!r}) is {t['width']:.0f} px wide, "

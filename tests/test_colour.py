@@ -1,7 +1,7 @@
-"""The paper's colour rows in one command (els.colour), end to end at the smoke preset on
+"""The paper's colour rows in one command (els.studies.colour), end to end at the smoke preset on
 synthetic CIFAR10 batches in the dataset's own file format: only the download is untested."""
 from els import data
-from els.__main__ import main
+from els.cli import main
 from test_data import write_cifar_folder
 
 

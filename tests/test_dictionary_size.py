@@ -1,12 +1,14 @@
-"""The dictionary-size study (els.dictionary_size) on a tiny checkpoint."""
+"""The dictionary-size study (els.studies.dictionary_size) on a tiny checkpoint."""
 import numpy as np
 import pytest
 import torch
 
-from els import dictionary_size, models
+from els.studies import dictionary_size
+from els import models
 from els.evaluate import agreement, read_images, read_rows
-from els.matched import machine_for
-from els.reproduce import reproduce_model, training_data
+from els.machines.matched import machine_for
+from els.studies.harness import training_data
+from els.studies.reproduce import reproduce_model
 from els.sampling import sample, seeded_inputs
 from test_mechanisms import SIZES, _tiny_checkpoint
 
@@ -58,7 +60,7 @@ def test_tiered_bench_scores_against_the_studys_exact_samples(tmp_path, monkeypa
     """Fails if the bench's reference samples are not aligned with its seeds (the exact machine
     on every image must then reproduce them: r = 1, no pixel error), if it runs without them,
     or if its ratios are not those of its own timings."""
-    from els import bench
+    from els.studies import bench
 
     spec, model_dir = _tiny_checkpoint(tmp_path, "zeros")
     monkeypatch.setenv("ELS_ARTIFACTS", str(tmp_path))
@@ -82,7 +84,7 @@ def test_tiered_bench_scores_against_the_studys_exact_samples(tmp_path, monkeypa
 def test_scaling_bench_times_each_size_on_its_nested_subset(tmp_path, monkeypatch):
     """Fails if a row's dictionary is not built from that many training images (its entries
     recounted here) or the markdown does not render every row."""
-    from els import bench
+    from els.studies import bench
 
     spec, model_dir = _tiny_checkpoint(tmp_path, "zeros")
     monkeypatch.setenv("ELS_ARTIFACTS", str(tmp_path))
@@ -92,7 +94,7 @@ def test_scaling_bench_times_each_size_on_its_nested_subset(tmp_path, monkeypatc
     for row in result["rows"]:
         images, labels = training_data(model_dir, row["images"])
         machine = machine_for(model_dir, "ELS", images, labels)
-        assert row["entries"] == sum(len(d) for p in set(schedule) for d in machine._dictionaries(p, None)[1])
+        assert row["entries"] == sum(len(d) for p in set(schedule) for d in machine.dictionaries(p, None)[1])
         assert row["s_per_sample"] > 0
     assert result["rows"][0]["entries"] < result["rows"][1]["entries"]
     text = bench.renderer(result)(result)
@@ -172,7 +174,7 @@ def test_readme_whole_set_table_and_paragraph_are_the_committed_study(capsys):
     still to run are ``python -m els dictionary --markdown`` on the committed studies."""
     from pathlib import Path
 
-    from els.__main__ import main
+    from els.cli import main
 
     root = Path(__file__).resolve().parents[1]
     assert main(["dictionary", "--markdown", "--out", str(root / "artifacts" / "results"),
@@ -199,14 +201,14 @@ def test_chapter_9_whole_set_claims_match_the_committed_study():
     (1 to a third of them) and smaller at one at most."""
     from pathlib import Path
 
-    from els.reproduce import read_summaries
+    from els.studies.harness import read_summaries
 
     root = Path(__file__).resolve().parents[1]
     chapter = " ".join((root / "book" / "09_prediction.py").read_text().replace("#", " ").split())
     assert "ELS's median $r$ moves by at most 0.05 from its 500-image value on each of the five networks" in chapter
     assert "still leads IS by more than 0.1" in chapter
     assert "calibration picks larger patches at a few steps and smaller ones at hardly any" in chapter
-    studies = read_summaries(root / "artifacts" / "results", "dictionary")
+    studies = read_summaries(root / "artifacts" / "results", dictionary_size.STAGE)
     assert dictionary_size.still_to_run(studies) == []  # "each of the five": every network with a paper row
     checked = 0
     for name, study in studies.items():

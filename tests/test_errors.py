@@ -99,7 +99,7 @@ def test_patch_size_on_a_machine_without_one():
 
 
 def test_missing_artifact_says_how_to_get_it(tmp_path, monkeypatch):
-    from els import artifacts
+    from els.studies import artifacts
 
     monkeypatch.setenv("ELS_ARTIFACTS", str(tmp_path))
     assert artifacts.root() == tmp_path

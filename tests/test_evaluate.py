@@ -367,7 +367,7 @@ def test_along_trajectory_of_a_conditional_network_uses_each_seeds_label():
         x0 = (x - (1 - _abar(t)) ** 0.5 * eps) / _abar(t) ** 0.5
         np.testing.assert_allclose(got["IS"][i - 1], agreement(machine.denoise(x, t, label=lab), x0)["r"], rtol=1e-6)
         x = _abar((i - 1) / 2) ** 0.5 * x0 + (1 - _abar((i - 1) / 2)) ** 0.5 * eps
-    with pytest.raises(ValueError, match="build the machines with labels="):
+    with pytest.raises(ValueError, match="give the machines .* training labels"):
         along_trajectory(net, {"IS": (els.IS(train, device="cpu"), None)}, seeds=1, steps=2)
 
 

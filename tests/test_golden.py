@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import els
-from els.golden import GoldenSubset
+from els.machines.golden import GoldenSubset
 
 F64 = dict(device="cpu", dtype=torch.float64)
 

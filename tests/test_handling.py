@@ -1,12 +1,14 @@
-"""Our sampling grid against the paper's released handling (els.handling), on a tiny checkpoint."""
+"""Our sampling grid against the paper's released handling (els.studies.handling), on a tiny checkpoint."""
 import dataclasses
 
 import pytest
 
-from els import handling, models, paper
+from els.studies import handling, harness, paper
+from els import models
 from els.evaluate import agreement, read_rows, summarise
-from els.matched import machine_for
-from els.reproduce import reproduce_model, training_data
+from els.machines.matched import machine_for
+from els.studies.harness import training_data
+from els.studies.reproduce import reproduce_model
 from els.sampling import sample, seeded_inputs
 from test_mechanisms import SIZES, _tiny_checkpoint
 
@@ -74,7 +76,7 @@ def test_readme_handling_table_and_claims_are_the_committed_results():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    summaries = handling.read_summaries(root / "artifacts" / "results")
+    summaries = harness.read_summaries(root / "artifacts" / "results", handling.STAGE)
     assert list(summaries) == ["mnist_resnet_zeros", "mnist_unet_zeros", "fashion_mnist_resnet_zeros",
                                "fashion_mnist_unet_zeros", "mnist_resnet_circular"]
     readme = (root / "README.md").read_text()
@@ -107,8 +109,8 @@ def test_readme_handling_table_and_claims_are_the_committed_results():
 def test_the_command_runs_the_models_with_a_published_schedule_only(tmp_path, capsys, monkeypatch):
     """Fails if ``python -m els handling`` tries a network the paper published no schedule for
     (here an attention UNet) instead of skipping it, or does not run the one it did."""
-    from els import presets
-    from els.__main__ import main
+    from els.studies import presets
+    from els.cli import main
 
     monkeypatch.setitem(presets.PRESETS, "smoke", dataclasses.replace(presets.PRESETS["smoke"], evaluation=SIZES_20))
 
@@ -131,7 +133,7 @@ def test_chapter_9_handling_claim_matches_the_committed_results():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    summaries = handling.read_summaries(root / "artifacts" / "results")
+    summaries = harness.read_summaries(root / "artifacts" / "results", handling.STAGE)
     chapter = " ".join((root / "book" / "09_prediction.py").read_text().replace("#", " ").split())
     assert "lowers agreement with the published schedules on all five networks that have one; on our grid the " \
            "published schedule beats ours by 0.02 or more on two of them" in chapter

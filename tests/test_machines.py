@@ -146,7 +146,7 @@ def test_dedup_shrinks_the_dictionary_by_the_duplicate_count():
     """Three identical images must leave one third of the ELS patches, weighted by count 3."""
     images, _, _ = data(n=1)
     m = build("ELS", images.repeat(3, 1, 1, 1), patch_size=3, padding="circular", train_patches="wrap")
-    _, dictionaries, _ = m._dictionaries(3, None)
+    _, dictionaries, _ = m.dictionaries(3, None)
     assert len(dictionaries[0]) == 30
     assert dictionaries[0].counts.tolist() == [3] * 30
 
@@ -156,7 +156,7 @@ def test_dedup_in_blocks_keeps_every_window_once(block):
     """De-duplicating block by block (down to one image per block) must keep every window with
     its true count: the multiset of (window, count) over the blocks equals the windows
     themselves, entries are distinct within a block, and indices are compact (int32)."""
-    from els.patches import Dictionary, window_view
+    from els.engine.patches import Dictionary, window_view
 
     images, _, _ = data(n=4, c=2)
     images[1:3] = images[0]

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 import els
-from els import artifacts, models
-from els.matched import network_config
+from els.studies import artifacts
+from els import models
+from els.machines.matched import network_config
 
 COMMITTED = sorted(p.parent for p in (artifacts.root() / "models").glob("**/model.json"))
 

@@ -5,8 +5,10 @@ import json
 import pytest
 import torch
 
-from els import mechanisms, models, presets, standing, train
-from els.reproduce import ModelSpec, reproduce_model, training_data
+from els.studies import harness, mechanisms, presets, standing
+from els import models, train
+from els.studies.harness import ModelSpec, training_data
+from els.studies.reproduce import reproduce_model
 
 
 SIZES = presets.EvalPreset(n_seeds=3, calibration_seeds=2, steps=3, network_steps=(3,), calibration_images=20,
@@ -94,7 +96,7 @@ def test_chapter_9_mechanism_claims_match_the_committed_results():
     numbers are rendered from the same files) against artifacts/results/*/mechanisms."""
     from pathlib import Path
 
-    summaries = mechanisms.read_summaries(Path(__file__).resolve().parents[1] / "artifacts" / "results")
+    summaries = harness.read_summaries(Path(__file__).resolve().parents[1] / "artifacts" / "results", mechanisms.STAGE)
     assert len(summaries) >= 5
     for name, s in summaries.items():
         r, t = s["r_median"], s["t"]

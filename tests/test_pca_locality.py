@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import els
-from els.pca_locality import mask_width
+from els.machines.pca_locality import mask_width
 
 F64 = dict(device="cpu", dtype=torch.float64)
 
@@ -107,7 +107,7 @@ def test_chunk_average_is_the_mean_of_per_chunk_posteriors():
     chunks = els.PCALocality(images, threshold=0.1, aggregation="chunk_average", peers_chunk=4, **F64)
     mask = exact.mask(0.5).to(torch.float64)
     ab = els.alpha_bar(torch.tensor([0.5], dtype=torch.float64))
-    parts = [els.same_location.same_location_average(x, images[i:i + 4], ab.sqrt().expand(3), (1 - ab).expand(3),
+    parts = [els.engine.same_location.same_location_average(x, images[i:i + 4], ab.sqrt().expand(3), (1 - ab).expand(3),
                                                      mask, 2**20).result() for i in (0, 4, 8)]
     np.testing.assert_allclose(chunks.denoise(x, 0.5), sum(parts) / 3, atol=1e-12)
     assert not torch.allclose(chunks.denoise(x, 0.5), exact.denoise(x, 0.5), atol=1e-3)
@@ -122,7 +122,7 @@ def test_class_conditional_uses_the_class_images_and_the_chosen_statistics():
         expected = alone.mask(0.5) if stats == "class" else els.PCALocality(images, mask="column", **F64).mask(0.5, 0.1)
         np.testing.assert_array_equal(mask, expected)
         ab = els.alpha_bar(torch.tensor([0.5], dtype=torch.float64))
-        direct = els.same_location.same_location_average(x, images[labels == 1], ab.sqrt().expand(3),
+        direct = els.engine.same_location.same_location_average(x, images[labels == 1], ab.sqrt().expand(3),
                                                          (1 - ab).expand(3), mask, 2**20).result()
         np.testing.assert_allclose(m.denoise(x, 0.5, label=1), direct, atol=1e-12)
 

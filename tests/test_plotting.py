@@ -1,4 +1,4 @@
-"""Figure helpers (els.plotting): the small computations are checked against brute force,
+"""Figure helpers (els.book.plotting): the small computations are checked against brute force,
 the drawing functions for the figure they promise."""
 
 import matplotlib
@@ -10,7 +10,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import els  # noqa: E402
-from els import plotting, provenance  # noqa: E402
+from els import provenance  # noqa: E402
+from els.book import plotting  # noqa: E402
 from reference import random_images as _rand  # noqa: E402
 
 
@@ -86,34 +87,6 @@ def test_spread_pixels_picks_distinct_far_apart_pixels_inside_the_mask():
     assert len(plotting.spread_pixels(mask, 20)) == 8
 
 
-def test_recorder_keeps_every_ddim_step_without_changing_the_result():
-    """Trajectory figures read x_t and x0_hat per step; recording must not alter sampling."""
-    images = _rand(6, 1, 4, 4)
-    noise = _rand(2, 1, 4, 4, seed=4) * 2
-    machine = els.IS(images, dtype=torch.float64, device="cpu")
-    recorder = plotting.Recorder(machine)
-    out = els.sample(recorder, noise, steps=5)
-    np.testing.assert_allclose(out, els.sample(machine, noise, steps=5))
-    assert recorder.times == [1.0, 0.8, 0.6, 0.4, 0.2]
-    assert torch.equal(recorder.x_t[0], noise)
-    assert len(recorder.x0_hat) == 5 and recorder.x0_hat[0].shape == (2, 1, 4, 4)
-
-
-def test_recorder_accepts_models_with_only_eps():
-    """Trained networks only have eps(); the recorder converts it to x0_hat."""
-    image = _rand(1, 1, 4, 4)
-
-    class OnlyEps:
-        def eps(self, x_t, t, label=None):
-            ab = float(els.alpha_bar(t))
-            return (x_t - ab**0.5 * image) / (1 - ab) ** 0.5
-
-    recorder = plotting.Recorder(OnlyEps())
-    out = els.sample(recorder, _rand(3, 1, 4, 4, seed=5), steps=4)
-    np.testing.assert_allclose(out, image.expand_as(out), atol=1e-9)
-    np.testing.assert_allclose(recorder.x0_hat[1], image.expand(3, -1, -1, -1), atol=1e-9)
-
-
 def test_show_patch_matches_boxes_target_and_source_patches():
     """One box per chosen pixel on the sample, and one on each source image at the source
     position (a wrong offset would point at the wrong stroke)."""
@@ -127,9 +100,6 @@ def test_show_patch_matches_boxes_target_and_source_patches():
     box = fig.axes[1].patches[0]
     assert box.get_xy() == (3 - 1 - 0.5, 2 - 1 - 0.5) and box.get_width() == 3
     assert fig.axes[1].get_title().startswith("train #1")
-
-
-# --------------------------------------------------------------------------- Recorder
 
 
 # --------------------------------------------------------------------------- calibration and agreement
@@ -229,7 +199,7 @@ def test_locality_figure_draws_every_quantity_of_every_network():
 
 # --------------------------------------------------------------------------- fit the book's page
 def _wide_figures():
-    """Every figure function of els.plotting, given inputs wider than the page."""
+    """Every figure function of els.book.plotting, given inputs wider than the page."""
     from els.calibrate import Calibration
 
     images = _rand(12, 1, 32, 32)

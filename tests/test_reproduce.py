@@ -4,8 +4,10 @@ import json
 import pytest
 import torch
 
-from els import models, presets, train
-from els.reproduce import ModelSpec, reproduce_model, table, write_summary
+from els import models, train
+from els.studies import presets
+from els.studies.harness import ModelSpec, write_summary
+from els.studies.reproduce import reproduce_model, table
 
 
 def test_reproduce_a_tiny_checkpoint(tmp_path):
@@ -51,8 +53,9 @@ def test_chapter_8_and_9_claims_match_the_committed_results():
     import json
     from pathlib import Path
 
-    from els import matched, paper
-    from els.reproduce import read_summaries
+    from els.machines import matched
+    from els.studies import paper
+    from els.studies.harness import read_summaries
 
     root = Path(__file__).resolve().parents[1] / "artifacts"
     summaries = read_summaries(root / "results")
@@ -106,7 +109,7 @@ def test_reproduce_refuses_a_folder_another_run_holds_before_any_work(tmp_path, 
     network) instead of stopping at once with one line naming the other run."""
     import os
 
-    from els.__main__ import main
+    from els.cli import main
     from els.storage import LOCK
 
     (tmp_path / "models" / "mnist_resnet_zeros").mkdir(parents=True)
@@ -122,7 +125,7 @@ def test_reproduce_refuses_a_folder_another_run_holds_before_any_work(tmp_path, 
 
 def test_every_command_says_what_it_does_in_its_own_help(capsys):
     """Fails if a command's ``--help`` lost the line ``python -m els --help`` shows for it."""
-    from els.__main__ import COMMANDS, main
+    from els.cli import COMMANDS, main
 
     for name in COMMANDS:
         with pytest.raises(SystemExit):
@@ -137,7 +140,7 @@ def test_every_option_of_every_command_is_explained():
     """Fails if an option shows in ``--help`` with no line saying what it does."""
     import argparse
 
-    from els.__main__ import build_parser
+    from els.cli import build_parser
 
     def parsers(parser):
         yield parser
@@ -174,3 +177,18 @@ def test_a_resumed_run_keeps_the_earlier_runs_manifests(tmp_path, monkeypatch):
     assert [m["command"] for m in three["earlier_runs"]] == ["run one", "run two"]
     assert three["earlier_runs"][0] == {k: v for k, v in one.items() if k != "earlier_runs"}
     assert json.loads((tmp_path / "summary.json").read_text()) == {"a": 4}
+
+
+def test_a_resume_at_the_same_second_is_still_another_run(tmp_path, monkeypatch):
+    """Fails if runs are told apart by their clock: here the wall clock stands still and the
+    resumed run begins 1 microsecond after the first, yet the first run's manifest must be kept
+    as an earlier run (a quick resume used to be taken for the same run and its record lost)."""
+    import time
+
+    sizes = presets.EvalPreset(n_seeds=1, calibration_seeds=1, steps=2, network_steps=(2,), calibration_images=4)
+    monkeypatch.setattr(time, "time", lambda: 1.8e9)
+    write_summary(tmp_path, {"a": 1}, "first", sizes, 500.0)
+    write_summary(tmp_path, {"a": 2}, "resumed", sizes, 500.000001)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert [m["command"] for m in manifest["earlier_runs"]] == ["first"]
+    assert manifest["run_id"] != manifest["earlier_runs"][0]["run_id"]

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import els
-from els.same_location import Box, same_location_average
+from els.engine.same_location import Box, same_location_average
 
 
 def _data(n=6, c=2, h=4, w=5, b=3, seed=0):

@@ -198,3 +198,58 @@ def test_classes_of_gives_the_distinct_labels_ascending_or_none():
 
     assert classes_of(torch.tensor([3, 1, 3, 0, 1])) == [0, 1, 3]
     assert classes_of(None) is None
+
+
+def test_callback_sees_every_ddim_step_without_changing_the_result():
+    """Trajectory figures read x_t and x0_hat per step from the callback; a callback that
+    altered sampling, skipped a step or passed the wrong state would fail here."""
+    g = torch.Generator().manual_seed(3)
+    images = torch.rand(6, 1, 4, 4, generator=g, dtype=torch.float64) * 2 - 1
+    noise = torch.randn(2, 1, 4, 4, generator=g, dtype=torch.float64)
+    machine = els.IS(images, dtype=torch.float64, device="cpu")
+    steps = []
+    out = els.sample(machine, noise, steps=5, callback=steps.append)
+    assert torch.equal(out, els.sample(machine, noise, steps=5))
+    assert [s.t for s in steps] == [1.0, 0.8, 0.6, 0.4, 0.2]
+    assert torch.equal(steps[0].x_t, noise)
+    assert torch.equal(steps[-1].x0_hat, out)
+    for s in steps:  # each step's eps is the one its x0_hat implies
+        ab = float(els.alpha_bar(s.t))
+        torch.testing.assert_close(s.eps_hat, (s.x_t - ab**0.5 * s.x0_hat) / (1 - ab) ** 0.5)
+
+
+def test_callback_converts_a_network_eps_to_x0_hat():
+    """Trained networks only have eps(); the step's x0_hat is the clean image it implies."""
+    image = torch.linspace(-1, 1, 16, dtype=torch.float64).view(1, 1, 4, 4)
+
+    class OnlyEps:
+        def eps(self, x_t, t, label=None):
+            ab = float(els.alpha_bar(t))
+            return (x_t - ab**0.5 * image) / (1 - ab) ** 0.5
+
+    steps = []
+    noise = torch.randn(3, 1, 4, 4, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    out = els.sample(OnlyEps(), noise, steps=4, callback=steps.append)
+    torch.testing.assert_close(out, image.expand_as(out))
+    torch.testing.assert_close(steps[1].x0_hat, image.expand(3, -1, -1, -1))
+
+
+def test_clip_clamps_each_clean_image_estimate_and_recomputes_the_noise():
+    """The peers' sampler: every step's x0_hat lies in [-1, 1] and eps_hat is the noise it
+    implies; without clip an estimate outside [-1, 1] passes through unchanged."""
+    bright = torch.full((1, 1, 4, 4), 3.0, dtype=torch.float64)  # a 'training image' outside [-1, 1]
+
+    class Constant:
+        def denoise(self, x_t, t, label=None):
+            return bright.expand_as(x_t)
+
+    noise = torch.randn(2, 1, 4, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    clipped, plain = [], []
+    out = els.sample(Constant(), noise, steps=4, clip=True, callback=clipped.append)
+    els.sample(Constant(), noise, steps=4, callback=plain.append)
+    assert torch.equal(out, torch.ones_like(out))
+    assert all(float(s.x0_hat.max()) == 1.0 for s in clipped)
+    assert float(plain[0].x0_hat.max()) == 3.0
+    for s in clipped:
+        ab = float(els.alpha_bar(s.t))
+        torch.testing.assert_close(s.eps_hat, (s.x_t - ab**0.5 * s.x0_hat) / (1 - ab) ** 0.5)

@@ -30,4 +30,4 @@ def test_the_gpu_check_script_parses_and_names_its_stages():
     script = Path(__file__).resolve().parents[1] / "scripts" / "device_check.sh"
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
     text = script.read_text()
-    assert "tests/test_cuda.py" in text and "els.bench --device cuda" in text and "'paper'" in text
+    assert "tests/test_cuda.py" in text and "els bench --device cuda" in text and "'paper'" in text

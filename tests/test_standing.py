@@ -5,9 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from els import models, presets, standing, train
+from els import models, train
+from els.studies import harness, presets, standing
 from els.evaluate import peers_agreement, read_images, read_rows
-from els.reproduce import ModelSpec, reproduce_model
+from els.studies.harness import ModelSpec
+from els.studies.reproduce import reproduce_model
 
 
 def test_peers_metric_is_their_formula():
@@ -109,9 +111,9 @@ def test_table_has_every_machine_and_every_protocol(standing_run):
 
 
 def test_golden_bench_runs_on_a_compared_model(standing_run, monkeypatch):
-    """python -m els.bench --golden on the tiny compared model: a row per machine, speed and
+    """python -m els bench --golden on the tiny compared model: a row per machine, speed and
     agreement of the fast samples with the exact ones, rendered as the README's table."""
-    from els import bench
+    from els.studies import bench
 
     _, here, (_, models_dir, _, _) = standing_run
     monkeypatch.setenv("ELS_ARTIFACTS", str(models_dir.parent))
@@ -125,15 +127,15 @@ def test_golden_bench_runs_on_a_compared_model(standing_run, monkeypatch):
 
 def test_readme_tables_are_the_committed_comparison():
     """The README's headline tables are rendered from artifacts/results/*/standing and
-    artifacts/bench/golden.json (``els.standing.table``, ``python -m els.bench --markdown``),
+    artifacts/bench/golden.json (``els.studies.standing.table``, ``python -m els bench --markdown``),
     not typed by hand."""
     from pathlib import Path
 
-    from els import bench
+    from els.studies import bench
 
     root = Path(__file__).resolve().parents[1]
     readme = (root / "README.md").read_text()
-    summaries = standing.read_summaries(root / "artifacts" / "results")
+    summaries = harness.read_summaries(root / "artifacts" / "results", standing.STAGE)
     assert len(summaries) == 7, "every committed model has a standing comparison"
     golden = json.loads((root / "artifacts" / "bench" / "golden.json").read_text())
     lines = [line for protocol in standing.PROTOCOLS for line in standing.table(summaries, protocol).splitlines()]
@@ -147,7 +149,7 @@ def test_chapter_claims_match_the_committed_comparison():
     from the files; these are the sentences around them)."""
     from pathlib import Path
 
-    summaries = standing.read_summaries(Path(__file__).resolve().parents[1] / "artifacts" / "results")
+    summaries = harness.read_summaries(Path(__file__).resolve().parents[1] / "artifacts" / "results", standing.STAGE)
     others = [m for m in standing.MACHINES if m != "ELS"]
 
     def book(s, name, metric):
@@ -201,7 +203,7 @@ def test_readme_sentence_on_who_leads_matches_the_committed_comparison():
 
     root = Path(__file__).resolve().parents[1]
     readme = " ".join((root / "README.md").read_text().split())
-    s = standing.read_summaries(root / "artifacts" / "results")
+    s = harness.read_summaries(root / "artifacts" / "results", standing.STAGE)
 
     def lead(name, other, key):
         return key(s[name]["machines"][other]) - key(s[name]["machines"]["ELS"])

@@ -1,9 +1,9 @@
-"""The tiered fast mode (els.tiered): the whole machine at low noise, a subset at high noise."""
+"""The tiered fast mode (els.machines.tiered): the whole machine at low noise, a subset at high noise."""
 import pytest
 import torch
 
 import els
-from els.tiered import Tiered
+from els.machines.tiered import Tiered
 
 
 def _images(n=12, seed=0):

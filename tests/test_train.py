@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 import els.models as models
-import els.presets as presets
+import els.studies.presets as presets
 import els.train as train
 from els.schedule import alpha_bar
 
@@ -312,7 +312,7 @@ def fake_mnist_cache(tmp_path, monkeypatch):
 
 def test_cli_trains_a_smoke_model_and_fetches_from_cache(tmp_path, monkeypatch, capsys):
     """Fails if `python -m els train ... --preset smoke` or `data fetch` is broken end to end."""
-    import els.__main__ as cli
+    import els.cli as cli
 
     fake_mnist_cache(tmp_path, monkeypatch)
     assert cli.main(["data", "fetch", "mnist"]) == 0
@@ -329,8 +329,8 @@ def test_cli_trains_a_smoke_model_and_fetches_from_cache(tmp_path, monkeypatch, 
 def test_recipe_comparison_scores_each_recipe_once_and_resumes(tmp_path, monkeypatch, capsys):
     """Fails if `python -m els recipes` trains a recipe for another budget than asked, loses a
     finished recipe's row or retrains it on a rerun, or its table drops a recipe."""
-    import els.__main__ as cli
-    import els.recipes as recipes
+    import els.cli as cli
+    import els.studies.recipes as recipes
 
     fake_mnist_cache(tmp_path, monkeypatch)
     out = tmp_path / "recipes"
@@ -351,7 +351,7 @@ def test_recipe_comparison_scores_each_recipe_once_and_resumes(tmp_path, monkeyp
 def test_recipe_width_subset_and_images_reach_the_trained_network(tmp_path, monkeypatch):
     """Fails if a recipe's width, training subset or own image budget is ignored: the saved
     network must have the recipe's width and the row must report the subset and images used."""
-    import els.recipes as recipes
+    import els.studies.recipes as recipes
 
     fake_mnist_cache(tmp_path, monkeypatch)
     out = tmp_path / "recipes"
@@ -382,7 +382,7 @@ def test_a_folder_holding_a_run_is_not_overwritten_without_resume_or_force(tmp_p
 def test_cli_interrupt_is_one_line_naming_resume(tmp_path, monkeypatch, capsys):
     """SIGTERM during `python -m els train`: exit status 130 and one line on stderr that says
     how to continue, no traceback."""
-    from els.__main__ import main
+    from els.cli import main
 
     step, calls = train.train_step, []
 

@@ -1,4 +1,4 @@
-"""Sliders (els.widgets): the precomputed one must be self-contained HTML with one frame per
+"""Sliders (els.book.widgets): the precomputed one must be self-contained HTML with one frame per
 value; the live one must stay quiet where no kernel can answer it."""
 import re
 
@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from els import widgets  # noqa: E402
+from els.book import widgets  # noqa: E402
 
 
 def _frames(values=(3, 5, 7), shape=(2, 1, 6, 6)):
@@ -25,11 +25,11 @@ def test_slider_html_has_one_frame_per_value_and_a_slider():
 
 def test_slider_frames_fit_the_books_text_width():
     """Each frame is a PNG shown at its natural size: eight images a row must still fit the
-    text column (els.plotting.TEXT_WIDTH inches at 100 dpi), so they are drawn smaller."""
+    text column (els.book.plotting.TEXT_WIDTH inches at 100 dpi), so they are drawn smaller."""
     import base64
     import struct
 
-    from els.plotting import TEXT_WIDTH
+    from els.book.plotting import TEXT_WIDTH
 
     html = widgets.slider_html(_frames(shape=(8, 1, 6, 6)), titles=[f"image {k}" for k in range(8)], size=1.6)
     frame = re.search(r'frames\[0\] = "data:image/png;base64,([^"]+)"', html).group(1)

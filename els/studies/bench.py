@@ -1,11 +1,11 @@
 """Engine benchmark: time per ``denoise`` call against the matrix-product floor, and the peak
 memory of a call at two training-set sizes.
 
-    python -m els.bench [--images 6000] [--repeats 2] [--out results/bench.json] [--force]
-    python -m els.bench --markdown artifacts/bench/cpu.json    # the README's tables
-    python -m els.bench --golden mnist_resnet_zeros --out artifacts/bench/golden.json
-    python -m els.bench --tiered mnist_resnet_zeros [--k 500 --switch 0.05] --out artifacts/bench/tiered.json
-    python -m els.bench --scaling mnist_resnet_zeros --out artifacts/bench/scaling.json
+    python -m els bench [--images 6000] [--repeats 2] [--out results/bench.json] [--force]
+    python -m els bench --markdown artifacts/bench/cpu.json    # the README's tables
+    python -m els bench --golden mnist_resnet_zeros --out artifacts/bench/golden.json
+    python -m els bench --tiered mnist_resnet_zeros [--k 500 --switch 0.05] --out artifacts/bench/tiered.json
+    python -m els bench --scaling mnist_resnet_zeros --out artifacts/bench/scaling.json
 
 Scaling (``--scaling MODEL``): the exact ELS machine's seconds per sample with N = 500 to
 4,000 of the model's training images, dictionary building apart.
@@ -46,9 +46,9 @@ from pathlib import Path
 
 import torch
 
-from .engine import DEFAULT_CHUNK_BYTES, chunk_length
-from .machines import ELS, IS, LS, Machine
-from .storage import git_commit, machine_info, write_atomic
+from ..engine.softmax import DEFAULT_CHUNK_BYTES, chunk_length
+from ..machines.machine import ELS, IS, LS, Machine
+from ..storage import git_commit, machine_info, write_atomic
 
 CASES = [("ELS circular", 3), ("ELS circular", 5), ("ELS circular", 9), ("ELS circular", 15),
          ("ELS zeros (bbELS)", 5), ("ELS zeros (bbELS)", 15), ("LS", 5), ("LS", 15), ("IS", None)]
@@ -62,11 +62,11 @@ MEMORY_CASES = [("ELS zeros (bbELS)", 5, "sparse binary", (1000, 8000)),
 def mnist_like(n: int, seed: int = 0) -> tuple[torch.Tensor, str]:
     """(n, 1, 32, 32) images in [-1, 1]: real MNIST if available, else synthetic strokes."""
     try:
-        from .data import load
+        from ..data import load
         images, _ = load("mnist", max_images=n, seed=seed)
         return images, "MNIST (els.data)"
     except Exception as error:  # no data module or no data: fall back, and say so
-        print(f"els.bench: real MNIST unavailable ({type(error).__name__}: {error}); using synthetic strokes")
+        print(f"els bench: real MNIST unavailable ({type(error).__name__}: {error}); using synthetic strokes")
     g = torch.Generator().manual_seed(seed)
     yy, xx = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
     images = torch.zeros(n, 1, 32, 32)
@@ -150,7 +150,7 @@ def run(n_images: int = 6000, repeats: int = 2, device=None, out: str | None = "
         for dedup in (False, True):
             m = make_machine(case, size, images, dedup, device)
             start = time.perf_counter()
-            layout, dictionaries, _ = m._dictionaries(m.patch_size, None)
+            layout, dictionaries, _ = m.dictionaries(m.patch_size, None)
             build = time.perf_counter() - start
             call = time_call(lambda: m.denoise(query, 0.5), repeats, device)
             # a same-location pixel uses the box-filter path: its N windows, no dictionary
@@ -165,7 +165,7 @@ def run(n_images: int = 6000, repeats: int = 2, device=None, out: str | None = "
               f"{row['dedup_build_s']:>9.2f}{row['plain_call_s']:>11.3f}{row['dedup_call_s']:>9.3f}"
               f"{row['floor_s']:>9.3f}{row['engine_over_floor']:>13.2f}{row['dedup_speedup']:>10.2f}x", flush=True)
     memory = memory_rows() if memory and device.type == "cpu" else []
-    result = {"command": "python -m els.bench " + " ".join(sys.argv[1:]), "git": git_commit(),
+    result = {"command": "python -m els bench " + " ".join(sys.argv[1:]), "git": git_commit(),
               "machine": machine_info(device), "wall_seconds": time.perf_counter() - started,
               "images": n_images, "source": source, "device": str(device),
               "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
@@ -184,7 +184,7 @@ def memory_rows() -> list[dict]:
     rows = []
     for case, size, kind, sizes in MEMORY_CASES:
         peaks = [json.loads(subprocess.run(
-            [sys.executable, "-m", "els.bench", "--peak", case, str(size or 0), kind, str(n)],
+            [sys.executable, "-m", "els.studies.bench", "--peak", case, str(size or 0), kind, str(n)],
             capture_output=True, text=True, check=True).stdout) for n in sizes]
         added = peaks[1]["windows"] - peaks[0]["windows"]
         row = {"machine": case, "patch_size": size, "images": kind, "n": list(sizes),
@@ -244,12 +244,12 @@ def golden_run(model: str, seeds: int = 30, steps: int = 20) -> dict:
     """Exact against golden-subset sampling for one committed, compared model (module
     docstring): one row per machine of ``GOLDEN_MACHINES``."""
     from . import artifacts
-    from .calibrate import Calibration
-    from .evaluate import agreement
-    from .golden import GoldenSubset
-    from .matched import machine_for
-    from .reproduce import training_data
-    from .sampling import classes_of, sample, seeded_inputs
+    from ..calibrate import Calibration
+    from ..evaluate import agreement
+    from ..machines.golden import GoldenSubset
+    from ..machines.matched import machine_for
+    from .harness import training_data
+    from ..sampling import classes_of, sample, seeded_inputs
 
     started = time.perf_counter()
     model_dir, results = artifacts.path("models", model), artifacts.path("results", model)
@@ -277,7 +277,7 @@ def golden_run(model: str, seeds: int = 30, steps: int = 20) -> dict:
                      "R2_median": float(score["R2"].median())})
         print(f"{kind:<12} exact {timed['exact_s']:.3f} s/sample, golden {timed['golden_s']:.3f} s/sample, "
               f"speed-up {rows[-1]['speedup']:.2f}x, r(golden, exact) median {rows[-1]['r_median']:.3f}", flush=True)
-    return {"command": "python -m els.bench " + " ".join(sys.argv[1:]), "git": git_commit(), "machine": machine_info(),
+    return {"command": "python -m els bench " + " ".join(sys.argv[1:]), "git": git_commit(), "machine": machine_info(),
             "wall_seconds": time.perf_counter() - started, "model": model, "images": len(images),
             "k_min": k_min, "k_max": k_max, "seeds": chosen, "steps": steps, "rows": rows}
 
@@ -298,10 +298,10 @@ def scaling_run(model: str, sizes=(500, 1000, 2000, 4000), seeds=(6, 7)) -> dict
     schedule, ``seeds`` sampled together), with the dictionary building timed apart and the
     dictionary entries counted: whether the cost grows in proportion to N."""
     from . import artifacts
-    from .calibrate import Calibration
-    from .matched import machine_for
-    from .reproduce import training_data
-    from .sampling import classes_of, sample, seeded_inputs
+    from ..calibrate import Calibration
+    from ..machines.matched import machine_for
+    from .harness import training_data
+    from ..sampling import classes_of, sample, seeded_inputs
 
     started = time.perf_counter()
     model_dir, results = artifacts.path("models", model), artifacts.path("results", model)
@@ -314,7 +314,7 @@ def scaling_run(model: str, sizes=(500, 1000, 2000, 4000), seeds=(6, 7)) -> dict
         noise, label = seeded_inputs(list(seeds), images.shape[1:], classes)
         start = time.perf_counter()
         entries = sum(len(d) for lab in (classes or [None]) for size in sorted(set(schedule))
-                      for d in machine._dictionaries(size, lab)[1])
+                      for d in machine.dictionaries(size, lab)[1])
         build = time.perf_counter() - start
         start = time.perf_counter()
         sample(machine, noise, len(schedule), schedule, label=label)
@@ -322,7 +322,7 @@ def scaling_run(model: str, sizes=(500, 1000, 2000, 4000), seeds=(6, 7)) -> dict
         rows.append({"images": n, "build_s": build, "s_per_sample": seconds, "entries": entries})
         print(f"N = {n:>5,}: build {build:.1f} s, {seconds:.2f} s per sample, {entries:,} dictionary entries "
               f"over the schedule's patch sizes", flush=True)
-    return {"command": "python -m els.bench " + " ".join(sys.argv[1:]), "git": git_commit(), "machine": machine_info(),
+    return {"command": "python -m els bench " + " ".join(sys.argv[1:]), "git": git_commit(), "machine": machine_info(),
             "wall_seconds": time.perf_counter() - started, "model": model, "seeds": list(seeds),
             "schedule": schedule, "rows": rows}
 
@@ -352,13 +352,13 @@ def tiered_run(model: str, k: int = 500, switch: float = 0.05, batch: int = 10) 
     ``batch``), the exact machine on every image from its first ``TIERED_SEEDS_TIMED_EXACT``;
     r, R^2 and the largest pixel error of each approximation against the exact samples."""
     from . import artifacts
-    from .calibrate import Calibration
+    from ..calibrate import Calibration
     from .dictionary_size import SEEDS
-    from .evaluate import agreement, read_images
-    from .matched import machine_for
-    from .reproduce import training_data
-    from .sampling import classes_of, sample, seeded_inputs
-    from .tiered import Tiered
+    from ..evaluate import agreement, read_images
+    from ..machines.matched import machine_for
+    from .harness import training_data
+    from ..sampling import classes_of, sample, seeded_inputs
+    from ..machines.tiered import Tiered
 
     started = time.perf_counter()
     model_dir, results = artifacts.path("models", model), artifacts.path("results", model)
@@ -397,7 +397,7 @@ def tiered_run(model: str, k: int = 500, switch: float = 0.05, batch: int = 10) 
         print(f"{name:<20} {seconds:.2f} s/sample, r(., exact) median {rows[name]['r_median']:.4f} "
               f"(min {rows[name]['r_min']:.4f}), largest pixel error {rows[name]['max_pixel_error']:.3f}", flush=True)
     base = rows["exact, k images"]["s_per_sample"]
-    return {"command": "python -m els.bench " + " ".join(sys.argv[1:]), "git": git_commit(), "machine": machine_info(),
+    return {"command": "python -m els bench " + " ".join(sys.argv[1:]), "git": git_commit(), "machine": machine_info(),
             "wall_seconds": time.perf_counter() - started, "model": model, "images": len(images), "k": k,
             "switch": switch, "schedule": schedule, "seeds": seeds, "rows": rows,
             "tiered_over_exact_k": rows["tiered"]["s_per_sample"] / base,
@@ -437,7 +437,7 @@ def _status_bytes(field: str) -> int:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m els.bench",
+    parser = argparse.ArgumentParser(prog="python -m els bench",
                                      description=__doc__.split("\n\n")[0].replace("``", ""))
     parser.add_argument("--images", type=int, default=6000, help="training images (default 6000)")
     parser.add_argument("--repeats", type=int, default=2, help="timed calls per measurement (best is kept)")

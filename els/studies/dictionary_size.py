@@ -25,17 +25,21 @@ import time
 from functools import partial
 from pathlib import Path
 
-from . import models, presets
-from .calibrate import Calibration
-from .evaluate import evaluate, read_rows, summarise
-from .matched import machine_for
-from .reproduce import RESULTS_BYTES, ModelSpec, calibrated, training_data, write_summary
-from .storage import read_timing, results_folder
+from .. import models
+from ..book import plotting
+from . import presets
+from ..calibrate import Calibration
+from ..evaluate import evaluate, read_rows, summarise
+from ..machines.matched import machine_for
+from .harness import RESULTS_BYTES, ModelSpec, calibrated, training_data, write_summary
+from ..storage import read_timing, results_folder
 
 #: dictionary sizes (training images the machines hold)
 SIZES = (125, 500, 1000, 2000, 4000)
 #: evaluation seeds: after the reproduction's calibration seeds (0-5), the same for every N
 SEEDS = tuple(range(6, 36))
+#: the folder under ``<results>/<model>/`` that holds this study (``harness.read_summaries(results, STAGE)``)
+STAGE = "dictionary"
 STAGES = ("fixed", "recalibrated")
 BATCH = 10  # seeds sampled together (rows are written per batch)
 
@@ -58,7 +62,7 @@ def dictionary_study(spec: ModelSpec, preset: str = "laptop", models_dir: Path =
     unknown = set(stages) - set(STAGES)
     if unknown:
         raise ValueError(f"unknown stages {sorted(unknown)}; choose from {STAGES}")
-    with results_folder(model_out / "dictionary", resume, force, need_bytes=RESULTS_BYTES) as here:
+    with results_folder(model_out / STAGE, resume, force, need_bytes=RESULTS_BYTES) as here:
         start = time.perf_counter()
         network = models.load(model_dir / "model.pt")
         fixed = {kind: Calibration.load(model_out / f"calibration_{kind}.json").schedule for kind in ("ELS", "LS")}
@@ -139,7 +143,7 @@ def whole_set_table(summaries: dict[str, dict], small: int = 500, large: int = 4
     where the study did not recalibrate) and of IS; then the CPU minutes of the reproduction at
     ``large``: both calibrations and every machine and the network on the study's seeds ("-"
     where a calibration was not timed)."""
-    from .artifacts import model_label
+    from ..book.plotting import model_label
 
     lines = ["| model | ELS r | ELS r^2 | ELS R^2 | LS r | LS R^2 | IS r | IS R^2 | minutes at N = "
              f"{large:,} | seeds |", "|---|---|---|---|---|---|---|---|---|---|"]
@@ -204,9 +208,9 @@ def still_to_run(summaries: dict[str, dict], models_dir: Path | None = None, lar
     calibrated at ``large`` images, in the reproduction's order (checkpoints in ``models_dir``,
     default the committed ones)."""
     from . import artifacts
-    from .reproduce import MODELS, paper_row
+    from .harness import MODELS, paper_row
 
-    return [artifacts.model_label(spec.name) for spec in MODELS
+    return [plotting.model_label(spec.name) for spec in MODELS
             if paper_row((models_dir or artifacts.path("models")) / spec.name)
             and calibrated_row(summaries.get(spec.name, {"sizes": {}}), large, "ELS") is None]
 

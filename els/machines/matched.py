@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from .machines import ELS, ES, IS, LS, Machine
+from .machine import ELS, ES, IS, LS, Machine
 from .pca_locality import PCALocality
 from .wiener import Wiener
 

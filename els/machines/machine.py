@@ -24,10 +24,11 @@ from dataclasses import dataclass
 
 import torch
 
-from .engine import DEFAULT_CHUNK_BYTES, chunk_length, softmax_average
-from .patches import PADDINGS, Dictionary, border_groups, gather_windows, pad, padded_positions, window_view
-from .same_location import Box, same_location_average
-from .schedule import alpha_bar, per_image
+from ..engine.softmax import DEFAULT_CHUNK_BYTES, chunk_length, softmax_average
+from ..engine.patches import PADDINGS, Dictionary, border_groups, gather_windows, pad, padded_positions, window_view
+from ..engine.same_location import Box, same_location_average
+from ..data import checked_label
+from ..schedule import alpha_bar, checked_t, eps_from_x0, noise_levels, per_image
 
 TRAIN_PATCHES = ("valid", "wrap")
 
@@ -158,14 +159,14 @@ class Machine:
         """
         if self.patch_size is None:
             raise ValueError(f"{type(self).__name__} compares whole images; top_patches needs LS or ELS")
-        x = self._checked_x(x_t)
+        x = self.checked_input(x_t)
         size = self._checked_patch_size(patch_size)
-        a, s2 = _noise_levels(t, len(x), self.dtype, self.device)
+        a, s2 = noise_levels(t, len(x), self.dtype, self.device)
         B, _, H, W = x.shape
         index = torch.empty(B, H * W, dtype=torch.long, device=self.device)
         position = torch.empty(B, H * W, 2, dtype=torch.long, device=self.device)
         weight = torch.empty(B, H * W, dtype=self.dtype, device=self.device)
-        for lab, rows in self._label_batches(label, len(x)):
+        for lab, rows in self.label_groups(label, len(x)):
             _, (index[rows], position[rows], weight[rows]) = self._posterior(
                 x[rows], a[rows], s2[rows], size, lab, top=True)
             if lab is not None:  # class-local image numbers to indices into self.images
@@ -184,10 +185,10 @@ class Machine:
     # ----- internals -----------------------------------------------------------------------
     def _denoise(self, x_t, t, label, scale):
         """:meth:`denoise` with a checked scale (patch size, threshold or None)."""
-        x = self._checked_x(x_t)
-        a, s2 = _noise_levels(t, len(x), self.dtype, self.device)
+        x = self.checked_input(x_t)
+        a, s2 = noise_levels(t, len(x), self.dtype, self.device)
         out = torch.empty_like(x)
-        for lab, rows in self._label_batches(label, len(x)):
+        for lab, rows in self.label_groups(label, len(x)):
             out[rows] = self._posterior(x[rows], a[rows], s2[rows], scale, lab, top=False)[0]
         return out.to(x_t.device)
 
@@ -195,7 +196,7 @@ class Machine:
         """Posterior mean (b, C, H, W) of ``x`` (b, C, H, W) with noise levels ``a``, ``s2``
         (b,), and with ``top``: (image (b, HW) within the label's images, window centre
         (b, HW, 2), weight (b, HW)) of each pixel's heaviest entry; else None."""
-        layout, dictionaries, images = self._dictionaries(size, label)
+        layout, dictionaries, images = self.dictionaries(size, label)
         b, C, H, W = x.shape
         kh, kw = layout.window
         Hp, Wp = layout.padded_size(H, W)
@@ -239,14 +240,16 @@ class Machine:
                 heaviest[2][:, positions] = acc.top_weight().view(b, m)  # coordinates is its centre's position
         return out, heaviest
 
-    def _dictionaries(self, size, label):
-        """(layout, dictionaries of its shared groups, the label's training images), cached."""
+    def dictionaries(self, size: int | None, label: int | None) -> tuple[Layout, list[Dictionary], torch.Tensor]:
+        """``(layout, dictionaries, images)`` for patch size ``size`` and class ``label``: the
+        machine's :class:`Layout`, one :class:`els.engine.Dictionary` per group of query pixels
+        that share one, and the class's training images (n, C, H, W). Cached (``cache_bytes``)."""
         key = (size, label)
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key][:3]
         layout = self.layout(size)
-        images = self._class_images(label)
+        images = self.class_images(label)
         N, C, H, W = images.shape
         kh, kw = layout.window
         Hp, Wp = layout.padded_size(H, W)
@@ -265,25 +268,21 @@ class Machine:
             self._cache.popitem(last=False)
         return layout, dictionaries, images
 
-    def _class_images(self, label):
+    def class_images(self, label: int | None) -> torch.Tensor:
+        """The training images (n, C, H, W) of class ``label``; all of them for None."""
         return self.images if label is None else self.images[self.labels == label]
 
-    def _label_batches(self, label, batch):
-        """Yield (label or None, rows (b,)) so each batch part uses one dictionary."""
+    def label_groups(self, label: int | torch.Tensor | None, batch: int) -> list[tuple[int | None, torch.Tensor]]:
+        """The rows of a batch of ``batch`` queries grouped by class: ``[(label or None, rows (b,))]``,
+        so each group uses one dictionary. ``label``: None, an int, or a (batch,) integer tensor;
+        a label the training set lacks, or labels on a machine built without them, is a ValueError."""
         everything = torch.arange(batch, device=self.device)
         if label is None:
             return [(None, everything)]
         if self.labels is None:
             raise ValueError("label given, but this machine was built without labels; "
                              "pass labels= to the constructor or label=None")
-        if isinstance(label, bool) or not isinstance(label, (int, torch.Tensor)):
-            raise TypeError(f"label must be an int or a (B,) integer tensor, got {type(label).__name__}")
-        if isinstance(label, int):
-            label = torch.full((batch,), label)
-        if label.dtype.is_floating_point or label.shape != (batch,):
-            raise ValueError(f"label must be an int or an integer tensor of shape ({batch},), "
-                             f"got {label.dtype} {tuple(label.shape)}")
-        label = label.to(self.device)
+        label = checked_label(label, batch).to(self.device)
         parts = []
         for value in torch.unique(label).tolist():
             if not (self.labels == value).any():
@@ -292,7 +291,9 @@ class Machine:
             parts.append((value, everything[label == value]))
         return parts
 
-    def _checked_x(self, x_t):
+    def checked_input(self, x_t: torch.Tensor) -> torch.Tensor:
+        """``x_t`` on the machine's device, after checking that it is a finite (B, C, H, W)
+        tensor of the machine's dtype and image shape; otherwise an error naming the fix."""
         if not torch.is_tensor(x_t):
             raise TypeError(f"x_t must be a torch.Tensor (B, C, H, W), got {type(x_t).__name__}")
         if x_t.dtype != self.dtype:
@@ -398,12 +399,12 @@ class ELS(Machine):
 
 # ----- checks and small helpers ----------------------------------------------------------------
 def implied_noise(x_t: torch.Tensor, t: float | torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
-    """The noise ``(x_t - sqrt(abar) x0) / sqrt(1 - abar)`` that a denoised estimate ``x0``
-    implies for ``x_t`` (both (B, C, H, W)) at time ``t``; undefined at t = 0."""
-    ab = per_image(alpha_bar(_checked_t(t, len(x_t))), x_t)
+    """The noise that a denoised estimate ``x0`` implies for ``x_t`` (both (B, C, H, W)) at time
+    ``t`` (:func:`els.schedule.eps_from_x0`); a ValueError at t = 0, where it is undefined."""
+    ab = per_image(alpha_bar(checked_t(t, len(x_t))), x_t)
     if (ab >= 1).any():
         raise ValueError("eps is undefined at t = 0 (no noise); use denoise() there")
-    return (x_t - ab.sqrt() * x0) / (1 - ab).sqrt()
+    return eps_from_x0(x_t, ab, x0)
 
 
 def checked_patch_size(size) -> int:
@@ -437,20 +438,3 @@ def _checked_labels(labels, n):
     if labels.shape != (n,):
         raise ValueError(f"labels must have shape ({n},) to match images, got {tuple(labels.shape)}")
     return labels
-
-
-def _checked_t(t, batch) -> torch.Tensor:
-    if isinstance(t, bool) or not (isinstance(t, (int, float)) or torch.is_tensor(t)):
-        raise TypeError(f"t must be a float or a (B,) tensor, got {type(t).__name__}")
-    t = torch.as_tensor(t, dtype=torch.float64).cpu()
-    if t.dim() > 1 or (t.dim() == 1 and len(t) != batch):
-        raise ValueError(f"t must be a float or a tensor of shape ({batch},), got shape {tuple(t.shape)}")
-    if not torch.isfinite(t).all() or (t < 0).any() or (t > 1).any():
-        raise ValueError(f"t must lie in [0, 1], got {t.tolist()}")
-    return t.expand(batch)
-
-
-def _noise_levels(t, batch, dtype, device):
-    """(a, s2) per image: sqrt(abar(t)) and 1 - abar(t), with s2 kept >= 1e-12 (t = 0 limit)."""
-    ab = alpha_bar(_checked_t(t, batch))
-    return ab.sqrt().to(device, dtype), (1 - ab).clamp(min=1e-12).to(device, dtype)

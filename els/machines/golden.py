@@ -20,7 +20,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .machines import Machine, _checked_t, _noise_levels, implied_noise
+from ..schedule import checked_t, noise_levels
+from .machine import Machine, implied_noise
 
 
 class GoldenSubset:
@@ -47,16 +48,26 @@ class GoldenSubset:
         self.generator = torch.Generator().manual_seed(seed)
         self.last_subsets: list[torch.Tensor] = []  # indices into machine.images, per sample of the last call
 
+    @property
+    def images(self) -> torch.Tensor:
+        """The machine's training images (N, C, H, W): the pool the golden subsets come from."""
+        return self.machine.images
+
+    @property
+    def labels(self) -> torch.Tensor | None:
+        """The machine's training labels (N,) or None."""
+        return self.machine.labels
+
     def denoise(self, x_t: torch.Tensor, t: float | torch.Tensor, label=None, **scale) -> torch.Tensor:
         """``x0_hat`` (B, C, H, W) of ``x_t`` (B, C, H, W): each sample by the machine
         restricted to its golden subset; ``label`` and ``scale`` as for the machine."""
         m = self.machine
-        x = m._checked_x(x_t)
-        a, s2 = _noise_levels(t, len(x), m.dtype, m.device)
-        ts = _checked_t(t, len(x))
+        x = m.checked_input(x_t)
+        a, s2 = noise_levels(t, len(x), m.dtype, m.device)
+        ts = checked_t(t, len(x))
         out = torch.empty_like(x)
         self.last_subsets = [None] * len(x)
-        for lab, rows in m._label_batches(label, len(x)):
+        for lab, rows in m.label_groups(label, len(x)):
             pool_index = (torch.arange(len(m.images), device=m.device) if lab is None
                           else torch.nonzero(m.labels.to(m.device) == lab).squeeze(1))
             for b in rows.tolist():

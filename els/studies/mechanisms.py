@@ -24,14 +24,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import data, models, presets
-from .calibrate import Calibration
-from .evaluate import along_trajectory, read_images
-from .matched import machine_for, network_facts
-from .reproduce import ModelSpec, training_data, write_summary
-from .reproduce import read_summaries as read_reproduced
+from .. import data, models
+from . import presets
+from ..calibrate import Calibration
+from ..evaluate import along_trajectory, read_images
+from ..machines.matched import machine_for, network_facts
+from .harness import RESULTS_BYTES, ModelSpec, read_summaries, training_data, write_summary
 from .standing import network_sensitivity
-from .storage import results_folder, save_atomic, write_atomic
+from ..storage import results_folder, save_atomic, write_atomic
 
 SEEDS = 30  # trajectories per model
 MACHINES = ("IS", "LS", "ELS")
@@ -39,9 +39,10 @@ MACHINES = ("IS", "LS", "ELS")
 #: has at least MIN_AREA pixels (single stray pixels are noise, not a stroke)
 LEVEL, MIN_AREA = 0.0, 3
 TEST_IMAGES = 200
-RESULTS_BYTES = 20_000_000  # free space asked for: a laptop model's results take about 0.5 MB
 
 
+#: the folder under ``<results>/<model>/`` that holds this study (``harness.read_summaries(results, STAGE)``)
+STAGE = "mechanisms"
 def components(images: torch.Tensor, level: float = LEVEL, min_area: int = MIN_AREA) -> torch.Tensor:
     """Spatial inconsistency, counted: the number of 8-connected foreground regions (pixels
     brighter than ``level`` in the channel mean) of at least ``min_area`` pixels in each image
@@ -104,7 +105,7 @@ def mechanisms_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path =
     if missing:
         raise FileNotFoundError(f"no {', '.join(missing)}: run python -m els reproduce and python -m els standing "
                                 f"for {spec.name} first")
-    with results_folder(model_out / "mechanisms", resume, force, need_bytes=RESULTS_BYTES) as here:
+    with results_folder(model_out / STAGE, resume, force, need_bytes=RESULTS_BYTES) as here:
         start = time.perf_counter()
         model_dir = models_dir / spec.name
         images, labels = training_data(model_dir, p.calibration_images)
@@ -152,7 +153,7 @@ def wrap_dictionary(spec: ModelSpec, preset: str = "laptop", models_dir: Path = 
     ``standing`` with the network at 150 steps. Writes ``samples.csv`` (the wrap machine's
     rows), ``summary.json`` (median r and R^2 of both, per-seed r of both) and
     ``manifest.json`` under ``<out>/<name>/wrap/``; the valid machine's rows are standing's."""
-    from .evaluate import evaluate, read_rows, summarise
+    from ..evaluate import evaluate, read_rows, summarise
 
     p = sizes or presets.get(preset).evaluation
     model_out, model_dir = out / spec.name, models_dir / spec.name
@@ -184,7 +185,3 @@ def wrap_dictionary(spec: ModelSpec, preset: str = "laptop", models_dir: Path = 
         return summary
 
 
-def read_summaries(results: Path) -> dict[str, dict]:
-    """``mechanisms/summary.json`` of every model under ``results``, by model name, in the
-    order of :data:`els.reproduce.MODELS`."""
-    return read_reproduced(results, "mechanisms")

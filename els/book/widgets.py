@@ -56,7 +56,7 @@ def slider_html(
     import matplotlib.pyplot as plt
     from matplotlib.animation import FuncAnimation
 
-    from .plotting import _title_height, caption_width, panel_grid, to_display
+    from .plotting import title_height, caption_width, panel_grid, to_display
 
     if not frames:
         raise ValueError("frames is empty: give at least one {value: images}")
@@ -69,7 +69,7 @@ def slider_html(
     if titles is not None and len(titles) != B:
         raise ValueError(f"got {len(titles)} titles for {B} images per frame")
     nrows, ncols, side = panel_grid(B, size, ncols or min(B, 8), min_size=caption_width(titles))  # fits the text width
-    extra = _title_height(titles)
+    extra = title_height(titles)
     fig, axes = plt.subplots(nrows, ncols, squeeze=False,
                              figsize=(side * ncols, (side + extra) * nrows + 0.6))
     artists = []

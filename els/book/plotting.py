@@ -14,10 +14,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .evaluate import agreement
-from .provenance import as_image_batch
+from ..evaluate import agreement
+from ..provenance import as_image_batch
 
 __all__ = [
+    "model_label",
     "TEXT_WIDTH",
     "MIN_FONTSIZE",
     "panel_grid",
@@ -38,7 +39,6 @@ __all__ = [
     "locality_figure",
     "along_trajectory_figure",
     "sensitivity_figure",
-    "Recorder",
 ]
 
 
@@ -54,6 +54,24 @@ CROP_PAD = 0.2
 
 
 # --------------------------------------------------------------------------- drawing helpers
+_LABEL_WORDS = {"fashion_mnist": "Fashion", "mnist": "MNIST", "cifar10": "CIFAR10", "resnet": "ResNet",
+                "unet": "UNet", "attention": "attention", "zeros": "", "circular": "circular"}
+
+
+def model_label(name: str) -> str:
+    """A short label for a committed model's folder name, for narrow table columns:
+    ``mnist_resnet_zeros`` -> ``MNIST ResNet`` (zero padding is the default and not named),
+    ``fashion_mnist_unet_zeros`` -> ``Fashion UNet``, ``mnist_resnet_circular`` -> ``MNIST
+    ResNet circular``. A name with a word it does not know is returned unchanged."""
+    words, rest = [], name.replace("fashion_mnist", "fashion-mnist")
+    for word in rest.split("_"):
+        word = word.replace("fashion-mnist", "fashion_mnist")
+        if word not in _LABEL_WORDS:
+            return name
+        words.append(_LABEL_WORDS[word])
+    return " ".join(w for w in words if w)
+
+
 def panel_grid(n: int, size: float, ncols: int | None = None, margin: float = 0.0,
                min_size: float = 0.0, width: float = TEXT_WIDTH - CROP_PAD) -> tuple[int, int, float]:
     """Lay ``n`` panels out in rows that fit the text width: returns ``(nrows, ncols, side)``.
@@ -94,7 +112,7 @@ def caption_width(captions: Sequence[str] | None, fontsize: float = 8) -> float:
     return max(_text_inches(c, fontsize) for c in captions) + 0.05 if captions else 0.0
 
 
-def _title_height(titles, fontsize: float = 8) -> float:
+def title_height(titles, fontsize: float = 8) -> float:
     """Height (inches) the tallest of ``titles`` needs above an image, 0 without titles."""
     titles = [t for t in (titles or []) if t]
     if not titles:
@@ -168,7 +186,7 @@ def show_images(
     if titles is not None and len(titles) != n:
         raise ValueError(f"got {len(titles)} titles for {n} images")
     nrows, ncols, side = panel_grid(n, size, ncols or min(n, 8), min_size=caption_width(titles))
-    extra = _title_height(titles)
+    extra = title_height(titles)
     fig, axes = _image_grid(nrows, ncols, (side * ncols, (side + extra) * nrows + (0.5 if title else 0.1)))
     for k, ax in enumerate(axes.flat):
         if k < n:
@@ -206,7 +224,7 @@ def show_rows(
     margin = max(_text_inches(label, label_size) for label in rows) + 0.25
     every_caption = [t for captions in titles.values() for t in captions]
     blocks, ncols, side = panel_grid(n, size, margin=margin, min_size=caption_width(every_caption))
-    extra = _title_height(every_caption)
+    extra = title_height(every_caption)
     height = (side + extra) * len(rows) * blocks + 0.15 * (blocks - 1) + (0.5 if title else 0.1)
     fig, axes = _image_grid(len(rows) * blocks, ncols, (side * ncols + margin, height))
     for b in range(blocks):
@@ -257,7 +275,7 @@ def show_sources(
     captions = ["sample", f"source of each pixel\n({n_sources} training images)",
                 *(f"train #{i}\n{int(counts[i])} px" for i in ranked)]
     nrows, ncols, side = panel_grid(len(captions), size, min_size=caption_width(captions, 9))
-    fig, axes = _image_grid(nrows, ncols, (side * ncols, (side + _title_height(captions, 9)) * nrows + (0.5 if title else 0.1)))
+    fig, axes = _image_grid(nrows, ncols, (side * ncols, (side + title_height(captions, 9)) * nrows + (0.5 if title else 0.1)))
     axes = axes.ravel()
     _imshow(axes[0], sample, captions[0], fontsize=9)
     axes[1].imshow(code.numpy(), cmap=cmap, vmin=-0.5, vmax=len(ranked) + 1.5, interpolation="nearest")
@@ -312,7 +330,7 @@ def show_patch_matches(
     sources = [(int(index[r, c]), tuple(int(x) for x in position[r, c])) for r, c in pixels]
     captions = ["sample", *(f"train #{j}\n({v}, {w}) \u2192 ({r}, {c})" for (j, (v, w)), (r, c) in zip(sources, pixels))]
     nrows, ncols, side = panel_grid(len(captions), size, min_size=caption_width(captions))
-    fig, axes = _image_grid(nrows, ncols, (side * ncols, (side + _title_height(captions, 9)) * nrows + (0.5 if title else 0.1)))
+    fig, axes = _image_grid(nrows, ncols, (side * ncols, (side + title_height(captions, 9)) * nrows + (0.5 if title else 0.1)))
     axes = axes.ravel()
     _imshow(axes[0], sample, "sample", fontsize=9)
     for k, ((r, c), (j, (v, w))) in enumerate(zip(pixels, sources)):
@@ -501,7 +519,6 @@ def along_trajectory_figure(summaries: Mapping[str, dict]):
     ``r_median``: machine -> median r per step, low noise first). Returns the figure."""
     import matplotlib.pyplot as plt
 
-    from .artifacts import model_label
 
     if not summaries:
         raise ValueError("summaries is empty")
@@ -531,7 +548,6 @@ def dictionary_size_figure(summaries: Mapping[str, dict], metric: str = "r"):
     dashed: P(t) recalibrated at each size. Returns the figure."""
     import matplotlib.pyplot as plt
 
-    from .artifacts import model_label
 
     if not summaries:
         raise ValueError("summaries is empty")
@@ -589,36 +605,6 @@ def sensitivity_figure(maps: Mapping[str, torch.Tensor], times: Sequence[float] 
                 axes[i, j].set_ylabel(label, fontsize=9)
         fig.colorbar(im, ax=axes[i].tolist(), label="log10 |gradient|", shrink=0.9)
     return fig
-
-
-# --------------------------------------------------------------------------- internals
-# --------------------------------------------------------------------------- trajectories
-class Recorder:
-    """Wrap a model (a machine or anything with ``eps``) so that :func:`els.sample` records
-    every DDIM step: ``times`` (t of each call), ``x_t`` and ``x0_hat`` (tensors on the CPU).
-
-    Example: ``rec = Recorder(els.IS(images)); els.sample(rec, noise)``; then
-    ``torch.stack(rec.x0_hat)`` is ``(steps, B, C, H, W)``.
-    """
-
-    def __init__(self, model):
-        self.model = model
-        self.times: list[float] = []
-        self.x_t: list[torch.Tensor] = []
-        self.x0_hat: list[torch.Tensor] = []
-
-    def denoise(self, x_t, t, label=None, **kwargs):
-        from .schedule import alpha_bar
-
-        if hasattr(self.model, "denoise"):
-            x0 = self.model.denoise(x_t, t, label=label, **kwargs)
-        else:
-            ab = float(alpha_bar(float(t)))
-            x0 = (x_t - (1 - ab) ** 0.5 * self.model.eps(x_t, t, label=label, **kwargs)) / ab ** 0.5
-        self.times.append(float(t))
-        self.x_t.append(x_t.detach().cpu().clone())
-        self.x0_hat.append(x0.detach().cpu().clone())
-        return x0
 
 
 def background_mask(x: torch.Tensor, patch_size: int, level: float = -0.9) -> torch.Tensor:

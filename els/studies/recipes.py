@@ -21,8 +21,9 @@ from typing import Any
 
 import torch
 
-from . import data, models, presets, storage, train
-from .provenance import nearest_summary
+from .. import data, models, storage, train
+from . import presets
+from ..provenance import nearest_summary
 
 
 @dataclass(frozen=True)

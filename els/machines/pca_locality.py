@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import torch
 
-from .machines import Machine
-from .same_location import same_location_average
+from .machine import Machine
+from ..engine.same_location import same_location_average
 from .wiener import Wiener
 
 MASKS = ("peers", "column")
@@ -95,7 +95,7 @@ class PCALocality(Wiener):
         return gain_mask(gain, checked_threshold(self.threshold if threshold is None else threshold), self.mask_rule)
 
     def _posterior(self, x, a, s2, threshold, label, top):
-        images = self._class_images(label)
+        images = self.class_images(label)
         out = torch.empty_like(x)
         for level in torch.unique(a).tolist():  # one mask per noise level in the batch
             rows = a == level

@@ -27,16 +27,16 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from . import models, presets
-from .calibrate import Calibration, calibrate
-from .evaluate import agreement, evaluate, peers_agreement, read_images, summarise
-from .matched import machine_for, network_facts
-from .pca_locality import MASKS, gain_mask, mask_width
-from .reproduce import ModelSpec, training_data, write_summary
-from .reproduce import read_summaries as read_reproduced
-from .sampling import classes_of, seeded_inputs, trajectory
-from .schedule import alpha_bar
-from .storage import results_folder, timing_path, write_atomic
+from .. import models
+from . import presets
+from ..calibrate import Calibration, calibrate
+from ..evaluate import agreement, evaluate, peers_agreement, read_images, summarise
+from ..machines.matched import machine_for, network_facts
+from ..machines.pca_locality import MASKS, gain_mask, mask_width
+from .harness import RESULTS_BYTES, ModelSpec, read_summaries, training_data, write_summary
+from ..sampling import classes_of, seeded_inputs, trajectory
+from ..schedule import alpha_bar, x0_from_eps
+from ..storage import results_folder, timing_path, write_atomic
 
 MACHINES = ("IS", "LS", "ELS", "Wiener", "PCALocality", "PCALocality (peers)")
 #: mask thresholds tried per step (0: every input for the column rule, the signed gain for the peers')
@@ -45,13 +45,14 @@ THRESHOLDS = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 PEERS_THRESHOLD = {"mnist": 0.005, "fashion_mnist": 0.005}
 STANDING_SEEDS = 40  # evaluation seeds per model (fewer when the preset has fewer)
 EVAL_BATCH = 20
-RESULTS_BYTES = 20_000_000  # free space asked for: a laptop model's comparison takes about 1.3 MB
 #: an input counts in a view's width when its influence on the centre output is at least this
 #: fraction of the largest influence
 WIDTH_FRACTION = 0.1
 MEAN_IMAGE = "mean training image"
 
 
+#: the folder under ``<results>/<model>/`` that holds this study (``harness.read_summaries(results, STAGE)``)
+STAGE = "standing"
 def stand_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = Path("artifacts/models"),
                 out: Path = Path("artifacts/results"), progress: bool = True,
                 sizes: presets.EvalPreset | None = None, command: str | None = None,
@@ -68,7 +69,7 @@ def stand_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = Path
             raise FileNotFoundError(f"no {path}: run python -m els reproduce --models {spec.name} first "
                                     "(this comparison reuses its calibrated P(t))")
         schedules[kind] = Calibration.load(path)
-    with results_folder(out / spec.name / "standing", resume, force, need_bytes=RESULTS_BYTES) as here:
+    with results_folder(out / spec.name / STAGE, resume, force, need_bytes=RESULTS_BYTES) as here:
         return _stand_into(here, spec, p, preset, models_dir, schedules, progress, command)
 
 
@@ -204,7 +205,7 @@ def locality_widths(network, machines: dict, els_calibration: Calibration, seeds
 def network_sensitivity(network, machine, seeds, steps, progress) -> torch.Tensor:
     """(steps, C, H, W): mean |d x0_hat[centre] / d x_t| over seeds, low noise first."""
     C, H, W = machine.images.shape[1:]
-    classes = classes_of(machine.labels) if network.conditional else None
+    classes = classes_of(machine.labels, network)
     noise, label = seeded_inputs(list(seeds), (C, H, W), classes)
     out = torch.zeros(steps, C, H, W, dtype=torch.float64)
     network.eval()
@@ -213,7 +214,7 @@ def network_sensitivity(network, machine, seeds, steps, progress) -> torch.Tenso
         x = x_t.clone().requires_grad_(True)
         ab = float(alpha_bar(t))
         eps = network(x, torch.full((len(x),), t), label=label)
-        x0 = (x - (1 - ab) ** 0.5 * eps) / ab ** 0.5
+        x0 = x0_from_eps(x, ab, eps)
         x0[:, :, H // 2, W // 2].sum().backward()  # samples are independent: one gradient each
         out[round(t * steps) - 1] = x.grad.abs().double().mean(0)
     return out
@@ -225,24 +226,18 @@ def _width(influence: torch.Tensor, fraction: float) -> float:
     return float((influence >= fraction * influence.max()).sum() / influence.shape[0]) ** 0.5
 
 
-def read_summaries(results: Path) -> dict[str, dict]:
-    """``standing/summary.json`` of every model under ``results``, by model name, in the
-    order of :data:`els.reproduce.MODELS`."""
-    return read_reproduced(results, "standing")
-
-
 #: the measures :func:`table` can show, with the heading of the table's first column
 PROTOCOLS = {"r": "median r", "R2": "median R^2", "peers": "mean R^2 on [0, 1]"}
 
 
 def table(summaries: dict[str, dict], protocol: str = "r") -> str:
     """Markdown table of one measure, one row per machine and one column per model (headed by
-    its short label, :func:`els.artifacts.model_label`), so that it fits the book's page.
+    its short label, :func:`els.book.plotting.model_label`), so that it fits the book's page.
     ``protocol``: ``"r"`` the median Pearson r over samples, ``"R2"`` the median R^2 (the
     book's protocol), ``"peers"`` the mean R^2 on [0, 1] clamped images (the follow-up papers'
     number). The last rows are chance levels: the mean training image as the prediction, and
     ELS with shuffled seeds (its sample for seed j against the network's for seed i != j)."""
-    from .artifacts import model_label
+    from ..book.plotting import model_label
 
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {list(PROTOCOLS)}, got {protocol!r}")

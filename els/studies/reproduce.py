@@ -18,68 +18,41 @@ from pathlib import Path
 
 import torch
 
-from . import artifacts, data, models, paper, plotting, presets
-from .calibrate import Calibration, calibrate, default_candidates
-from .evaluate import evaluate, summarise
-from .matched import machine_for, network_facts
-from .sampling import classes_of, sample, seeded_inputs
-from .storage import git_commit, machine_info, results_folder, timing_path, write_atomic
+from . import artifacts, paper, presets
+from .. import models
+from ..book import plotting
+from ..evaluate import evaluate, summarise
+from ..machines.matched import machine_for, network_facts
+from ..sampling import classes_of, sample, seeded_inputs
+from ..storage import results_folder, timing_path
+from .harness import RESULTS_BYTES, ModelSpec, calibrated, paper_row, training_data, write_summary
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """A committed checkpoint: ``artifacts/models/<name>/model.pt`` with its manifest, and the
-    training snapshots to evaluate too. Its dataset, architecture, padding and conditioning
-    are read from the checkpoint (:func:`els.matched.network_facts`), never entered again."""
-
-    name: str
-    snapshots: tuple[str, ...] = ()
-
-
-#: the committed laptop checkpoints
-MODELS = (
-    ModelSpec("mnist_resnet_zeros", ("15min",)),
-    ModelSpec("mnist_unet_zeros"),
-    ModelSpec("fashion_mnist_resnet_zeros", ("15min",)),
-    ModelSpec("fashion_mnist_unet_zeros"),
-    ModelSpec("mnist_resnet_circular"),
-    ModelSpec("mnist_attention_unet_zeros"),  # self-attention: the paper's limit case (chapter 9)
-    ModelSpec("fashion_mnist_attention_unet_zeros"),
-)
 SNAPSHOT_SEEDS = 30  # per training snapshot (fewer only when the preset has fewer)
 GALLERY_SEEDS = 8  # seeds shown in gallery.png
 EVAL_BATCH = 25  # seeds sampled together (larger products; results are written per batch)
-RESULTS_BYTES = 20_000_000  # free space asked for: a laptop model's results take about 2 MB
-
-
-def training_data(model_dir: Path, max_images: int | None = None):
-    """The training subset the network saw, from its manifest (images, labels or None)."""
-    info = json.loads((model_dir / "manifest.json").read_text())["dataset"]
-    images, labels = data.load(info["name"], "train", max_images=max_images or info.get("max_images"),
-                               seed=info.get("subset_seed", 0))
-    return images, (labels if info.get("conditional") else None)
 
 
 def reproduce_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = Path("artifacts/models"),
                     out: Path = Path("artifacts/results"), progress: bool = True,
                     sizes: presets.EvalPreset | None = None, command: str | None = None,
-                    resume: bool = False, force: bool = False) -> dict:
+                    resume: bool = False, force: bool = False, root: str | Path | None = None) -> dict:
     """Calibrate ELS and LS against one checkpoint, evaluate IS, LS, ELS (ours and, where
     published, the paper's schedule) and each snapshot; returns the summary. ``sizes``
     overrides the preset's evaluation sizes; ``command`` is recorded in ``manifest.json``
     (default: this function call). Results already in ``out/<name>`` are refused unless
     ``resume=True`` (finish and keep them: nothing computed is recomputed) or ``force=True``
-    (delete them and start again)."""
+    (delete them and start again). ``root``: the data cache the training images come from."""
     p = sizes or presets.get(preset).evaluation
     with results_folder(out / spec.name, resume, force, need_bytes=RESULTS_BYTES) as here:
-        return _reproduce_into(here, spec, p, preset, models_dir, progress, command)
+        return _reproduce_into(here, spec, p, preset, models_dir, progress, command, root)
 
 
 def _reproduce_into(out: Path, spec: ModelSpec, p: presets.EvalPreset, preset: str, models_dir: Path,
-                    progress: bool, command: str | None) -> dict:
+                    progress: bool, command: str | None, root: str | Path | None) -> dict:
     """``reproduce_model``'s work, writing into the held results folder ``out``."""
     model_dir = models_dir / spec.name
-    images, labels = training_data(model_dir, p.calibration_images)
+    images, labels = training_data(model_dir, p.calibration_images, root)
     network = models.load(model_dir / "model.pt")
     start = time.perf_counter()
     matched = partial(machine_for, model_dir)  # padding and labels as the network was trained
@@ -132,7 +105,7 @@ def gallery_samples(network, machines: dict, seeds, network_steps: int, steps: i
     -> ``(machine, schedule)``; ``steps`` steps), keyed by row label for
     :func:`els.plotting.gallery_figure`."""
     first = next(iter(machines.values()))[0]
-    classes = classes_of(first.labels) if getattr(network, "conditional", False) else None
+    classes = classes_of(first.labels, network)
     noise, labels = seeded_inputs(list(seeds), first.images.shape[1:], classes)
     noise = noise.to(first.images.dtype)
     rows = {f"network\n({network_steps} steps)": sample(network, noise, network_steps, label=labels).cpu()}
@@ -141,66 +114,9 @@ def gallery_samples(network, machines: dict, seeds, network_steps: int, steps: i
     return rows
 
 
-def write_summary(folder: Path, summary: dict, command: str, sizes: presets.EvalPreset, start: float,
-                  **extra) -> None:
-    """A stage's ``summary.json`` and its ``manifest.json`` (``command``, git commit, machine,
-    ``sizes``, when the run started and its wall seconds since ``start`` (a
-    ``time.perf_counter()`` value), ``extra``) in ``folder``; shared by every stage. A resumed
-    run keeps the manifests of the runs before it, oldest first, in ``earlier_runs``."""
-    write_atomic(folder / "summary.json", json.dumps(summary, indent=1))
-    elapsed = time.perf_counter() - start
-    started = datetime.fromtimestamp(time.time() - elapsed, timezone.utc)
-    manifest = {"command": command, "git": git_commit(), "machine": machine_info(), "sizes": asdict(sizes),
-                "started": started.isoformat(timespec="seconds"), "wall_seconds_last_run": elapsed, **extra}
-    manifest["earlier_runs"] = earlier_runs(folder / "manifest.json", started)
-    write_atomic(folder / "manifest.json", json.dumps(manifest, indent=1))
-
-
-def earlier_runs(path: Path, started: datetime) -> list[dict]:
-    """The runs before the one that ``started`` at this time, from the manifest at ``path``:
-    its ``earlier_runs``, plus the manifest itself unless it was written by this run (started
-    within 2 seconds of ``started``; a manifest without a start time is an earlier run's)."""
-    if not path.exists():
-        return []
-    previous = json.loads(path.read_text())
-    history = previous.pop("earlier_runs", [])
-    when = previous.get("started")
-    same_run = when is not None and abs((datetime.fromisoformat(when) - started).total_seconds()) < 2
-    return history if same_run else history + [previous]
-
-
-def read_summaries(results: Path, stage: str = "") -> dict[str, dict]:
-    """``<model>/<stage>/summary.json`` of every model under ``results`` (``stage`` "" for the
-    reproduction, or ``"standing"``, ``"mechanisms"``), by model name, in the order of
-    :data:`MODELS` (others after them)."""
-    pattern = "/".join(part for part in ("*", stage, "summary.json") if part)
-    found = {p.relative_to(results).parts[0]: json.loads(p.read_text()) for p in sorted(Path(results).glob(pattern))}
-    return {m.name: found[m.name] for m in MODELS if m.name in found} | found
-
-
-def calibrated(network, factory, images, labels, p: presets.EvalPreset, stem: Path, progress: bool) -> Calibration:
-    """Calibrate the machines ``factory(images, labels)`` build against ``network`` with the
-    sizes ``p`` asks for (candidates up to ``p.max_scale``), resuming from and saving to
-    ``<stem>.jsonl`` and ``<stem>.json``; shared by reproduce and the dictionary-size study."""
-    candidates = default_candidates(*images.shape[2:])
-    if p.max_scale:
-        candidates = [c for c in candidates if c <= p.max_scale]
-    result = calibrate(network, factory, (images, labels), candidates, seeds=p.calibration_seeds, steps=p.steps,
-                       out=stem.with_suffix(".jsonl"), batch_size=p.calibration_seeds, progress=progress)
-    result.save(stem.with_suffix(".json"))
-    return result
-
-
-def paper_row(model_dir: Path) -> paper.PaperRow | None:
-    """The paper's agreement row for the network whose checkpoint is in ``model_dir`` (by its
-    data, architecture, padding and conditioning), or None where the paper has no such row."""
-    facts = network_facts(model_dir)
-    return paper.agreement_row(facts["data"], facts["arch"], facts["padding"], facts["conditional"])
-
-
 def table(summaries: list[dict], network_steps: int = 150, models_dir: Path | None = None) -> str:
     """Markdown table: our medians (r and r^2) beside the paper's, one row per model (by its
-    short label, :func:`els.artifacts.model_label`; the networks' facts from their checkpoints
+    short label, :func:`els.book.plotting.model_label`; the networks' facts from their checkpoints
     in ``models_dir``, default the committed ones)."""
     lines = ["| model | ELS r (paper) | LS r (paper) | IS r (paper) | ELS r^2 | LS r^2 | IS r^2 | ELS > IS (paper) | n |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -216,7 +132,7 @@ def table(summaries: list[dict], network_steps: int = 150, models_dir: Path | No
 
         beats = agree.get("ELS", {}).get("beats_IS")
         lines.append(
-            f"| {artifacts.model_label(s['model'])} | {cell('ELS', 'r', ref and ref.ELS)} | {cell('LS', 'r', ref and ref.LS)} | "
+            f"| {plotting.model_label(s['model'])} | {cell('ELS', 'r', ref and ref.ELS)} | {cell('LS', 'r', ref and ref.LS)} | "
             f"{cell('IS', 'r', ref and ref.IS)} | {cell('ELS', 'r2')} | {cell('LS', 'r2')} | {cell('IS', 'r2')} | "
             f"{'-' if beats is None else f'{beats:.2f}'}{'' if ref is None else f' ({ref.beats_IS:.2f})'} | "
             f"{agree.get('ELS', {}).get('n', '-')} |")

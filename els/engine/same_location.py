@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .engine import OnlineSoftmax
+from .softmax import OnlineSoftmax
 from .patches import pad
 
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from . import models, paper, presets
-from .calibrate import Calibration
-from .evaluate import evaluate, read_rows, summarise
-from .matched import machine_for, network_facts
-from .reproduce import RESULTS_BYTES, ModelSpec, read_summaries as read_stage, training_data, write_summary
-from .storage import results_folder
+from .. import models
+from . import paper, presets
+from ..calibrate import Calibration
+from ..evaluate import evaluate, read_rows, summarise
+from ..machines.matched import machine_for, network_facts
+from .harness import RESULTS_BYTES, ModelSpec, training_data, write_summary
+from ..storage import results_folder
 
 #: seeds per row (the first of the evaluation seeds)
 HANDLING_SEEDS = 20
@@ -29,6 +30,8 @@ ROWS = {("calibrated", False): "ELS", ("paper", False): "ELS (paper schedule)",
         ("calibrated", True): "ELS (released)", ("paper", True): "ELS (paper schedule; released)"}
 
 
+#: the folder under ``<results>/<model>/`` that holds this study (``harness.read_summaries(results, STAGE)``)
+STAGE = "handling"
 def handling_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = Path("artifacts/models"),
                    out: Path = Path("artifacts/results"), sizes: presets.EvalPreset | None = None,
                    progress: bool = True, command: str | None = None, resume: bool = False,
@@ -53,7 +56,7 @@ def handling_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = P
     reproduced = [r for r in read_rows(model_out / "samples.csv") if r["network_steps"] == k and r["seed"] in seeds]
     covered = {name for name in ROWS.values() if {r["seed"] for r in reproduced if r["machine"] == name} == set(seeds)}
     reproduced = [r for r in reproduced if r["machine"] in covered]
-    with results_folder(model_out / "handling", resume, force, need_bytes=RESULTS_BYTES) as here:
+    with results_folder(model_out / STAGE, resume, force, need_bytes=RESULTS_BYTES) as here:
         start = time.perf_counter()
         images, labels = training_data(model_dir, p.calibration_images)
         network = models.load(model_dir / "model.pt")
@@ -82,16 +85,10 @@ def published_schedule(model_dir: Path, steps: int) -> list[int] | None:
     return published if published is not None and len(published) == steps else None
 
 
-def read_summaries(results: Path) -> dict[str, dict]:
-    """``handling/summary.json`` of every model under ``results``, by model name, in the order
-    of :data:`els.reproduce.MODELS`."""
-    return read_stage(results, "handling")
-
-
 def table(summaries: dict[str, dict], metric: str = "r") -> str:
     """Markdown table of median ``metric`` ("r" or "R2") against the network: one row per
     model (short label), one column per schedule and grid (:data:`ROWS`), and the seed count."""
-    from .artifacts import model_label
+    from ..book.plotting import model_label
 
     lines = ["| model | ELS, our schedule: our grid | released | ELS, paper's schedule: our grid | released | n |",
              "|---|---|---|---|---|---|"]

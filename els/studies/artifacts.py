@@ -20,7 +20,7 @@ def root() -> Path:
     """The artifacts folder (it may not exist: see :func:`path`)."""
     if os.environ.get("ELS_ARTIFACTS"):
         return Path(os.environ["ELS_ARTIFACTS"])
-    return Path(__file__).resolve().parents[1] / "artifacts"
+    return Path(__file__).resolve().parents[2] / "artifacts"
 
 
 def path(*parts: str, required: bool = True) -> Path:
@@ -32,21 +32,3 @@ def path(*parts: str, required: bool = True) -> Path:
             f"{p} does not exist. The committed artifacts come with a clone of the book's repository "
             f"(or set ELS_ARTIFACTS to its artifacts folder); to recompute: {how}")
     return p
-
-
-_LABEL_WORDS = {"fashion_mnist": "Fashion", "mnist": "MNIST", "cifar10": "CIFAR10", "resnet": "ResNet",
-                "unet": "UNet", "attention": "attention", "zeros": "", "circular": "circular"}
-
-
-def model_label(name: str) -> str:
-    """A short label for a committed model's folder name, for narrow table columns:
-    ``mnist_resnet_zeros`` -> ``MNIST ResNet`` (zero padding is the default and not named),
-    ``fashion_mnist_unet_zeros`` -> ``Fashion UNet``, ``mnist_resnet_circular`` -> ``MNIST
-    ResNet circular``. A name with a word it does not know is returned unchanged."""
-    words, rest = [], name.replace("fashion_mnist", "fashion-mnist")
-    for word in rest.split("_"):
-        word = word.replace("fashion-mnist", "fashion_mnist")
-        if word not in _LABEL_WORDS:
-            return name
-        words.append(_LABEL_WORDS[word])
-    return " ".join(w for w in words if w)

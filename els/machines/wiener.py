@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import torch
 
-from .machines import Machine
-from .schedule import alpha_bar
+from .machine import Machine
+from ..schedule import alpha_bar
 
 
 class Wiener(Machine):
@@ -66,7 +66,7 @@ class Wiener(Machine):
         """(mean (D,), eigenvectors (D, D), eigenvalues (D,) >= 0) of the label's images: the
         first two in the machine's dtype, the eigenvalues in float64. Cached per label."""
         if label not in self._statistics_of:
-            images = self._class_images(label).flatten(1).to(torch.float64)
+            images = self.class_images(label).flatten(1).to(torch.float64)
             mu = images.mean(0)
             centred = images - mu
             lam, basis = torch.linalg.eigh(centred.T @ centred / max(1, len(images) - 1))

@@ -10,14 +10,15 @@ may lack, and the patches are small, so the whole training set costs little ther
 :class:`Tiered` uses the machine restricted to ``k`` training images (class-balanced when the
 machine has labels) for ``t > switch`` and the machine itself for ``t <= switch``. It is an
 approximation: its error against the exact machine is measured, not bounded (``python -m
-els.bench --tiered``).
+els bench --tiered``).
 """
 from __future__ import annotations
 
 import torch
 
-from .data import balanced_subset
-from .machines import Machine, _checked_t, implied_noise
+from ..data import balanced_subset
+from ..schedule import checked_t
+from .machine import Machine, implied_noise
 
 
 class Tiered:
@@ -40,12 +41,21 @@ class Tiered:
         self.subset = balanced_subset(labels, k, seed)  # indices into machine.images, sorted
         self.machine, self.coarse, self.switch = machine, machine.restricted(self.subset), float(switch)
         self.scale_name = machine.scale_name
-        self.images, self.labels = machine.images, machine.labels  # for samplers that read them
+
+    @property
+    def images(self) -> torch.Tensor:
+        """The machine's training images (N, C, H, W), all of them."""
+        return self.machine.images
+
+    @property
+    def labels(self) -> torch.Tensor | None:
+        """The machine's training labels (N,) or None."""
+        return self.machine.labels
 
     def denoise(self, x_t: torch.Tensor, t: float | torch.Tensor, label=None, **scale) -> torch.Tensor:
         """``x0_hat`` (B, C, H, W) of ``x_t`` (B, C, H, W) at ``t`` (float or (B,)): rows with
         ``t > switch`` by the subset machine, the others by the whole one."""
-        ts = _checked_t(t, len(x_t))
+        ts = checked_t(t, len(x_t))
         high = ts > self.switch
         if high.all() or not high.any():
             chosen = self.coarse if high.all() else self.machine

@@ -12,10 +12,10 @@ Tested end to end at the ``smoke`` preset on synthetic batches in that format
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from . import data, reproduce
+from .. import data
+from . import harness, reproduce
 
 ARCHS = ("resnet", "unet")
 
@@ -31,21 +31,15 @@ def reproduce_cifar10(preset: str = "paper", max_minutes: float | None = None, r
     """Train or resume each of ``archs`` on CIFAR10 at ``preset`` (at most ``max_minutes`` of
     training per network, counted across resumes; default the preset's budget), then
     reproduce its row; returns the summaries. ``root``: a folder of CIFAR10 python batches
-    (offline), used as the data cache of this process (``ELS_DATA``). Results already in
+    (offline), also the data cache of the training runs. Results already in
     ``out`` are refused unless ``resume`` or ``force`` (as for ``reproduce``)."""
-    from .__main__ import build_parser
-
     if root is not None:
-        data.load_raw("cifar10", "train", root=root)  # fills the cache in root from the batches there
-        os.environ["ELS_DATA"] = str(root)
+        data.load_raw("cifar10", "train", root=root)  # checks the batches there and fills the cache in root
     for arch in archs:
-        argv = ["train", "--dataset", "cifar10", "--arch", arch, "--conditional", "--preset", preset,
-                "--out", str(Path(models_dir) / model_name(arch)), "--resume"]
-        argv += ["--max-minutes", str(max_minutes)] if max_minutes is not None else []
-        argv += [] if progress else ["--no-progress"]
-        args = build_parser().parse_args(argv)
-        args.func(args)
-    return [reproduce.reproduce_model(reproduce.ModelSpec(model_name(arch)), preset, Path(models_dir), Path(out),
-                                      progress=progress, resume=resume, force=force,
-                                      command=f"els.colour.reproduce_cifar10(preset={preset!r})")
+        harness.train_network("cifar10", arch, Path(models_dir) / model_name(arch), conditional=True, preset=preset,
+                              root=root, max_minutes=max_minutes, resume=True, progress=progress,
+                              command=f"els.studies.colour.reproduce_cifar10(preset={preset!r})")
+    return [reproduce.reproduce_model(harness.ModelSpec(model_name(arch)), preset, Path(models_dir), Path(out),
+                                      progress=progress, resume=resume, force=force, root=root,
+                                      command=f"els.studies.colour.reproduce_cifar10(preset={preset!r})")
             for arch in archs]
