@@ -122,7 +122,8 @@ print("training set", tuple(images.shape))
 machine = els.IS(images)
 noise = torch.randn(SIZES["n_samples"], *images.shape[1:],
                     generator=torch.Generator().manual_seed(0))
-samples = els.sample(machine, noise, steps=SIZES["steps"], progress=True)
+trajectory = []  # every DDIM step: t, x_t, x0_hat, eps_hat
+samples = els.sample(machine, noise, steps=SIZES["steps"], progress=True, callback=trajectory.append)
 
 dist, index = els.provenance.nearest_neighbours(samples, images)
 test_images, _ = els.data.load("mnist", split="test", max_images=32, seed=0,
@@ -146,7 +147,7 @@ fig = els.book.plotting.show_rows(
 # %% [markdown]
 # ## The softmax collapses onto one image
 #
-# The recorder kept $x_t$ at every DDIM step, so we can evaluate the weights $w_j$ along each
+# The trajectory kept $x_t$ at every DDIM step, so we can evaluate the weights $w_j$ along each
 # trajectory. Two summaries: the largest weight $\max_j w_j$, and the effective number of
 # images in the average, $1 / \sum_j w_j^2$ (equal to $N$ for uniform weights and to 1 for a
 # one-hot vector).
@@ -160,17 +161,17 @@ def is_weights(x_t, t):
     return torch.softmax(-d2 / (2 * (1 - ab)), dim=1)
 
 
-w = [is_weights(x, t) for x, t in zip(recorder.x_t, recorder.times)]
+w = [is_weights(step.x_t, step.t) for step in trajectory]
 max_weight = torch.stack([wi.max(1).values for wi in w])          # (steps, B)
 effective = torch.stack([1 / wi.pow(2).sum(1) for wi in w])       # (steps, B)
 
 # %% mystnb={"figure": {"caption": "Along each DDIM trajectory of the ideal score machine, the largest softmax weight rises to 1 and the effective number of training images in the average falls from N to 1.", "name": "fig-is-collapse"}}
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(els.book.plotting.TEXT_WIDTH, 3.4))
-ax1.plot(recorder.times, max_weight, color="C0", alpha=0.6)
+ax1.plot([step.t for step in trajectory], max_weight, color="C0", alpha=0.6)
 ax1.set(xlabel="diffusion time t (dimensionless)",
         ylabel=r"largest weight $\mathrm{max}_j\, w_j$",
         title="Largest posterior weight")
-ax2.semilogy(recorder.times, effective, color="C1", alpha=0.6)
+ax2.semilogy([step.t for step in trajectory], effective, color="C1", alpha=0.6)
 ax2.axhline(len(images), color="gray", ls="--", lw=1)
 ax2.text(0.97, 0.9, f"N = {len(images)}", ha="right", transform=ax2.transAxes)
 ax2.set(xlabel="diffusion time t (dimensionless)",
@@ -192,9 +193,9 @@ fig.tight_layout()
 
 # %% mystnb={"figure": {"caption": "The ideal score's estimate of the clean image at six steps of two trajectories: an average of many digits early, a single training digit late.", "name": "fig-is-x0"}}
 picks = torch.linspace(0, SIZES["steps"] - 1, 6).round().long().tolist()
-rows = {f"sample {b}": torch.stack([recorder.x0_hat[k][b] for k in picks])
+rows = {f"sample {b}": torch.stack([trajectory[k].x0_hat[b] for k in picks])
         for b in range(2)}
-captions = [f"t = {recorder.times[k]:.2f}" for k in picks]
+captions = [f"t = {trajectory[k].t:.2f}" for k in picks]
 fig = els.book.plotting.show_rows(rows, titles={"sample 0": captions},
                              title=r"Estimate $\hat{x}_0$ along two trajectories")
 

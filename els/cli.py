@@ -11,6 +11,7 @@
     python -m els handling --preset laptop [--models NAME ...]   # after reproduce
     python -m els dictionary --models NAME ... [--sizes N ...] [--stages fixed recalibrated]
     python -m els cifar10 --preset paper [--max-minutes M] [--root FOLDER]  # colour rows, for a GPU
+    python -m els memorisation [--models NAME ...]              # after scripts/train_memorisation.sh
     python -m els bench [--images 6000]
 
 New commands: write ``add_<name>(subparsers)`` that sets ``func`` and list it in ``COMMANDS``.
@@ -308,6 +309,45 @@ def run_cifar10(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- memorisation
+def add_memorisation(sub: argparse._SubParsersAction) -> None:
+    from .studies import memorisation, presets
+
+    p = command(sub, "memorisation", help="copy or create: copy share and agreement with IS, LS and ELS of the "
+                                          "networks trained on few images (after scripts/train_memorisation.sh)")
+    p.add_argument("--preset", default="laptop", choices=list(presets.PRESETS), help=PRESET_HELP)
+    p.add_argument("--models", nargs="*", default=None,
+                   help="network names, e.g. mnist_unet_n16 (default: every network in --models-dir)")
+    p.add_argument("--models-dir", default=None,
+                   help="folder of the networks (default: the committed artifacts/models/memorisation)")
+    p.add_argument("--out", default=None, help="results folder (default: the committed artifacts/results/memorisation)")
+    p.add_argument("--seeds", type=int, default=memorisation.SEEDS, help="evaluation seeds per network (default: %(default)s)")
+    p.add_argument("--resume", action="store_true", help="continue the results already in --out")
+    p.add_argument("--force", action="store_true", help="delete the results already in --out and start again")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
+    p.set_defaults(func=run_memorisation)
+
+
+def run_memorisation(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .studies import artifacts, memorisation
+
+    models_dir = Path(args.models_dir) if args.models_dir else artifacts.path("models", memorisation.STAGE)
+    names = args.models or memorisation.model_names(models_dir)
+    missing = [n for n in names if not (models_dir / n / "model.pt").exists()]
+    if missing:
+        raise FileNotFoundError(f"no trained network {', '.join(missing)} in {models_dir}; train it with "
+                                "bash scripts/train_memorisation.sh")
+    for name in names:
+        s = memorisation.memorisation_model(name, args.preset, models_dir, Path(args.out) if args.out else None,
+                                            seeds=args.seeds, progress=not args.no_progress, command=_command_line(),
+                                            resume=args.resume, force=args.force)
+        print(f"{name}: copies {s['copy_rate']:.0%}; median r IS {s['median_r']['IS']:.2f}, "
+              f"LS {s['median_r']['LS']:.2f}, ELS {s['median_r']['ELS']:.2f}")
+    return 0
+
+
 # --------------------------------------------------------------------------- bench
 def add_bench(sub: argparse._SubParsersAction) -> None:
     p = command(sub, "bench", help="engine benchmark (python -m els bench --help lists its options)")
@@ -333,6 +373,7 @@ COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
     "handling": add_handling,
     "dictionary": add_dictionary,
     "cifar10": add_cifar10,
+    "memorisation": add_memorisation,
     "bench": add_bench,
 }
 

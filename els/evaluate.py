@@ -2,8 +2,10 @@
 
 Every sample is scored by Pearson ``r`` between the machine's and the network's final images
 (all pixels and channels, mean-centred), ``r2 = r**2``, the coefficient of determination
-``R2 = 1 - SS_res / SS_tot`` of the machine predicting the network, and the MSE. Rows are
-appended to a CSV one batch of seeds at a time, so an interrupted run resumes.
+``R2 = 1 - SS_res / SS_tot`` of the machine predicting the network, and the MSE
+(:func:`agreement`, a pure function of two tensors). :func:`sample_together` draws the images
+from the same seeds, :func:`score` turns them into rows, and :func:`evaluate` runs both a batch
+of seeds at a time, appending rows to a CSV so that an interrupted run resumes.
 
 Note (book appendix, §A.6): the paper's tables are headed r^2 but its evaluation code computes plain
 Pearson r; our summaries report both.
@@ -57,6 +59,47 @@ def peers_agreement(prediction: torch.Tensor, target: torch.Tensor) -> dict[str,
     return {"R2": 1 - ss_res / (y.shape[1] * var), "mse": ss_res / y.shape[1]}
 
 
+def sample_together(network, machines: Mapping[str, tuple[object, Sequence[int] | None]], seeds: Sequence[int],
+                    steps: int = 20, network_steps: Sequence[int] = (20, 150), released: bool = False,
+                    clip: bool = False, timing: dict | None = None) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+    """Final images of ``network`` (``network@<k>`` for each of ``network_steps``) and of every
+    machine (``machines``: name -> (machine, scales or None), ``steps`` DDIM steps) from the same
+    seeded noise and labels (:func:`els.sampling.seeded_inputs`): ``({name: (S, C, H, W)}, labels
+    (S,) or None)``, tensors on the CPU. ``released``: the machines under the released code's
+    handling; ``clip``: every model under the clipped sampler (:func:`els.sampling.sample`).
+    ``timing``: a dict that accumulates ``{name: {"seconds", "samples"}}``."""
+    first, classes = _first_machine_and_classes(network, machines)
+    noise, labels = seeded_inputs(list(seeds), first.images.shape[1:], classes)
+    noise = noise.to(first.images.dtype)
+    timing = {} if timing is None else timing
+    outputs = {}
+    for k in network_steps:
+        outputs[f"network@{k}"] = _timed(timing, f"network@{k}", len(noise),
+                                         lambda: sample(network, noise, k, label=labels, clip=clip)).cpu()
+    for name, (machine, scales) in machines.items():
+        outputs[name] = _timed(timing, name, len(noise), lambda: sample(machine, noise, steps, scales, label=labels,
+                                                                        released=released, clip=clip)).cpu()
+    return outputs, labels
+
+
+def score(outputs: Mapping[str, torch.Tensor], seeds: Sequence[int], labels: torch.Tensor | None,
+          network_steps: Sequence[int] = (20, 150)) -> list[dict]:
+    """Rows (see ``COLUMNS``) scoring every machine's images in ``outputs`` (name -> (S, C, H, W),
+    one image per seed in ``seeds``) against each network run ``network@<k>``, by
+    :func:`agreement`. Pure: tensors in, rows out."""
+    rows = []
+    for k in network_steps:
+        target = outputs[f"network@{k}"]
+        for name, images in outputs.items():
+            if name.startswith("network@"):
+                continue
+            scores = agreement(images, target)
+            for j, seed in enumerate(seeds):
+                rows.append({"seed": seed, "label": None if labels is None else int(labels[j]), "network_steps": k,
+                             "machine": name, **{m: float(scores[m][j]) for m in METRICS}})
+    return rows
+
+
 def evaluate(
     network,
     machines: Mapping[str, tuple[object, Sequence[int] | None]],
@@ -68,11 +111,14 @@ def evaluate(
     progress: bool = True,
     images_out: str | Path | None = None,
     released: bool = False,
+    clip: bool = False,
 ) -> list[dict]:
     """Sample ``network`` (with each of ``network_steps``) and every machine (with ``steps`` and
-    its schedule) from the same seeded noise and labels, and score each machine against each
-    network run. ``released=True`` samples the machines (not the network) under the paper's
-    released code's handling (:func:`els.sampling.sample`).
+    its schedule) from the same seeded noise and labels (:func:`sample_together`), and score
+    each machine against each network run (:func:`score`), a batch of seeds at a time.
+    ``released=True`` samples the machines (not the network) under the paper's released code's
+    handling; ``clip=True`` samples every model with the clipped sampler
+    (:func:`els.sampling.sample`).
 
     machines: name -> (machine, scales or None); the first machine's training images give the
     image shape, and its labels the classes when the network is class-conditional.
@@ -88,7 +134,7 @@ def evaluate(
     if out is not None and unwritable:
         raise ValueError(f"machine names are written to a CSV and may not contain commas, quotes or line breaks: "
                          f"{unwritable}; use parentheses or semicolons")
-    first, classes = _first_machine_and_classes(network, machines)
+    _first_machine_and_classes(network, machines)  # a conditional network without labels fails before any work
     rows = _complete_rows(out, {(k, name) for k in network_steps for name in machines})
     timing = read_timing(out, {})
     done = {row["seed"] for row in rows}
@@ -96,27 +142,11 @@ def evaluate(
     bar = tqdm(total=len(todo), desc="evaluate", disable=not progress)
     for start in range(0, len(todo), batch_size):
         batch = todo[start:start + batch_size]
-        noise, labels = seeded_inputs(batch, first.images.shape[1:], classes)
-        noise = noise.to(first.images.dtype)
-        outputs = {}
-        for k in network_steps:
-            outputs[f"network@{k}"] = _timed(timing, f"network@{k}", len(batch),
-                                             lambda: sample(network, noise, k, label=labels))
-        for name, (machine, scales) in machines.items():
-            outputs[name] = _timed(timing, name, len(batch),
-                                   lambda: sample(machine, noise, steps, scales, label=labels, released=released))
-        new = []
-        for k in network_steps:
-            target = outputs[f"network@{k}"].cpu()
-            for name in machines:
-                scores = agreement(outputs[name].cpu(), target)
-                for j, seed in enumerate(batch):
-                    new.append({"seed": seed, "label": None if labels is None else int(labels[j]),
-                                "network_steps": k, "machine": name,
-                                **{m: float(scores[m][j]) for m in METRICS}})
+        outputs, labels = sample_together(network, machines, batch, steps, network_steps, released, clip, timing)
+        new = score(outputs, batch, labels, network_steps)
         rows += new
         if images_out is not None:  # before the rows: a seed with rows always has its images
-            _add_images(images_out, batch, labels, {k: v.cpu() for k, v in outputs.items()})
+            _add_images(images_out, batch, labels, outputs)
         if out:
             for row in sorted(new, key=lambda r: r["seed"]):  # one seed's rows together
                 append_line(out, _format(row))

@@ -13,7 +13,7 @@ import torch
 from .engine.patches import gather_windows
 
 
-__all__ = ["nearest_neighbours", "nearest_translates", "patch_sources", "nearest_summary"]
+__all__ = ["nearest_neighbours", "nearest_two", "copies", "nearest_translates", "patch_sources", "nearest_summary"]
 
 
 def nearest_neighbours(samples: torch.Tensor, images: torch.Tensor, chunk: int = 4096):
@@ -31,6 +31,32 @@ def nearest_neighbours(samples: torch.Tensor, images: torch.Tensor, chunk: int =
         better = value < best
         best[better], index[better] = value[better], arg[better] + start
     return best.clamp(min=0).sqrt(), index
+
+
+def nearest_two(samples: torch.Tensor, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For each sample, its nearest and second-nearest training images (Euclidean, all pixels
+    and channels; ``images`` needs at least two). Returns ``(d1 (B,), d2 (B,), index (B,))``:
+    the two distances, float64, and the index of the nearest image."""
+    samples, images = as_image_batch(samples).double(), as_image_batch(images).double()
+    check_same_shape(samples, images)
+    if len(images) < 2:
+        raise ValueError(f"nearest_two needs at least two training images, got {len(images)}")
+    d = torch.cdist(samples.flatten(1), images.flatten(1))
+    two = d.topk(2, dim=1, largest=False)
+    return two.values[:, 0], two.values[:, 1], two.indices[:, 0]
+
+
+#: a sample copies its nearest training image when it is at most this fraction of the distance
+#: to the second nearest (Yoon et al. 2023 use 1/3 for "memorised")
+COPY_RATIO = 1 / 3
+
+
+def copies(samples: torch.Tensor, images: torch.Tensor, ratio: float = COPY_RATIO) -> tuple[torch.Tensor, torch.Tensor]:
+    """Which samples copy a training image: ``d1 <= ratio * d2`` (:func:`nearest_two`), i.e. the
+    sample is far closer to one training image than to any other. Returns ``(copied (B,) bool,
+    index (B,))``, the index of the nearest training image."""
+    d1, d2, index = nearest_two(samples, images)
+    return d1 <= ratio * d2, index
 
 
 def nearest_translates(samples: torch.Tensor, images: torch.Tensor, chunk: int = 256):

@@ -101,92 +101,124 @@ def train(model: models.DiffusionNet, images: torch.Tensor, labels: torch.Tensor
                               "resume=True (--resume), replace it with force=True (--force), or choose a new folder")
     need = CHECKPOINT_BYTES_PER_PARAMETER * sum(w.numel() for w in model.parameters()) + 5_000_000
     with claimed_folder(out, need) if out is not None else nullcontext():  # writable, room, ours alone
+        run = _Run.start(model, images, labels, batch_size=batch_size, lr=lr, lr_decay=lr_decay,
+                         warmup_steps=warmup_steps, ema=ema, seed=seed, out=out, resume=resume, device=device)
+        losses = run.loop(steps, max_minutes * 60 if max_minutes is not None else math.inf, checkpoint_every,
+                          checkpoint_minutes, progress)
+        export = run.ema_model if run.ema_model is not None else model
+        export.eval()
+        result = TrainResult(model=export, step=run.state["step"], images_seen=run.state["images_seen"],
+                             loss=_debias(run.state["loss_avg"], run.state["step"]), wall_seconds=run.state["elapsed"],
+                             out_dir=out, losses=losses)
+        if out is not None:
+            result.manifest = _export(result, images, run.config, data_info, command, device, seed,
+                                      n_samples, sample_steps, steps, max_minutes)
+        return result
+
+
+@dataclass
+class _Run:
+    """One training run's state: the network, its EMA copy, the optimiser, the noise generator,
+    the counters (``state``: step, elapsed seconds, loss average, images seen) and the settings
+    a checkpoint must match (``config``)."""
+
+    model: models.DiffusionNet
+    ema_model: torch.nn.Module | None
+    opt: torch.optim.Optimizer
+    gen: torch.Generator
+    data: torch.Tensor
+    lab: torch.Tensor | None
+    batch_size: int
+    schedule: tuple[float, float, int]          # lr, lr_decay, warmup_steps
+    ema: float | None
+    seed: int
+    config: dict
+    state: dict
+    checkpoint_path: Path | None
+
+    @classmethod
+    def start(cls, model, images, labels, *, batch_size, lr, lr_decay, warmup_steps, ema, seed, out, resume,
+              device) -> "_Run":
+        """A new run, or the one saved in ``out`` (``resume``): same weights, optimiser,
+        generator and counters as when its checkpoint was written."""
         model.to(device).train()
         data = images.to(device, torch.float32)
         lab = labels.to(device).long() if (labels is not None and model.conditional) else None
-        n = len(data)
-        run_config = {"model": model.config, "batch_size": batch_size, "lr": lr, "lr_decay": lr_decay,
-                      "warmup_steps": warmup_steps, "ema": ema, "seed": seed, "n_images": n,
-                      "data_checksum": _checksum(images, labels if model.conditional else None)}
-
+        config = {"model": model.config, "batch_size": batch_size, "lr": lr, "lr_decay": lr_decay,
+                  "warmup_steps": warmup_steps, "ema": ema, "seed": seed, "n_images": len(data),
+                  "data_checksum": _checksum(images, labels if model.conditional else None)}
         opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
         ema_model = _ema_copy(model) if ema is not None else None
         gen = torch.Generator().manual_seed(seed)
         state = {"step": 0, "elapsed": 0.0, "loss_avg": 0.0, "images_seen": 0}
-
-        ckpt_path = out / CHECKPOINT if out is not None else None
-        if resume and ckpt_path.is_file():
-            state = _load_checkpoint(ckpt_path, model, ema_model, opt, gen, run_config, device)
-            print(f"els.train: resuming {ckpt_path} at step {state['step']} "
+        path = out / CHECKPOINT if out is not None else None
+        if resume and path.is_file():
+            state = _load_checkpoint(path, model, ema_model, opt, gen, config, device)
+            print(f"els.train: resuming {path} at step {state['step']} "
                   f"({state['elapsed'] / 60:.1f} min trained so far)")
         elif resume:
             print(f"els.train: no checkpoint in {out}; starting a new run")
+        return cls(model, ema_model, opt, gen, data, lab, batch_size, (lr, lr_decay, warmup_steps), ema, seed,
+                   config, state, path)
 
-        budget_s = max_minutes * 60 if max_minutes is not None else math.inf
-        total = steps if steps is not None else None
-        b = min(batch_size, n)
-        per_epoch = max(1, n // b)
-        perm_epoch, perm = -1, None
+    def checkpoint(self) -> None:
+        """Write the checkpoint (when the run has a folder)."""
+        if self.checkpoint_path is not None:
+            _save_checkpoint(self.checkpoint_path, self.model, self.ema_model, self.opt, self.gen, self.state,
+                             self.config)
+
+    def batch_indices(self, step: int) -> torch.Tensor:
+        """The training images of optimiser step ``step``: the data order depends only on
+        (seed, epoch), so a resumed run draws the same batches."""
+        n = len(self.data)
+        b = min(self.batch_size, n)
+        epoch, j = divmod(step, max(1, n // b))
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + epoch + 1))
+        return perm[j * b:(j + 1) * b].to(self.data.device)
+
+    def loop(self, total: int | None, budget_s: float, checkpoint_every: int | None,
+             checkpoint_minutes: float | None, progress: bool) -> list[float]:
+        """Optimiser steps until ``total`` steps or ``budget_s`` seconds of training in all (both
+        counted across resumes), or Ctrl-C; a checkpoint every ``checkpoint_every`` steps, every
+        ``checkpoint_minutes`` and at the end. Returns this call's per-step losses."""
+        state, device = self.state, self.data.device
         losses: list[float] = []
         loss_avg = torch.tensor(state["loss_avg"], device=device)
-        start_step = state["step"]
-        t0 = time.perf_counter()
-        last_ckpt = t0
+        start_step, elapsed_before = state["step"], state["elapsed"]
+        t0 = last_checkpoint = time.perf_counter()
         bar = tqdm(total=total, initial=state["step"], disable=not progress, desc="train", unit="step",
                    dynamic_ncols=True)
-
-        elapsed_before = state["elapsed"]
-
-        def elapsed() -> float:
-            return elapsed_before + (time.perf_counter() - t0)
-
-        def checkpoint() -> None:
-            if ckpt_path is not None:
-                snap = dict(state, elapsed=elapsed(), loss_avg=float(loss_avg))
-                _save_checkpoint(ckpt_path, model, ema_model, opt, gen, snap, run_config)
-
         with _stop_after_step_on_interrupt() as stop_requested:
-            while (total is None or state["step"] < total) and elapsed() < budget_s and not stop_requested():
+            while ((total is None or state["step"] < total) and elapsed_before + time.perf_counter() - t0 < budget_s
+                   and not stop_requested()):
                 step = state["step"]
-                epoch, j = divmod(step, per_epoch)
-                if epoch != perm_epoch:  # data order depends only on (seed, epoch): resumable
-                    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch + 1))
-                    perm_epoch = epoch
-                idx = perm[j * b:(j + 1) * b].to(device)
-                loss = train_step(model, opt, data[idx], lab[idx] if lab is not None else None, gen,
-                                  learning_rate(step, lr, lr_decay, warmup_steps), ema_model,
-                                  ema_decay(step, ema) if ema is not None else None)
+                idx = self.batch_indices(step)
+                loss = train_step(self.model, self.opt, self.data[idx], self.lab[idx] if self.lab is not None else None,
+                                  self.gen, learning_rate(step, *self.schedule), self.ema_model,
+                                  ema_decay(step, self.ema) if self.ema is not None else None)
                 loss_avg = _LOSS_BETA * loss_avg + (1 - _LOSS_BETA) * loss
                 state["step"] = step + 1
-                state["images_seen"] += b
+                state["images_seen"] += len(idx)
                 losses.append(loss)
                 bar.update(1)
                 if state["step"] % 10 == 0 or state["step"] == total:
-                    rate = (state["step"] - start_step) * b / max(time.perf_counter() - t0, 1e-9)
+                    rate = (state["step"] - start_step) * len(idx) / max(time.perf_counter() - t0, 1e-9)
                     bar.set_postfix(loss=f"{_debias(float(loss_avg), state['step']):.4f}", img_s=f"{rate:.0f}")
-                if ckpt_path is not None and (
+                if self.checkpoint_path is not None and (
                         (checkpoint_every and state["step"] % checkpoint_every == 0)
-                        or (checkpoint_minutes and time.perf_counter() - last_ckpt > checkpoint_minutes * 60)):
-                    checkpoint()
-                    last_ckpt = time.perf_counter()
+                        or (checkpoint_minutes and time.perf_counter() - last_checkpoint > checkpoint_minutes * 60)):
+                    state.update(elapsed=elapsed_before + time.perf_counter() - t0, loss_avg=float(loss_avg))
+                    self.checkpoint()
+                    last_checkpoint = time.perf_counter()
         bar.close()
-        state["elapsed"] = elapsed()
-        state["loss_avg"] = float(loss_avg)
-        checkpoint()
+        state.update(elapsed=elapsed_before + time.perf_counter() - t0, loss_avg=float(loss_avg))
+        self.checkpoint()
         if stop_requested():
             raise TrainingInterrupted(
                 f"interrupted after step {state['step']}"
-                + (f"; the checkpoint in {out} holds it: continue with --resume (resume=True)" if ckpt_path else ""))
-
-        export = ema_model if ema_model is not None else model
-        export.eval()
-        result = TrainResult(model=export, step=state["step"], images_seen=state["images_seen"],
-                             loss=_debias(state["loss_avg"], state["step"]), wall_seconds=state["elapsed"],
-                             out_dir=out, losses=torch.stack(losses).tolist() if losses else [])
-        if out is not None:
-            result.manifest = _export(result, images, run_config, data_info, command, device, seed,
-                                      n_samples, sample_steps, steps, max_minutes)
-        return result
+                + (f"; the checkpoint in {self.checkpoint_path.parent} holds it: continue with --resume (resume=True)"
+                   if self.checkpoint_path is not None else ""))
+        return torch.stack(losses).tolist() if losses else []
 
 
 def train_step(model: models.DiffusionNet, opt: torch.optim.Optimizer, x0: torch.Tensor,

@@ -163,3 +163,25 @@ def test_top_patches_counts_identical_windows_as_one_entry():
         n, k = divmod(int(merged.argmax()), len(spots))
         assert (index[0, r, c].item(), tuple(position[0, r, c].tolist())) == (2 * n, spots[k])
         assert abs(weight[0, r, c].item() - merged.max().item()) < 1e-9
+
+
+def test_nearest_two_and_copies_against_a_brute_force():
+    """Fails if the two distances are not the two smallest, the index is not the nearest image's,
+    or the copy rule's threshold sits on the wrong side of d1 = d2 / 3."""
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(5, 1, 3, 3, generator=g, dtype=torch.float64) * 2 - 1
+    near = images[2:3] + 0.01  # almost training image 2
+    samples = torch.cat([near, torch.rand(3, 1, 3, 3, generator=g, dtype=torch.float64) * 2 - 1])
+    d1, d2, index = provenance.nearest_two(samples, images)
+    for b in range(len(samples)):
+        dist = sorted(float((samples[b] - images[k]).norm()) for k in range(5))
+        assert abs(float(d1[b]) - dist[0]) < 1e-12 and abs(float(d2[b]) - dist[1]) < 1e-12
+        assert abs(float((samples[b] - images[int(index[b])]).norm()) - dist[0]) < 1e-12
+    copied, idx = provenance.copies(samples, images)
+    assert bool(copied[0]) and int(idx[0]) == 2
+    assert copied.tolist() == (d1 <= d2 / 3).tolist()
+    ratio = float(d1[1] / d2[1])  # the boundary, from both sides
+    assert bool(provenance.copies(samples[1:2], images, ratio=ratio + 1e-9)[0][0])
+    assert not bool(provenance.copies(samples[1:2], images, ratio=ratio - 1e-9)[0][0])
+    with pytest.raises(ValueError, match="at least two"):
+        provenance.nearest_two(samples, images[:1])
