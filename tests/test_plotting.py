@@ -11,6 +11,7 @@ import torch  # noqa: E402
 
 import els  # noqa: E402
 from els import provenance  # noqa: E402
+from els.evaluate import agreement  # noqa: E402
 from els.book import plotting  # noqa: E402
 from reference import random_images as _rand  # noqa: E402
 
@@ -40,7 +41,7 @@ def test_show_images_titles_every_image_and_the_figure():
     fig = plotting.show_images(_rand(5, 1, 6, 7), titles=list("abcde"), title="Grid", ncols=3)
     shown = [ax for ax in fig.axes if ax.images]
     assert len(shown) == 5 and len(fig.axes) == 6
-    assert [ax.get_title() for ax in shown] == list("abcde")
+    assert [ax.get_xlabel() for ax in shown] == list("abcde")
     assert fig._suptitle.get_text() == "Grid"
     with pytest.raises(ValueError, match="titles"):
         plotting.show_images(_rand(2, 1, 4, 4), titles=["only one"])
@@ -51,7 +52,7 @@ def test_show_rows_labels_rows_and_rejects_ragged_rows():
     fig = plotting.show_rows({"first": _rand(3, 1, 5, 5), "second": _rand(3, 3, 5, 5, seed=1)},
                              titles={"second": ["x", "y", "z"]}, title="Rows")
     assert fig.axes[0].get_ylabel() == "first" and fig.axes[3].get_ylabel() == "second"
-    assert [fig.axes[k].get_title() for k in (3, 4, 5)] == ["x", "y", "z"]
+    assert [fig.axes[k].get_xlabel() for k in (3, 4, 5)] == ["x", "y", "z"]
     with pytest.raises(ValueError, match="same number"):
         plotting.show_rows({"a": _rand(2, 1, 4, 4), "b": _rand(3, 1, 4, 4)})
 
@@ -72,7 +73,7 @@ def test_show_sources_draws_sample_map_and_top_images():
     index = torch.tensor([[0, 0, 1, 1, 3, 3]] * 6)
     fig = plotting.show_sources(images[0], index, images, top=2, title="Sources")
     assert len(fig.axes) == 4
-    assert fig.axes[2].get_title().startswith("train #0") or fig.axes[2].get_title().startswith("train #1")
+    assert fig.axes[2].get_xlabel().startswith("train #0") or fig.axes[2].get_xlabel().startswith("train #1")
     assert fig._suptitle.get_text() == "Sources"
 
 
@@ -99,7 +100,7 @@ def test_show_patch_matches_boxes_target_and_source_patches():
     assert len(fig.axes[0].patches) == 2 and len(fig.axes[1].patches) == 1
     box = fig.axes[1].patches[0]
     assert box.get_xy() == (3 - 1 - 0.5, 2 - 1 - 0.5) and box.get_width() == 3
-    assert fig.axes[1].get_title().startswith("train #1")
+    assert fig.axes[1].get_xlabel().startswith("train #1")
 
 
 # --------------------------------------------------------------------------- calibration and agreement
@@ -148,8 +149,8 @@ def test_gallery_figure_captions_each_machine_with_its_r_against_the_first_row()
     """Fails if r is computed against anything but the reference image in the same column."""
     network = _rand(2, 1, 5, 5)
     fig = plotting.gallery_figure({"network": network, "copy": network.clone(), "negated": -network}, title="G")
-    titles = [ax.get_title() for ax in fig.axes]
-    assert titles[:2] == ["", ""] and titles[2:] == ["r = 1.00"] * 2 + ["r = -1.00"] * 2
+    captions = [ax.get_xlabel() for ax in fig.axes]
+    assert captions[:2] == ["", ""] and captions[2:] == ["r = 1.00"] * 2 + ["r = -1.00"] * 2
     with pytest.raises(ValueError, match="reference row"):
         plotting.gallery_figure({"network": network})
 
@@ -294,3 +295,41 @@ def test_sensitivity_figure_titles_each_map_with_its_width():
     fig = plotting.sensitivity_figure({"net": maps}, times=(1.0, 0.5))
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles == ["t = 1: width 5.7 px", "t = 0.5: width 3.0 px"]
+
+
+# --------------------------------------------------------------------------- galleries and the palette
+def test_gallery_captions_sit_under_their_own_rows_images():
+    """Fails if a caption is a title (read as belonging to the row below), if the network row
+    carries captions, or if a row's captions are another row's r values."""
+    g = torch.Generator().manual_seed(2)
+    network = torch.rand(3, 1, 6, 6, generator=g) * 2 - 1
+    close = network + 0.05 * torch.randn(3, 1, 6, 6, generator=g)
+    far = torch.rand(3, 1, 6, 6, generator=g) * 2 - 1
+    fig = plotting.gallery_figure({"network": network, "ELS": close, "IS": far})
+    axes = [ax for ax in fig.axes if ax.images]
+    rows = [axes[0:3], axes[3:6], axes[6:9]]
+    assert all(ax.get_title() == "" for ax in axes)
+    assert all(ax.get_xlabel() == "" for ax in rows[0])
+    for row, images in ((rows[1], close), (rows[2], far)):
+        expected = [f"r = {v:.2f}" for v in agreement(images, network)["r"]]
+        assert [ax.get_xlabel() for ax in row] == expected
+    assert [ax.get_ylabel() for ax in (rows[0][0], rows[1][0], rows[2][0])] == ["network", "ELS", "IS"]
+
+
+def test_a_machine_keeps_its_colour_in_every_panel_and_figure():
+    """Fails if a figure colours a machine by its position in a legend instead of by the palette:
+    LS is drawn in panels where ELS is missing, and must keep LS's colour there."""
+    from matplotlib.colors import to_hex
+
+    t = [0.25, 0.5, 0.75]
+    summaries = {"mnist_resnet_zeros": {"t": t, "r_median": {"IS": [0.1] * 3, "LS": [0.2] * 3, "ELS": [0.3] * 3}},
+                 "mnist_unet_zeros": {"t": t, "r_median": {"LS": [0.2] * 3, "ELS": [0.3] * 3}}}
+    fig = plotting.along_trajectory_figure(summaries)
+    for ax in fig.axes:
+        for line in ax.get_lines():
+            assert to_hex(line.get_color()) == plotting.machine_colour(line.get_label()), line.get_label()
+    assert plotting.machine_colour("ELS (paper schedule)") == plotting.machine_colour("ELS")
+    assert plotting.machine_colour("ELS recalibrated") == plotting.MACHINE_COLOURS["ELS"]
+    assert len(set(plotting.MACHINE_COLOURS.values())) == len(plotting.MACHINE_COLOURS)
+    with pytest.raises(KeyError, match="palette"):
+        plotting.machine_colour("Mystery")

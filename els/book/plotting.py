@@ -18,6 +18,8 @@ from ..evaluate import agreement
 from ..provenance import as_image_batch
 
 __all__ = [
+    "MACHINE_COLOURS",
+    "machine_colour",
     "model_label",
     "TEXT_WIDTH",
     "MIN_FONTSIZE",
@@ -72,6 +74,33 @@ def model_label(name: str) -> str:
     return " ".join(w for w in words if w)
 
 
+#: One colour per machine across the whole book (matplotlib's tab10 hues): every figure that
+#: draws a machine takes its colour from here, through :func:`machine_colour`.
+MACHINE_COLOURS = {
+    "network": "#000000",
+    "IS": "#1f77b4",            # blue
+    "ES": "#17becf",            # cyan
+    "LS": "#ff7f0e",            # orange
+    "ELS": "#2ca02c",           # green
+    "Wiener": "#9467bd",        # purple
+    "PCALocality": "#8c564b",   # brown
+    "GoldDiff": "#e377c2",      # pink
+    "mean image": "#7f7f7f",    # grey
+}
+
+
+def machine_colour(name: str) -> str:
+    """The colour of machine ``name`` (:data:`MACHINE_COLOURS`): a variant such as ``"ELS (paper
+    schedule)"``, ``"ELS recalibrated"`` or ``"network@150"`` takes its machine's colour (the
+    first word, before a space, "(" or "@"). A name with no colour is a KeyError naming them."""
+    if name in MACHINE_COLOURS:
+        return MACHINE_COLOURS[name]
+    base = name.replace("(", " ").replace("@", " ").split()[0] if name.strip() else name
+    if base in MACHINE_COLOURS:
+        return MACHINE_COLOURS[base]
+    raise KeyError(f"no colour for {name!r}; the palette has {', '.join(MACHINE_COLOURS)}")
+
+
 def panel_grid(n: int, size: float, ncols: int | None = None, margin: float = 0.0,
                min_size: float = 0.0, width: float = TEXT_WIDTH - CROP_PAD) -> tuple[int, int, float]:
     """Lay ``n`` panels out in rows that fit the text width: returns ``(nrows, ncols, side)``.
@@ -113,7 +142,8 @@ def caption_width(captions: Sequence[str] | None, fontsize: float = 8) -> float:
 
 
 def title_height(titles, fontsize: float = 8) -> float:
-    """Height (inches) the tallest of ``titles`` needs above an image, 0 without titles."""
+    """Height (inches) the tallest of ``titles`` needs beside an image (its caption, written
+    under it), 0 without titles."""
     titles = [t for t in (titles or []) if t]
     if not titles:
         return 0.0
@@ -161,13 +191,15 @@ def to_display(image: torch.Tensor) -> np.ndarray:
     return ((x.clamp(-1, 1) + 1) / 2).numpy()
 
 
-def _imshow(ax, image, title=None, fontsize=8):
+def _imshow(ax, image, caption=None, fontsize=8):
+    """Draw one image on ``ax``, its ``caption`` under it (the x-axis label), never above, so
+    that a caption cannot be read as belonging to the row below."""
     img = to_display(image)
     ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
-    if title is not None:
-        ax.set_title(title, fontsize=fontsize)
+    if caption is not None:
+        ax.set_xlabel(caption, fontsize=fontsize, labelpad=2)
 
 
 def show_images(
@@ -418,7 +450,7 @@ def agreement_figure(rows: Sequence[Mapping], title: str, network_steps: int | N
         _, ax = plt.subplots(figsize=(4.2, 4.2))
     for name in sorted({r["machine"] for r in rows} - {"IS"}):
         pts = [(ideal[r["seed"]], r["r"]) for r in rows if r["network_steps"] == k and r["machine"] == name]
-        ax.scatter(*zip(*pts), s=10, alpha=0.7, label=name)
+        ax.scatter(*zip(*pts), s=10, alpha=0.7, label=name, color=machine_colour(name))
     ax.plot([-1, 1], [-1, 1], "k--", lw=1, label="equal to IS")
     low = min(min(ideal.values()), 0)
     ax.set(xlim=(low, 1), ylim=(low, 1), xlabel="r(IS, network)", ylabel="r(machine, network)")
@@ -454,14 +486,14 @@ def training_agreement_figure(summaries: Mapping[str, dict], trained_minutes: Ma
     if ax is None:
         _, ax = plt.subplots(figsize=(5.2, 3.6))
     k = str(network_steps)
-    for name, s in summaries.items():
-        if not s["snapshots"]:
-            continue
+    trained = [name for name, s in summaries.items() if s["snapshots"]]
+    for name, (marker, line) in zip(trained, (("o", "-"), ("s", "--"), ("^", ":"), ("D", "-."))):
+        s = summaries[name]
         points = [(float(snap.removesuffix("min")), v["agreement"][k]) for snap, v in s["snapshots"].items()]
         points = sorted(points + [(trained_minutes[name], s["agreement"][k])], key=lambda point: point[0])
-        for machine, style in (("ELS", "o-"), ("IS", "s--")):
-            ax.plot([m for m, _ in points], [a[machine]["r"]["median"] for _, a in points], style,
-                    label=f"{name.replace('_', ' ')}: {machine}")
+        for machine in ("ELS", "IS"):  # colour: the machine; marker and line: the network
+            ax.plot([m for m, _ in points], [a[machine]["r"]["median"] for _, a in points], marker=marker,
+                    linestyle=line, color=machine_colour(machine), label=f"{model_label(name)}: {machine}")
     ax.set(xlabel="training time (CPU minutes)", ylabel="median r with the network", ylim=(0, 1),
            title="Agreement with the theory during training")
     ax.legend(fontsize=MIN_FONTSIZE)
@@ -527,7 +559,7 @@ def along_trajectory_figure(summaries: Mapping[str, dict]):
                              sharex=True, sharey=True, layout="constrained")
     for ax, (name, s) in zip(axes.flat, summaries.items()):
         for machine, r in s["r_median"].items():
-            ax.plot(s["t"], r, marker=".", label=machine)
+            ax.plot(s["t"], r, marker=".", label=machine, color=machine_colour(machine))
         ax.set_title(model_label(name), fontsize=9)
         ax.set(ylim=(0, 1.02), xlim=(0, 1.02))
         ax.grid(alpha=0.3)
@@ -554,15 +586,13 @@ def dictionary_size_figure(summaries: Mapping[str, dict], metric: str = "r"):
     nrows, ncols, _ = panel_grid(len(summaries), TEXT_WIDTH, ncols=2)
     fig, axes = plt.subplots(nrows, ncols, figsize=(TEXT_WIDTH - CROP_PAD, 2.6 * nrows + 0.5), squeeze=False,
                              sharey=True, layout="constrained")
-    colours = {"IS": "C0", "LS": "C1", "ELS": "C2"}
     for ax, (name, s) in zip(axes.flat, summaries.items()):
         sizes = sorted(s["sizes"], key=int)
         machines = sorted({m for n in sizes for m in s["sizes"][n]["machines"]})
         for machine in machines:
             points = [(int(n), s["sizes"][n]["machines"][machine][metric]) for n in sizes
                       if machine in s["sizes"][n]["machines"]]
-            kind = machine.split()[0]
-            ax.plot(*zip(*points), marker="o", markersize=3, color=colours.get(kind),
+            ax.plot(*zip(*points), marker="o", markersize=3, color=machine_colour(machine),
                     linestyle="--" if "recalibrated" in machine else "-", label=machine)
         ax.set_xscale("log")
         ax.set_xticks([int(n) for n in sizes], [n for n in sizes], fontsize=MIN_FONTSIZE)

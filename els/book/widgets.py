@@ -83,7 +83,7 @@ def slider_html(
         artists.append(ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1,
                                  interpolation="nearest"))
         if titles is not None:
-            ax.set_title(titles[k], fontsize=8)
+            ax.set_xlabel(titles[k], fontsize=8, labelpad=2)
     heading = fig.suptitle("")
     fig.tight_layout()
 
