@@ -353,7 +353,7 @@ def load_raw(name: str, split: str = "train", root: str | os.PathLike | None = N
     if cache.is_file():
         try:
             images, labels = _read_cache(cache)
-            return images, labels, _announce(name, split, f"cache {cache}", verbose)
+            return images, labels, f"cache {cache}"  # the quiet, usual case: only a first load says where it came from
         except Exception as e:  # truncated or foreign file: rebuild it from the other sources
             tried.append(f"cache {cache} (unreadable: {type(e).__name__}; will be rewritten)")
     else:
