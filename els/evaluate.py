@@ -202,6 +202,31 @@ def summarise(rows: Sequence[dict], reference: str = "IS") -> dict:
     return out
 
 
+def paired_difference(rows: Sequence[dict], first: str, second: str, metric: str = "r",
+                      network_steps: int | None = None, resamples: int = 10_000, seed: int = 0) -> dict:
+    """How much ``first`` leads ``second`` in median ``metric`` over the seeds both were scored
+    on (``rows`` of :func:`evaluate`, at ``network_steps``, default the largest), with a paired
+    bootstrap 95% interval: the seeds are resampled with replacement ``resamples`` times, both
+    machines' medians recomputed on the same draw each time. Returns ``{"difference", "low",
+    "high", "n", "verdict"}``; ``verdict`` is ``"lead"``, ``"behind"`` or ``"tie"`` (the interval
+    contains zero). Deterministic in ``seed``."""
+    k = network_steps if network_steps is not None else max(r["network_steps"] for r in rows)
+    values = {name: {r["seed"]: r[metric] for r in rows if r["network_steps"] == k and r["machine"] == name}
+              for name in (first, second)}
+    seeds = sorted(set(values[first]) & set(values[second]))
+    if len(seeds) < 2:
+        raise ValueError(f"need at least two seeds scored for both {first!r} and {second!r} at "
+                         f"{k} network steps, got {len(seeds)}")
+    a = torch.tensor([values[first][s] for s in seeds], dtype=torch.float64)
+    b = torch.tensor([values[second][s] for s in seeds], dtype=torch.float64)
+    draw = torch.randint(len(seeds), (resamples, len(seeds)), generator=torch.Generator().manual_seed(seed))
+    spread = a[draw].median(1).values - b[draw].median(1).values
+    low, high = (float(v) for v in spread.quantile(torch.tensor([0.025, 0.975], dtype=torch.float64)))
+    difference = float(a.median() - b.median())
+    verdict = "tie" if low <= 0 <= high else ("lead" if difference > 0 else "behind")
+    return {"difference": difference, "low": low, "high": high, "n": len(seeds), "verdict": verdict}
+
+
 def read_rows(path: str | Path) -> list[dict]:
     """Rows of an evaluation CSV (torn or malformed lines are skipped)."""
     if not Path(path).exists():

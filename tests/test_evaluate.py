@@ -413,3 +413,29 @@ def test_a_machine_name_the_csv_cannot_hold_is_refused(tmp_path, bad):
     rows = evaluate(machine, {"IS (X; released)": (machine, None)}, seeds=1, steps=2, network_steps=(2,),
                     out=tmp_path / "rows.csv", progress=False)
     assert read_rows(tmp_path / "rows.csv") == rows
+
+
+def test_paired_difference_against_a_written_out_bootstrap():
+    """Fails if the interval is not a paired bootstrap of the difference of medians (same seeds
+    drawn for both machines), if the verdict ignores the interval, or if seeds scored for only
+    one machine are used."""
+    from els.evaluate import paired_difference
+
+    g = torch.Generator().manual_seed(0)
+    base = torch.rand(30, generator=g, dtype=torch.float64)
+    rows = [{"seed": s, "network_steps": 20, "machine": "A", "r": float(base[s] + 0.2)} for s in range(30)]
+    rows += [{"seed": s, "network_steps": 20, "machine": "B", "r": float(base[s])} for s in range(30)]
+    rows += [{"seed": 99, "network_steps": 20, "machine": "A", "r": -5.0}]  # B lacks seed 99
+    got = paired_difference(rows, "A", "B", resamples=500, seed=3)
+    draw = torch.randint(30, (500, 30), generator=torch.Generator().manual_seed(3))
+    a, b = base + 0.2, base
+    spread = a[draw].median(1).values - b[draw].median(1).values
+    assert got["n"] == 30 and abs(got["difference"] - float(a.median() - b.median())) < 1e-12
+    assert abs(got["low"] - float(spread.quantile(0.025))) < 1e-12 and abs(got["high"] - float(spread.quantile(0.975))) < 1e-12
+    assert got["low"] == pytest.approx(0.2) and got["high"] == pytest.approx(0.2) and got["verdict"] == "lead"  # paired: no spread
+    noisy = [dict(r, r=float(torch.rand(1, generator=g))) for r in rows if r["machine"] == "A"]
+    tie = paired_difference(noisy + [r for r in rows if r["machine"] == "B"], "A", "B", resamples=500)
+    assert (tie["verdict"] == "tie") == (tie["low"] <= 0 <= tie["high"])
+    assert paired_difference(rows, "B", "A", resamples=500, seed=3)["verdict"] == "behind"
+    with pytest.raises(ValueError, match="at least two seeds"):
+        paired_difference(rows[:1] + rows[30:31], "A", "B")
