@@ -258,7 +258,7 @@ def add_dictionary(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stages", nargs="+", default=list(dictionary_size.STAGES), choices=dictionary_size.STAGES,
                    help="fixed: the reproduction's schedules; recalibrated: P(t) calibrated again at each size")
     p.add_argument("--markdown", action="store_true",
-                   help="print the README's 4,000-image block from the studies in --out; run nothing")
+                   help="print the 4,000-image block of the appendix 'Results in full' from the studies in --out; run nothing")
     p.set_defaults(func=run_dictionary)
 
 

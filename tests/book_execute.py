@@ -25,9 +25,10 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 
 def chapters() -> list[Path]:
-    """The chapter notebooks, in order: ``book/NN_*.ipynb`` (from their .py pair if absent)."""
-    return sorted({p.with_suffix(".ipynb") for p in BOOK.glob("[0-9][0-9]_*.py")}
-                  | set(BOOK.glob("[0-9][0-9]_*.ipynb")))
+    """The chapter notebooks, in order: ``book/NN_*.ipynb``, then the notebook appendices
+    ``book/appendix_*.ipynb`` (each from its .py pair if absent)."""
+    return sorted({p.with_suffix(".ipynb") for pattern in ("[0-9][0-9]_*.py", "appendix_*.py") for p in BOOK.glob(pattern)}
+                  | set(BOOK.glob("[0-9][0-9]_*.ipynb")) | set(BOOK.glob("appendix_*.ipynb")))
 
 
 def sync(notebook: Path) -> None:

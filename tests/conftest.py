@@ -10,3 +10,25 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def appendix() -> str:
+    """The results appendix as the book renders it: the markdown cells of
+    book/appendix_results.ipynb and the markdown its code cells stored (the tables, rendered
+    from the result files by `make book-exec`). The tests of the results' tables and sentences
+    read it, so a number that changed in the files but not in the book fails them."""
+    from pathlib import Path
+
+    import jupytext
+    import nbformat
+
+    path = Path(__file__).resolve().parents[1] / "book" / "appendix_results.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    paired = jupytext.read(path.with_suffix(".py"))
+    assert [c.source.strip() for c in paired.cells] == [c.source.strip() for c in nb.cells], \
+        f"{path.name} and its .py pair differ: run jupytext --sync, then make book-exec"
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"], f"{path.name} stored an error: run make book-exec"
+    return "\n\n".join([c.source for c in nb.cells if c.cell_type == "markdown"]
+                     + [o.get("data", {}).get("text/markdown", "") for o in outputs])

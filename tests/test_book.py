@@ -119,6 +119,39 @@ def test_the_repository_is_one_setting(tmp_path):
         set_repository("github.com/no-scheme", tmp_path)
 
 
+def test_the_readme_is_a_short_front_door_to_every_chapter(tmp_path):
+    """README.md has at most 120 lines and links every file of _toc.yml on the book's GitHub
+    Pages site, each notebook with an "Open in Colab" badge; every link is derived from
+    _config.yml's repository, and `make repository URL=...` moves them all to a fork."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from set_repository import links, set_repository
+
+    badge = "[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+
+    def check(root):
+        repository = yaml.safe_load((root / "_config.yml").read_text())["repository"]
+        site = links(repository["url"], repository.get("branch", "main"))
+        readme = (root / "README.md").read_text()
+        assert f"<{site['pages']}>" in readme, "the README names the book's address"
+        for name in _toc_files():
+            assert f"({site['pages']}{name}.html)" in readme, f"README does not link {name}"
+            if (ROOT / f"{name}.ipynb").exists():
+                assert f"{badge}({site['colab']}{name}.ipynb)" in readme, f"README has no Colab badge for {name}"
+        return readme, site
+
+    readme, old = check(ROOT)
+    assert len(readme.splitlines()) <= 120, f"README has {len(readme.splitlines())} lines; keep it to 120"
+    shutil.copy(ROOT / "_config.yml", tmp_path / "_config.yml")
+    shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    assert set_repository("https://github.com/Someone/els-fork", tmp_path) == [tmp_path / "_config.yml",
+                                                                               tmp_path / "README.md"]
+    moved, new = check(tmp_path)
+    assert new["pages"] == "https://someone.github.io/els-fork/"
+    assert not [old[key] for key in old if old[key] in moved], "a link still names the old repository"
+    with pytest.raises(ValueError, match="github.com/OWNER/NAME"):
+        set_repository("https://gitlab.com/someone/els", tmp_path)
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_exercise_has_a_folded_solution(notebook):
     """Each numbered exercise is followed by a "Solution" admonition folded as a dropdown."""

@@ -169,9 +169,9 @@ def test_whole_set_table_and_summary_read_each_sizes_calibrated_rows_and_time_th
         "is larger than at 500 at 0 to 2 of the 4 steps and smaller at 1 of them.")
 
 
-def test_readme_whole_set_table_and_paragraph_are_the_committed_study(capsys):
-    """The README's 4,000-image table, the paragraph under it and the line naming the networks
-    still to run are ``python -m els dictionary --markdown`` on the committed studies."""
+def test_appendix_whole_set_table_and_paragraph_are_the_committed_study(capsys, appendix):
+    """The results appendix's 4,000-image table, the paragraph under it and the line naming the
+    networks still to run are ``python -m els dictionary --markdown`` on the committed studies."""
     from pathlib import Path
 
     from els.cli import main
@@ -181,9 +181,8 @@ def test_readme_whole_set_table_and_paragraph_are_the_committed_study(capsys):
                  "--models-dir", str(root / "artifacts" / "models")]) == 0
     block = capsys.readouterr().out.strip()
     assert block.startswith("| model | ELS r |")
-    readme = (root / "README.md").read_text()
-    assert block in readme, "README's 4,000-image block is stale: paste python -m els dictionary --markdown"
-    assert readme.count("Still to run at") == block.count("Still to run at")
+    assert block in appendix, "book/appendix_results's 4,000-image block is stale: run make book-exec"
+    assert appendix.count("Still to run at") == block.count("Still to run at")
 
 
 def test_still_to_run_names_the_paper_rows_without_a_large_reproduction():

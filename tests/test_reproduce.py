@@ -48,7 +48,7 @@ def test_reproduce_a_tiny_checkpoint(tmp_path):
 
 
 def test_chapter_8_and_9_claims_match_the_committed_results():
-    """The sentences of chapters 8 and 9 (and the README) about the committed reproduction,
+    """The sentences of chapters 8 and 9 (and the results appendix) about the committed reproduction,
     checked against the result files; the numbers around them are rendered from the same files."""
     import json
     from pathlib import Path

@@ -112,7 +112,7 @@ def test_table_has_every_machine_and_every_protocol(standing_run):
 
 def test_golden_bench_runs_on_a_compared_model(standing_run, monkeypatch):
     """python -m els bench --golden on the tiny compared model: a row per machine, speed and
-    agreement of the fast samples with the exact ones, rendered as the README's table."""
+    agreement of the fast samples with the exact ones, rendered as the results appendix's table."""
     from els.studies import bench
 
     _, here, (_, models_dir, _, _) = standing_run
@@ -125,23 +125,22 @@ def test_golden_bench_runs_on_a_compared_model(standing_run, monkeypatch):
     assert len(bench.golden_markdown(result).splitlines()) == 2 + len(bench.GOLDEN_MACHINES)
 
 
-def test_readme_tables_are_the_committed_comparison():
-    """The README's headline tables are rendered from artifacts/results/*/standing and
-    artifacts/bench/golden.json (``els.studies.standing.table``, ``python -m els bench --markdown``),
-    not typed by hand."""
+def test_appendix_tables_are_the_committed_comparison(appendix):
+    """The results appendix's standing tables are rendered from artifacts/results/*/standing
+    and artifacts/bench/golden.json (``els.studies.standing.table``, ``python -m els bench
+    --markdown``), not typed by hand."""
     from pathlib import Path
 
     from els.studies import bench
 
     root = Path(__file__).resolve().parents[1]
-    readme = (root / "README.md").read_text()
     summaries = harness.read_summaries(root / "artifacts" / "results", standing.STAGE)
     assert len(summaries) == 7, "every committed model has a standing comparison"
     golden = json.loads((root / "artifacts" / "bench" / "golden.json").read_text())
     lines = [line for protocol in standing.PROTOCOLS for line in standing.table(summaries, protocol).splitlines()]
     lines += bench.golden_markdown(golden).splitlines()
     for line in lines:
-        assert line in readme, f"README lacks this line (re-render it): {line}"
+        assert line in appendix, f"book/appendix_results lacks this line (make book-exec): {line}"
 
 
 def test_chapter_claims_match_the_committed_comparison():
@@ -185,8 +184,8 @@ def test_chapter_claims_match_the_committed_comparison():
         assert abs(s["PCALocality (peers)"]["book"]["r"]["median"] - s[standing.MEAN_IMAGE]["book"]["r"]["median"]) < 0.01
 
 
-def test_readme_golden_claims_match_the_committed_bench():
-    """The README's sentences under "Golden subsets", against artifacts/bench/golden.json."""
+def test_appendix_golden_claims_match_the_committed_bench():
+    """The results appendix's sentences under "Golden subsets", against artifacts/bench/golden.json."""
     from pathlib import Path
 
     golden = json.loads((Path(__file__).resolve().parents[1] / "artifacts" / "bench" / "golden.json").read_text())
@@ -196,20 +195,20 @@ def test_readme_golden_claims_match_the_committed_bench():
     assert rows["IS"]["speedup"] < 1 and rows["IS"]["r_median"] < 0.9
 
 
-def test_readme_sentence_on_who_leads_matches_the_committed_comparison():
-    """The README's sentence under the comparison tables names where another machine beats ELS
-    and by how much; fails if the files say otherwise."""
+def test_appendix_sentence_on_who_leads_matches_the_committed_comparison(appendix):
+    """The results appendix's sentence under the comparison tables names where another machine
+    beats ELS and by how much; fails if the files say otherwise."""
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    readme = " ".join((root / "README.md").read_text().split())
+    flat = " ".join(appendix.split())
     s = harness.read_summaries(root / "artifacts" / "results", standing.STAGE)
 
     def lead(name, other, key):
         return key(s[name]["machines"][other]) - key(s[name]["machines"]["ELS"])
 
     r = lambda e: e["book"]["r"]["median"]  # noqa: E731
-    assert f"the Wiener denoiser leads by {lead('fashion_mnist_attention_unet_zeros', 'Wiener', lambda e: e['book']['R2']['median']):.2f} on the FashionMNIST attention UNet" in readme
+    assert f"the Wiener denoiser leads by {lead('fashion_mnist_attention_unet_zeros', 'Wiener', lambda e: e['book']['R2']['median']):.2f} on the FashionMNIST attention UNet" in flat
     assert 0 < lead("mnist_attention_unet_zeros", "Wiener", lambda e: e["peers"]["R2"]) < 0.005  # "ties it"
-    assert f"LS is ahead by {lead('fashion_mnist_unet_zeros', 'LS', r):.2f} on the FashionMNIST UNet" in readme
-    assert f"the published PCA-locality recipe by {lead('fashion_mnist_attention_unet_zeros', 'PCALocality (peers)', r):.2f} on the FashionMNIST attention UNet" in readme
+    assert f"LS is ahead by {lead('fashion_mnist_unet_zeros', 'LS', r):.2f} on the FashionMNIST UNet" in flat
+    assert f"the published PCA-locality recipe by {lead('fashion_mnist_attention_unet_zeros', 'PCALocality (peers)', r):.2f} on the FashionMNIST attention UNet" in flat

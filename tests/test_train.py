@@ -451,36 +451,43 @@ def test_output_folder_is_checked_and_locked_before_any_step(tmp_path, monkeypat
     assert not (busy / LOCK).exists() and not list(busy.glob(".*.tmp"))
 
 
-def test_readme_model_table_matches_the_committed_manifests():
-    """Every row of the README's trained-models table (parameters, steps, images seen, CPU
-    minutes, images per second, final loss, nearest-neighbour distances) against the model's
-    committed manifest.json; fails on a typed number that drifted."""
+def test_appendix_model_tables_match_the_committed_manifests(appendix):
+    """Every row of the results appendix's two trained-models tables (parameters, steps, images
+    seen, CPU minutes, images per second, final loss; nearest-neighbour distances) against the
+    model's committed manifest.json; fails on a number that drifted."""
     import json
-    import re
     from pathlib import Path
 
+    from els.book.plotting import model_label
+
     root = Path(__file__).resolve().parents[1]
-    rows = [line for line in (root / "README.md").read_text().splitlines() if re.match(r"\| `\w+`", line)]
-    names = {re.match(r"\| `(\w+)`", line).group(1): line for line in rows}
+
+    def rows(header):  # the table under ``header``: first cell (model label) -> the other cells
+        lines = appendix[appendix.index(header):].split("\n\n")[0].splitlines()[2:]
+        cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
+        return {c[0].removesuffix(" (cond.)"): c[1:] for c in cells}
+
+    training = rows("| model | params | steps | images seen |")
+    samples = rows("| model | NN distance (median / min) |")
     committed = sorted(p.parent.name for p in (root / "artifacts" / "models").glob("*/manifest.json"))
-    assert sorted(names) == committed
-    for name, line in names.items():
+    assert sorted(training) == sorted(samples) == sorted(map(model_label, committed))
+    for name in committed:
         m = json.loads((root / "artifacts" / "models" / name / "manifest.json").read_text())
-        cells = [c.strip() for c in line.strip("|").split("|")]
         expected = [f"{m['parameters']:,}", f"{m['steps']:,}", f"{m['images_seen'] / 1000:.0f}k",
-                    f"{m['wall_seconds'] / 60:.0f}", f"{m['images_per_second']:.0f}", f"{m['final_loss']:.3f}",
-                    f"{m['samples']['nn_l2_median']:.1f} / {m['samples']['nn_l2_min']:.1f}"]
-        assert cells[1:8] == expected, name
+                    f"{m['wall_seconds'] / 60:.0f}", f"{m['images_per_second']:.0f}", f"{m['final_loss']:.3f}"]
+        assert training[model_label(name)] == expected, name
+        assert samples[model_label(name)][0] == f"{m['samples']['nn_l2_median']:.1f} / {m['samples']['nn_l2_min']:.1f}", name
 
 
-def test_readme_snapshot_sentence_matches_the_snapshot_manifests():
-    """The README's numbers for the 15-minute snapshots (steps, loss, nearest-neighbour median)."""
+def test_appendix_snapshot_sentence_matches_the_snapshot_manifests(appendix):
+    """The results appendix's numbers for the 15-minute snapshots (steps, loss, nearest-neighbour
+    median)."""
     import json
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    readme = " ".join((root / "README.md").read_text().split())
+    flat = " ".join(appendix.split())
     for data, name in (("MNIST", "mnist_resnet_zeros"), ("FashionMNIST", "fashion_mnist_resnet_zeros")):
         m = json.loads((root / "artifacts" / "models" / name / "snapshots" / "15min" / "manifest.json").read_text())
         assert (f"{data}: {m['steps']:,} steps, loss {m['final_loss']:.3f}, NN {m['samples']['nn_l2_median']:.1f}"
-                in readme), data
+                in flat), data

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 RECOMPUTE = {
-    "models": "python -m els train ... (see README, 'Trained models')",
+    "models": "python -m els train ... (the book's appendix 'Results in full' lists each network's command)",
     "results": "python -m els reproduce --preset laptop",
     "bench": "python -m els bench",
 }

@@ -2,7 +2,7 @@
 memory of a call at two training-set sizes.
 
     python -m els bench [--images 6000] [--repeats 2] [--out results/bench.json] [--force]
-    python -m els bench --markdown artifacts/bench/cpu.json    # the README's tables
+    python -m els bench --markdown artifacts/bench/cpu.json    # the results appendix's tables
     python -m els bench --golden mnist_resnet_zeros --out artifacts/bench/golden.json
     python -m els bench --tiered mnist_resnet_zeros [--k 500 --switch 0.05] --out artifacts/bench/tiered.json
     python -m els bench --scaling mnist_resnet_zeros --out artifacts/bench/scaling.json
@@ -219,7 +219,7 @@ def peak_of_one_call(case: str, size: int | None, kind: str, n: int) -> dict:
 
 
 def markdown(result: dict) -> str:
-    """The README's two tables (time per call, peak memory per call) from a bench result."""
+    """The results appendix's two tables (time per call, peak memory per call) from a bench result."""
     lines = ["| machine | P | entries | dedup shrink | build (s) | call, no dedup (s) | call, dedup (s) "
              "| floor (s) | engine / floor | dedup speed-up |", "|---" * 10 + "|"]
     for r in result["rows"]:
@@ -283,7 +283,7 @@ def golden_run(model: str, seeds: int = 30, steps: int = 20) -> dict:
 
 
 def golden_markdown(result: dict) -> str:
-    """The README's golden-subset table from a ``golden_run`` result."""
+    """The results appendix's golden-subset table from a ``golden_run`` result."""
     lines = ["| machine | exact (s / sample) | golden subset (s / sample) | speed-up | r(golden, exact) median (min) "
              "| R^2(golden, exact) median |", "|---" * 6 + "|"]
     for r in result["rows"]:
@@ -328,7 +328,7 @@ def scaling_run(model: str, sizes=(500, 1000, 2000, 4000), seeds=(6, 7)) -> dict
 
 
 def scaling_markdown(result: dict) -> str:
-    """The README's table from a ``scaling_run`` result: per N, seconds per sample, and per
+    """The results appendix's table from a ``scaling_run`` result: per N, seconds per sample, and per
     sample and 1,000 images relative to the smallest N."""
     first = result["rows"][0]
     lines = [f"| images N ({result['model']}) | dictionary entries | build (s) | s / sample | s / sample / 1,000 images "
@@ -405,7 +405,7 @@ def tiered_run(model: str, k: int = 500, switch: float = 0.05, batch: int = 10) 
 
 
 def tiered_markdown(result: dict) -> str:
-    """The README's table from a ``tiered_run`` result."""
+    """The results appendix's table from a ``tiered_run`` result."""
     n, k = result["images"], result["k"]
     lines = [f"| machine ({result['model']}) | s / sample | cost / exact on {k} | r(., exact on {n}) median (min) "
              f"| R^2 median | largest pixel error | seeds |", "|---" * 7 + "|"]

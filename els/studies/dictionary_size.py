@@ -216,7 +216,7 @@ def still_to_run(summaries: dict[str, dict], models_dir: Path | None = None, lar
 
 
 def whole_set_markdown(summaries: dict[str, dict], models_dir: Path | None = None, large: int = 4000) -> str:
-    """The README's block on the reproduction at ``large`` images: :func:`whole_set_table`, the
+    """The results appendix's block on the reproduction at ``large`` images: :func:`whole_set_table`, the
     :func:`whole_set_summary` paragraph, and a line naming the networks :func:`still_to_run`
     (none once every one is done). ``python -m els dictionary --markdown`` prints it."""
     missing = still_to_run(summaries, models_dir, large)
