@@ -25,12 +25,12 @@ from typing import Callable
 
 
 PRESET_HELP = "how much to compute: smoke (a quick check), laptop (this book's results), paper (the paper's sizes)"
-MODELS_DIR_HELP = "folder of trained networks, one subfolder per model (default: %(default)s)"
+MODELS_DIR_HELP = "folder of trained networks, one subfolder per model (default: the committed artifacts/models)"
 DATASET_HELP = ("mnist, fashion_mnist or cifar10 (cache, download or offline package), "
                 "folder/celeba (images under --root)")
 ARCH_HELP = "resnet (convolutions only, no downsampling), unet, or attention_unet (a UNet with self-attention)"
 PADDING_HELP = "the convolutions' padding (default: zeros)"
-OUT_HELP = "results folder, one subfolder per model (default: %(default)s)"
+OUT_HELP = "results folder, one subfolder per model (default: the committed artifacts/results)"
 
 
 def command(sub: argparse._SubParsersAction, name: str, help: str) -> argparse.ArgumentParser:
@@ -170,8 +170,8 @@ def _add_model_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default="laptop", choices=list(presets.PRESETS), help=PRESET_HELP)
     p.add_argument("--models", nargs="*", default=None,
                    help=f"model names (default: all of {', '.join(m.name for m in harness.MODELS)})")
-    p.add_argument("--models-dir", default="artifacts/models", help=MODELS_DIR_HELP)
-    p.add_argument("--out", default="artifacts/results", help=OUT_HELP)
+    p.add_argument("--models-dir", default=None, help=MODELS_DIR_HELP)
+    p.add_argument("--out", default=None, help=OUT_HELP)
     p.add_argument("--resume", action="store_true", help="continue the results already in --out")
     p.add_argument("--force", action="store_true", help="delete the results already in --out and start again")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
@@ -179,13 +179,14 @@ def _add_model_run_options(p: argparse.ArgumentParser) -> None:
 
 def _model_runs(args: argparse.Namespace, command: str, run) -> list[dict]:
     """``run(spec, preset, models_dir, out, ...)`` for every chosen model with a checkpoint."""
-    from pathlib import Path
+    from .studies.harness import study_folders
 
+    models_dir, out = study_folders(args.models_dir, args.out)
     specs = _chosen_models(args)
-    missing = [m.name for m in specs if not (Path(args.models_dir) / m.name / "model.pt").exists()]
+    missing = [m.name for m in specs if not (models_dir / m.name / "model.pt").exists()]
     if missing:
         print(f"els {command}: no checkpoint yet for {', '.join(missing)}; skipping (train it with python -m els train)")
-    return [run(m, args.preset, Path(args.models_dir), Path(args.out), progress=not args.no_progress,
+    return [run(m, args.preset, models_dir, out, progress=not args.no_progress,
                 command=_command_line(), resume=args.resume, force=args.force)
             for m in specs if m.name not in missing]
 
@@ -234,11 +235,10 @@ def add_handling(sub: argparse._SubParsersAction) -> None:
 
 
 def run_handling(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from .studies import handling, presets
+    from .studies.harness import study_folders
 
-    steps, folder = presets.get(args.preset).evaluation.steps, Path(args.models_dir)
+    steps, folder = presets.get(args.preset).evaluation.steps, study_folders(args.models_dir, args.out)[0]
     args.models = [m.name for m in _chosen_models(args)  # a missing checkpoint is reported by _model_runs
                    if not (folder / m.name / "model.pt").exists() or handling.published_schedule(folder / m.name, steps)]
     for s in _model_runs(args, "handling", handling.handling_model):
@@ -264,15 +264,15 @@ def add_dictionary(sub: argparse._SubParsersAction) -> None:
 
 def run_dictionary(args: argparse.Namespace) -> int:
     from functools import partial
-    from pathlib import Path
 
     from .studies import dictionary_size
-    from .studies.harness import read_summaries
+    from .studies.harness import read_summaries, study_folders
 
     if args.markdown:
-        print(dictionary_size.whole_set_markdown(read_summaries(Path(args.out), dictionary_size.STAGE), Path(args.models_dir)))
+        models_dir, out = study_folders(args.models_dir, args.out)
+        print(dictionary_size.whole_set_markdown(read_summaries(out, dictionary_size.STAGE), models_dir))
         return 0
-    run = partial(dictionary_size.dictionary_study, sizes=args.sizes, stages=args.stages)
+    run = partial(dictionary_size.dictionary_study, n_images=args.sizes, stages=args.stages)
     for s in _model_runs(args, "dictionary", run):
         for n, entry in s["sizes"].items():
             print(f"N = {n}: median r " + ", ".join(f"{m} {v['r']:.3f}" for m, v in entry["machines"].items()))

@@ -20,13 +20,13 @@ def test_dictionary_study_of_a_tiny_checkpoint(tmp_path):
     a metric or a calibration's time."""
     spec, model_dir = _tiny_checkpoint(tmp_path, "zeros")
     models_dir, out = tmp_path / "models", tmp_path / "results"
-    run = dict(preset="smoke", models_dir=models_dir, out=out, p=SIZES, seeds=(6, 7), progress=False)
+    run = dict(preset="smoke", models_dir=models_dir, out=out, sizes=SIZES, seeds=(6, 7), progress=False)
     with pytest.raises(FileNotFoundError, match="els reproduce"):
-        dictionary_size.dictionary_study(spec, sizes=(4, 8), **run)
+        dictionary_size.dictionary_study(spec, n_images=(4, 8), **run)
     reproduce_model(spec, "smoke", models_dir, out, progress=False, sizes=SIZES)
     with pytest.raises(ValueError, match="trained on 20 images"):
-        dictionary_size.dictionary_study(spec, sizes=(4, 32), **run)
-    summary = dictionary_size.dictionary_study(spec, sizes=(4, 8), resume=True, **run)
+        dictionary_size.dictionary_study(spec, n_images=(4, 32), **run)
+    summary = dictionary_size.dictionary_study(spec, n_images=(4, 8), resume=True, **run)
     assert sorted(summary["sizes"], key=int) == ["4", "8"]
     fixed = summary["fixed_schedules"]
     network = models.load(model_dir / "model.pt")
@@ -68,7 +68,7 @@ def test_tiered_bench_scores_against_the_studys_exact_samples(tmp_path, monkeypa
     reproduce_model(spec, "smoke", models_dir, out, progress=False, sizes=SIZES)
     with pytest.raises(FileNotFoundError, match="els dictionary"):
         bench.tiered_run(spec.name, k=5, switch=0.5)
-    dictionary_size.dictionary_study(spec, "smoke", models_dir, out, sizes=(20,), stages=("fixed",), p=SIZES,
+    dictionary_size.dictionary_study(spec, "smoke", models_dir, out, n_images=(20,), stages=("fixed",), sizes=SIZES,
                                      seeds=dictionary_size.SEEDS[:4], progress=False)
     monkeypatch.setattr(bench, "TIERED_SEEDS_TIMED_EXACT", 3)
     result = bench.tiered_run(spec.name, k=5, switch=0.5, batch=2)
@@ -89,7 +89,7 @@ def test_scaling_bench_times_each_size_on_its_nested_subset(tmp_path, monkeypatc
     spec, model_dir = _tiny_checkpoint(tmp_path, "zeros")
     monkeypatch.setenv("ELS_ARTIFACTS", str(tmp_path))
     reproduce_model(spec, "smoke", tmp_path / "models", tmp_path / "results", progress=False, sizes=SIZES)
-    result = bench.scaling_run(spec.name, sizes=(5, 10), seeds=(6,))
+    result = bench.scaling_run(spec.name, n_images=(5, 10), seeds=(6,))
     schedule = result["schedule"]
     for row in result["rows"]:
         images, labels = training_data(model_dir, row["images"])

@@ -292,9 +292,9 @@ def golden_markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def scaling_run(model: str, sizes=(500, 1000, 2000, 4000), seeds=(6, 7)) -> dict:
+def scaling_run(model: str, n_images=(500, 1000, 2000, 4000), seeds=(6, 7)) -> dict:
     """Seconds per sample of the exact ELS machine against the number of training images it
-    holds (nested class-balanced subsets of one model's training images, its calibrated
+    holds (``n_images``: nested class-balanced subsets of one model's training images, its calibrated
     schedule, ``seeds`` sampled together), with the dictionary building timed apart and the
     dictionary entries counted: whether the cost grows in proportion to N."""
     from . import artifacts
@@ -307,7 +307,7 @@ def scaling_run(model: str, sizes=(500, 1000, 2000, 4000), seeds=(6, 7)) -> dict
     model_dir, results = artifacts.path("models", model), artifacts.path("results", model)
     schedule = Calibration.load(results / "calibration_ELS.json").schedule
     rows = []
-    for n in sizes:
+    for n in n_images:
         images, labels = training_data(model_dir, n)
         machine = machine_for(model_dir, "ELS", images, labels)
         classes = classes_of(labels)

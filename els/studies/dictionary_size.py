@@ -31,7 +31,7 @@ from . import presets
 from ..calibrate import Calibration
 from ..evaluate import evaluate, read_rows, summarise
 from ..machines.matched import machine_for
-from .harness import RESULTS_BYTES, ModelSpec, calibrated, training_data, write_summary
+from .harness import RESULTS_BYTES, ModelSpec, calibrated, study_folders, training_data, write_summary
 from ..storage import read_timing, results_folder
 
 #: dictionary sizes (training images the machines hold)
@@ -44,21 +44,23 @@ STAGES = ("fixed", "recalibrated")
 BATCH = 10  # seeds sampled together (rows are written per batch)
 
 
-def dictionary_study(spec: ModelSpec, preset: str = "laptop", models_dir: Path = Path("artifacts/models"),
-                     out: Path = Path("artifacts/results"), sizes=SIZES, stages=STAGES,
-                     p: presets.EvalPreset | None = None, seeds=SEEDS, progress: bool = True,
+def dictionary_study(spec: ModelSpec, preset: str = "laptop", models_dir: Path | None = None,
+                     out: Path | None = None, sizes: presets.EvalPreset | None = None, progress: bool = True,
+                     n_images=SIZES, stages=STAGES, seeds=SEEDS,
                      command: str | None = None, resume: bool = False, force: bool = False) -> dict:
     """Run the chosen ``stages`` of the study (module docstring) for one reproduced model at
-    each of ``sizes``, all of them before the next stage; returns the summary. Refused before
+    each number of training images in ``n_images``, all of them before the next stage (evaluation
+    sizes: ``sizes``, default the preset's); returns the summary. Refused before
     ``reproduce``, or for an ``N`` above the network's training subset."""
-    p = p or presets.get(preset).evaluation
+    models_dir, out = study_folders(models_dir, out)
+    p = sizes or presets.get(preset).evaluation
     model_out, model_dir = out / spec.name, models_dir / spec.name
     if not (model_out / "calibration_ELS.json").exists():
         raise FileNotFoundError(f"no calibrated schedule in {model_out}: run python -m els reproduce for "
                                 f"{spec.name} first")
     trained = len(training_data(model_dir)[0])
-    if max(sizes) > trained:
-        raise ValueError(f"{spec.name} trained on {trained} images; the machines cannot hold {max(sizes)} of them")
+    if max(n_images) > trained:
+        raise ValueError(f"{spec.name} trained on {trained} images; the machines cannot hold {max(n_images)} of them")
     unknown = set(stages) - set(STAGES)
     if unknown:
         raise ValueError(f"unknown stages {sorted(unknown)}; choose from {STAGES}")
@@ -69,7 +71,7 @@ def dictionary_study(spec: ModelSpec, preset: str = "laptop", models_dir: Path =
         k = max(p.network_steps)
         matched = partial(machine_for, model_dir)  # padding and labels as the network was trained
         for stage in (s for s in STAGES if s in stages):
-            for n in sorted(sizes):
+            for n in sorted(n_images):
                 folder = here / f"N{n}"
                 folder.mkdir(exist_ok=True)
                 images, labels = training_data(model_dir, n)
@@ -91,7 +93,7 @@ def dictionary_study(spec: ModelSpec, preset: str = "laptop", models_dir: Path =
                              out=folder / "recalibrated.csv", batch_size=BATCH, progress=progress)
                 summary = summarise_study(here, fixed, k, len(seeds))
                 write_summary(here, summary, command or f"els.dictionary_size.dictionary_study({spec.name!r})", p,
-                              start, stages=list(stages), dictionary_sizes=sorted(sizes))
+                              start, stages=list(stages), dictionary_sizes=sorted(n_images))
         return summarise_study(here, fixed, k, len(seeds))
 
 

@@ -19,7 +19,7 @@ from . import paper, presets
 from ..calibrate import Calibration
 from ..evaluate import evaluate, read_rows, summarise
 from ..machines.matched import machine_for, network_facts
-from .harness import RESULTS_BYTES, ModelSpec, training_data, write_summary
+from .harness import RESULTS_BYTES, ModelSpec, study_folders, training_data, write_summary
 from ..storage import results_folder
 
 #: seeds per row (the first of the evaluation seeds)
@@ -32,8 +32,8 @@ ROWS = {("calibrated", False): "ELS", ("paper", False): "ELS (paper schedule)",
 
 #: the folder under ``<results>/<model>/`` that holds this study (``harness.read_summaries(results, STAGE)``)
 STAGE = "handling"
-def handling_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = Path("artifacts/models"),
-                   out: Path = Path("artifacts/results"), sizes: presets.EvalPreset | None = None,
+def handling_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path | None = None,
+                   out: Path | None = None, sizes: presets.EvalPreset | None = None,
                    progress: bool = True, command: str | None = None, resume: bool = False,
                    force: bool = False) -> dict:
     """The four rows of :data:`ROWS` for one reproduced model, written under
@@ -42,6 +42,7 @@ def handling_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = P
     (seeds, both schedules, and :func:`els.evaluate.summarise` of all four rows at the
     network's longest step count) and ``manifest.json``. Refused for a model without a
     published schedule of ``sizes.steps`` entries, or before ``reproduce``."""
+    models_dir, out = study_folders(models_dir, out)
     p = sizes or presets.get(preset).evaluation
     model_out, model_dir = out / spec.name, models_dir / spec.name
     published = published_schedule(model_dir, p.steps)

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import paper, presets
+from . import artifacts, paper, presets
 from .. import data, models, train
 from ..calibrate import Calibration, calibrate, default_candidates
 from ..machines.matched import network_facts
@@ -42,6 +42,14 @@ MODELS = (
     ModelSpec("mnist_attention_unet_zeros"),  # self-attention: the paper's limit case (chapter 9)
     ModelSpec("fashion_mnist_attention_unet_zeros"),
 )
+def study_folders(models_dir: str | Path | None, out: str | Path | None) -> tuple[Path, Path]:
+    """The folders a study reads its networks from and writes its results to: the given ones,
+    else the committed artifacts' ``models`` and ``results`` (:func:`els.studies.artifacts.path`),
+    found the same way wherever the command runs from. Every study resolves its defaults here."""
+    return (Path(models_dir) if models_dir is not None else artifacts.path("models"),
+            Path(out) if out is not None else artifacts.path("results", required=False))
+
+
 #: free space a study asks for before it writes a model's results (they take 0.5-2 MB)
 RESULTS_BYTES = 20_000_000
 

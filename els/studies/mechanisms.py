@@ -29,7 +29,7 @@ from . import presets
 from ..calibrate import Calibration
 from ..evaluate import along_trajectory, read_images
 from ..machines.matched import machine_for, network_facts
-from .harness import RESULTS_BYTES, ModelSpec, read_summaries, training_data, write_summary
+from .harness import RESULTS_BYTES, ModelSpec, read_summaries, study_folders, training_data, write_summary
 from .standing import network_sensitivity
 from ..storage import results_folder, save_atomic, write_atomic
 
@@ -89,14 +89,15 @@ def component_summary(counts: torch.Tensor) -> dict:
             "counts": counts.tolist()}
 
 
-def mechanisms_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = Path("artifacts/models"),
-                     out: Path = Path("artifacts/results"), sizes: presets.EvalPreset | None = None,
+def mechanisms_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path | None = None,
+                     out: Path | None = None, sizes: presets.EvalPreset | None = None,
                      progress: bool = True, command: str | None = None, resume: bool = False,
                      force: bool = False) -> dict:
     """Write the module docstring's files for one model and return its summary. Needs the
     model's reproduction (``out/<name>/calibration_*.json``) and standing run
     (``out/<name>/standing/``). Results already there are refused unless ``resume=True`` (the
     trajectory and sensitivity files are reused) or ``force=True``."""
+    models_dir, out = study_folders(models_dir, out)
     p = sizes or presets.get(preset).evaluation
     model_out = out / spec.name
     needed = [model_out / f"calibration_{kind}.json" for kind in ("ELS", "LS")]
@@ -142,8 +143,8 @@ def mechanisms_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path =
         return summary
 
 
-def wrap_dictionary(spec: ModelSpec, preset: str = "laptop", models_dir: Path = Path("artifacts/models"),
-                    out: Path = Path("artifacts/results"), sizes: presets.EvalPreset | None = None,
+def wrap_dictionary(spec: ModelSpec, preset: str = "laptop", models_dir: Path | None = None,
+                    out: Path | None = None, sizes: presets.EvalPreset | None = None,
                     progress: bool = True, command: str | None = None, resume: bool = False,
                     force: bool = False) -> dict:
     """For a circularly padded network: the circular ELS machine with the dictionary of every
@@ -153,6 +154,7 @@ def wrap_dictionary(spec: ModelSpec, preset: str = "laptop", models_dir: Path = 
     ``standing`` with the network at 150 steps. Writes ``samples.csv`` (the wrap machine's
     rows), ``summary.json`` (median r and R^2 of both, per-seed r of both) and
     ``manifest.json`` under ``<out>/<name>/wrap/``; the valid machine's rows are standing's."""
+    models_dir, out = study_folders(models_dir, out)
     from ..evaluate import evaluate, read_rows, summarise
 
     p = sizes or presets.get(preset).evaluation

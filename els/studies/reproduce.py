@@ -25,7 +25,7 @@ from ..evaluate import evaluate, summarise
 from ..machines.matched import machine_for, network_facts
 from ..sampling import classes_of, sample, seeded_inputs
 from ..storage import results_folder, timing_path
-from .harness import RESULTS_BYTES, ModelSpec, calibrated, paper_row, training_data, write_summary
+from .harness import RESULTS_BYTES, ModelSpec, calibrated, paper_row, study_folders, training_data, write_summary
 
 
 SNAPSHOT_SEEDS = 30  # per training snapshot (fewer only when the preset has fewer)
@@ -33,8 +33,8 @@ GALLERY_SEEDS = 8  # seeds shown in gallery.png
 EVAL_BATCH = 25  # seeds sampled together (larger products; results are written per batch)
 
 
-def reproduce_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = Path("artifacts/models"),
-                    out: Path = Path("artifacts/results"), progress: bool = True,
+def reproduce_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path | None = None,
+                    out: Path | None = None, progress: bool = True,
                     sizes: presets.EvalPreset | None = None, command: str | None = None,
                     resume: bool = False, force: bool = False, root: str | Path | None = None) -> dict:
     """Calibrate ELS and LS against one checkpoint, evaluate IS, LS, ELS (ours and, where
@@ -43,6 +43,7 @@ def reproduce_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = 
     (default: this function call). Results already in ``out/<name>`` are refused unless
     ``resume=True`` (finish and keep them: nothing computed is recomputed) or ``force=True``
     (delete them and start again). ``root``: the data cache the training images come from."""
+    models_dir, out = study_folders(models_dir, out)
     p = sizes or presets.get(preset).evaluation
     with results_folder(out / spec.name, resume, force, need_bytes=RESULTS_BYTES) as here:
         return _reproduce_into(here, spec, p, preset, models_dir, progress, command, root)

@@ -33,7 +33,7 @@ from ..calibrate import Calibration, calibrate
 from ..evaluate import agreement, evaluate, peers_agreement, read_images, summarise
 from ..machines.matched import machine_for, network_facts
 from ..machines.pca_locality import MASKS, gain_mask, mask_width
-from .harness import RESULTS_BYTES, ModelSpec, read_summaries, training_data, write_summary
+from .harness import RESULTS_BYTES, ModelSpec, read_summaries, study_folders, training_data, write_summary
 from ..sampling import classes_of, seeded_inputs, trajectory
 from ..schedule import alpha_bar, x0_from_eps
 from ..storage import results_folder, timing_path, write_atomic
@@ -53,14 +53,15 @@ MEAN_IMAGE = "mean training image"
 
 #: the folder under ``<results>/<model>/`` that holds this study (``harness.read_summaries(results, STAGE)``)
 STAGE = "standing"
-def stand_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path = Path("artifacts/models"),
-                out: Path = Path("artifacts/results"), progress: bool = True,
+def stand_model(spec: ModelSpec, preset: str = "laptop", models_dir: Path | None = None,
+                out: Path | None = None, progress: bool = True,
                 sizes: presets.EvalPreset | None = None, command: str | None = None,
                 resume: bool = False, force: bool = False) -> dict:
     """Evaluate every machine of :data:`MACHINES` against one checkpoint (module docstring) and
     return the summary. Needs the model's reproduction in ``out/<name>`` (its calibrated P(t)).
     Results already in ``out/<name>/standing`` are refused unless ``resume=True`` or
     ``force=True`` (delete them and start again)."""
+    models_dir, out = study_folders(models_dir, out)
     p = sizes or presets.get(preset).evaluation
     schedules = {}
     for kind in ("ELS", "LS"):
