@@ -9,7 +9,7 @@
 * :mod:`.matched`: the machine matched to a saved network (padding, conditioning).
 """
 from .golden import GoldenSubset
-from .machine import ELS, ES, IS, LS, Layout, Machine, checked_patch_size, implied_noise
+from .machine import ELS, ES, IS, LS, Layout, Machine, SubsetView, checked_patch_size, implied_noise
 from .matched import machine_for, network_config, network_facts
 from .pca_locality import PCALocality
 from .protocol import Denoiser, scale_keyword
@@ -17,5 +17,5 @@ from .tiered import Tiered
 from .wiener import Wiener
 
 __all__ = ["Denoiser", "scale_keyword", "Machine", "Layout", "IS", "ES", "LS", "ELS", "Wiener", "PCALocality",
-           "GoldenSubset", "Tiered", "machine_for", "network_config", "network_facts", "checked_patch_size",
+           "GoldenSubset", "Tiered", "SubsetView", "machine_for", "network_config", "network_facts", "checked_patch_size",
            "implied_noise"]

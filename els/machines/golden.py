@@ -21,10 +21,10 @@ import torch
 import torch.nn.functional as F
 
 from ..schedule import checked_t, noise_levels
-from .machine import Machine, implied_noise
+from .machine import Machine, SubsetView
 
 
-class GoldenSubset:
+class GoldenSubset(SubsetView):
     """A machine that denoises each sample with ``machine`` restricted to its golden subset
     (module docstring). Same ``denoise`` / ``eps`` interface and ``scale_name`` as the machine;
     the random pre-samples come from its own generator (``seed``), so results are reproducible
@@ -44,19 +44,8 @@ class GoldenSubset:
             raise ValueError(f"k_min ({k_min}) must not exceed k_max ({k_max})")
         machine.restricted(torch.arange(1))  # fails early for machines that cannot be restricted
         self.machine, self.k_min, self.k_max, self.pool = machine, k_min, k_max, pool
-        self.scale_name = machine.scale_name
         self.generator = torch.Generator().manual_seed(seed)
         self.last_subsets: list[torch.Tensor] = []  # indices into machine.images, per sample of the last call
-
-    @property
-    def images(self) -> torch.Tensor:
-        """The machine's training images (N, C, H, W): the pool the golden subsets come from."""
-        return self.machine.images
-
-    @property
-    def labels(self) -> torch.Tensor | None:
-        """The machine's training labels (N,) or None."""
-        return self.machine.labels
 
     def denoise(self, x_t: torch.Tensor, t: float | torch.Tensor, label=None, **scale) -> torch.Tensor:
         """``x0_hat`` (B, C, H, W) of ``x_t`` (B, C, H, W): each sample by the machine
@@ -75,10 +64,6 @@ class GoldenSubset:
                 self.last_subsets[b] = subset
                 out[b] = m.restricted(subset).denoise(x[b:b + 1], ts[b:b + 1], label=lab, **scale)[0]
         return out.to(x_t.device)
-
-    def eps(self, x_t: torch.Tensor, t: float | torch.Tensor, label=None, **scale) -> torch.Tensor:
-        """Noise prediction from :meth:`denoise` (undefined at t = 0)."""
-        return implied_noise(x_t, t, self.denoise(x_t, t, label=label, **scale))
 
     def sizes(self, s2: float, n: int) -> tuple[int, int]:
         """(m_t, k_t) for noise variance ``s2`` among ``n`` images (module docstring)."""

@@ -397,6 +397,37 @@ class ELS(Machine):
         return super().__repr__()[:-1] + f", padding={self.padding!r}, train_patches={self.train_patches!r})"
 
 
+class SubsetView:
+    """Base of the denoisers that answer with a machine restricted to subsets of its training
+    images (:class:`els.machines.GoldenSubset`, :class:`els.machines.Tiered`): they share the
+    machine's training set, labels and ``scale_name``, and derive ``eps`` from their ``denoise``.
+    Subclasses set ``self.machine`` and define ``denoise``."""
+
+    machine: Machine
+
+    @property
+    def images(self) -> torch.Tensor:
+        """The machine's training images (N, C, H, W), all of them."""
+        return self.machine.images
+
+    @property
+    def labels(self) -> torch.Tensor | None:
+        """The machine's training labels (N,) or None."""
+        return self.machine.labels
+
+    @property
+    def scale_name(self) -> str:
+        """The machine's locality-scale keyword (:attr:`Machine.scale_name`)."""
+        return self.machine.scale_name
+
+    def denoise(self, x_t: torch.Tensor, t: float | torch.Tensor, label=None, **scale) -> torch.Tensor:
+        raise NotImplementedError
+
+    def eps(self, x_t: torch.Tensor, t: float | torch.Tensor, label=None, **scale) -> torch.Tensor:
+        """Noise prediction from :meth:`denoise` (undefined at t = 0)."""
+        return implied_noise(x_t, t, self.denoise(x_t, t, label=label, **scale))
+
+
 # ----- checks and small helpers ----------------------------------------------------------------
 def implied_noise(x_t: torch.Tensor, t: float | torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
     """The noise that a denoised estimate ``x0`` implies for ``x_t`` (both (B, C, H, W)) at time

@@ -18,10 +18,10 @@ import torch
 
 from ..data import balanced_subset
 from ..schedule import checked_t
-from .machine import Machine, implied_noise
+from .machine import Machine, SubsetView
 
 
-class Tiered:
+class Tiered(SubsetView):
     """``machine`` at ``t <= switch``; ``machine`` restricted to ``k`` of its training images
     at ``t > switch`` (module docstring). Same ``denoise`` / ``eps`` interface and
     ``scale_name`` as the machine.
@@ -40,17 +40,6 @@ class Tiered:
         labels = machine.labels if machine.labels is not None else torch.zeros(len(machine.images), dtype=torch.long)
         self.subset = balanced_subset(labels, k, seed)  # indices into machine.images, sorted
         self.machine, self.coarse, self.switch = machine, machine.restricted(self.subset), float(switch)
-        self.scale_name = machine.scale_name
-
-    @property
-    def images(self) -> torch.Tensor:
-        """The machine's training images (N, C, H, W), all of them."""
-        return self.machine.images
-
-    @property
-    def labels(self) -> torch.Tensor | None:
-        """The machine's training labels (N,) or None."""
-        return self.machine.labels
 
     def denoise(self, x_t: torch.Tensor, t: float | torch.Tensor, label=None, **scale) -> torch.Tensor:
         """``x0_hat`` (B, C, H, W) of ``x_t`` (B, C, H, W) at ``t`` (float or (B,)): rows with
@@ -65,10 +54,6 @@ class Tiered:
             part = label[rows] if torch.is_tensor(label) else label
             out[rows] = chosen.denoise(x_t[rows], ts[rows], label=part, **scale)
         return out
-
-    def eps(self, x_t: torch.Tensor, t: float | torch.Tensor, label=None, **scale) -> torch.Tensor:
-        """Noise prediction from :meth:`denoise` (undefined at t = 0)."""
-        return implied_noise(x_t, t, self.denoise(x_t, t, label=label, **scale))
 
     def __repr__(self) -> str:
         return f"Tiered({self.machine!r}, k={len(self.subset)}, switch={self.switch})"
