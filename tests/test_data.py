@@ -293,3 +293,20 @@ def test_a_corrupt_cache_file_is_rebuilt(offline, monkeypatch):
     x, _ = data.load("fashion_mnist")
     assert x.shape == (30, 1, 32, 32)
     assert torch.load(offline / "cache" / "fashion_mnist_train.pt", weights_only=True)["images"].shape == (30, 28, 28)
+
+
+def test_balanced_subset_is_never_short_whatever_the_class_sizes():
+    """Fails if a class too small for its share makes the subset come out short (its remainder
+    must go to the other classes), or if any class gets more than one image above another class
+    that still had images to give."""
+    g = torch.Generator().manual_seed(4)
+    for trial in range(200):
+        sizes = torch.randint(1, 12, (int(torch.randint(1, 6, (1,), generator=g)),), generator=g)
+        labels = torch.cat([torch.full((int(s),), c) for c, s in enumerate(sizes)])
+        n = int(torch.randint(1, len(labels) + 3, (1,), generator=g))
+        idx = data.balanced_subset(labels, n, seed=trial)
+        assert len(idx) == min(n, len(labels)) and len(set(idx.tolist())) == len(idx)
+        counts = torch.bincount(labels[idx], minlength=len(sizes))
+        open_ = counts < sizes  # classes with images left over
+        if open_.any():
+            assert int(counts[open_].min()) >= int(counts.max()) - 1

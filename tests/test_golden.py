@@ -91,3 +91,14 @@ def test_refusals_name_the_problem():
         GoldenSubset(els.IS(images, **F64), k_min=5, k_max=4)
     with pytest.raises(ValueError, match="positive int"):
         GoldenSubset(els.IS(images, **F64), k_min=0, k_max=4)
+
+
+def test_the_pre_sample_can_reach_every_training_image():
+    """Fails if the random pre-sample of m_t images is drawn from the first m_t images instead of
+    all N: at pure noise m_t = k_max = 1, and over many draws every image must come up."""
+    images, _, _ = _data(n=12)
+    golden = GoldenSubset(els.IS(images, **F64), k_min=1, k_max=1, seed=0)
+    x = torch.zeros(1, 4, 4, dtype=torch.float64)
+    seen = {int(golden.select(x, torch.tensor(0.0, dtype=torch.float64), torch.tensor(1.0, dtype=torch.float64),
+                              images)[0]) for _ in range(400)}
+    assert seen == set(range(12))

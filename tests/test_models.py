@@ -137,3 +137,20 @@ def test_save_load_round_trip_gives_identical_outputs(tmp_path, arch, num_classe
     assert type(loaded) is type(net) and loaded.config == net.config and extra["note"] == "test"
     x, label = torch.randn(2, 3, 16, 16), (torch.tensor([1, 7]) if num_classes else None)
     assert torch.equal(loaded.eps(x, 0.4, label=label), net.eps(x, 0.4, label=label))
+
+
+def test_self_attention_against_a_written_out_attention():
+    """Fails if queries, keys and values are mixed up (e.g. keys and values swapped), the scale
+    is not 1/sqrt(head width), or heads are split wrongly: the block equals
+    h + proj(softmax(q^T k / sqrt(d)) v) per head, written out here with einsum."""
+    torch.manual_seed(0)
+    block = models.SelfAttention(16, heads=2)
+    torch.nn.init.normal_(block.proj.weight)
+    h = torch.randn(2, 16, 3, 4)
+    with torch.no_grad():
+        got = block(h)
+        q, k, v = block.qkv(block.norm(h)).reshape(2, 3, 2, 8, 12).unbind(1)  # (B, heads, d, positions)
+        weights = torch.softmax(torch.einsum("bhdi,bhdj->bhij", q, k) / 8 ** 0.5, dim=-1)
+        out = torch.einsum("bhij,bhdj->bhdi", weights, v).reshape(2, 16, 3, 4)
+        expected = h + block.proj(out)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)

@@ -180,3 +180,31 @@ def test_errors_name_the_fix():
         els.PCALocality(images, **F64).denoise(x, 0.5, patch_size=3)
     with pytest.raises(ValueError, match="top_patches needs LS or ELS"):
         els.PCALocality(images, **F64).top_patches(x, 0.5)
+
+
+def test_the_per_output_rule_at_threshold_one_keeps_each_columns_largest_gain():
+    """Fails if the per-output ("column") rule compares with > instead of >=: at threshold 1
+    each output must keep the input(s) of its largest gain magnitude, never an empty column."""
+    from els.machines.pca_locality import gain_mask
+
+    g = torch.Generator().manual_seed(0)
+    gain = torch.randn(6, 6, generator=g, dtype=torch.float64)
+    mask = gain_mask(gain, 1.0, "column")
+    expected = (gain.abs() == gain.abs().max(0, keepdim=True).values).double()
+    assert torch.equal(mask, expected) and (mask.sum(0) >= 1).all()
+
+
+def test_class_masks_on_a_subset_keep_the_whole_class_statistics():
+    """Fails if restricting a class-statistics PCA-locality machine to a subset recomputes its
+    class masks from the subset: the masks come from all of the class's training images."""
+    g = torch.Generator().manual_seed(1)
+    images = torch.rand(30, 1, 4, 4, generator=g, dtype=torch.float64) * 2 - 1
+    labels = torch.arange(30) % 2
+    whole = els.PCALocality(images, labels, mask="column", mask_statistics="class", threshold=0.3,
+                            device="cpu", dtype=torch.float64)
+    part = whole.restricted(torch.arange(0, 30, 5))
+    for label in (0, 1):
+        assert torch.equal(part.mask(0.5, label=label), whole.mask(0.5, label=label))
+    alone = els.PCALocality(images[torch.arange(0, 30, 5)], labels[torch.arange(0, 30, 5)], mask="column",
+                            mask_statistics="class", threshold=0.3, device="cpu", dtype=torch.float64)
+    assert not torch.equal(alone.mask(0.5, label=0), whole.mask(0.5, label=0))  # the check can fail

@@ -75,3 +75,54 @@ def test_a_full_disk_is_refused_before_any_work(tmp_path, monkeypatch):
     assert not (tmp_path / "run" / storage.LOCK).exists()
     with storage.claimed_folder(tmp_path / "run", need_bytes=2_000_000):
         pass
+
+
+def test_a_crash_in_the_middle_of_an_atomic_write_leaves_the_old_file_whole(tmp_path, monkeypatch):
+    """Fails if write_atomic writes in place: a crash after the new bytes are written but before
+    they reach the disk (injected at fsync) must leave the previous content, not the new or half."""
+    import os
+
+    path = tmp_path / "summary.json"
+    storage.write_atomic(path, "old content\n")
+
+    def crash(fd):
+        raise OSError("power cut")
+
+    monkeypatch.setattr(os, "fsync", crash)
+    with pytest.raises(OSError, match="power cut"):
+        storage.write_atomic(path, "new content that never lands\n")
+    assert path.read_text() == "old content\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+
+
+def test_a_run_that_fails_releases_its_folder(tmp_path):
+    """Fails if a run that raises leaves its lock behind (the next run would be refused)."""
+    with pytest.raises(ValueError):
+        with storage.results_folder(tmp_path / "out", resume=False, force=False):
+            raise ValueError("the run failed")
+    assert not (tmp_path / "out" / storage.LOCK).exists()
+    with storage.results_folder(tmp_path / "out", resume=True, force=False) as here:
+        assert here == tmp_path / "out"
+
+
+def test_results_folder_checks_the_free_space_it_is_given(tmp_path, monkeypatch):
+    """Fails if results_folder claims its folder without asking for the run's bytes."""
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 1_000_000, 1_000_000))
+    with pytest.raises(storage.NotEnoughSpace):
+        with storage.results_folder(tmp_path / "out", resume=False, force=False, need_bytes=2_000_000):
+            pytest.fail("entered a folder without room")
+    with storage.results_folder(tmp_path / "out", resume=False, force=False, need_bytes=500_000):
+        pass
+
+
+def test_json_lines_after_a_torn_line_are_kept(tmp_path):
+    """Fails if the reader stops at a torn or garbled line and loses every record after it."""
+    path = tmp_path / "calibration.jsonl"
+    path.write_text('{"seed": 0}\n{"seed": 1, "sim\n{"seed": 2}\nnot json\n{"seed": 3}\n')
+    assert storage.read_jsonl(path) == [{"seed": 0}, {"seed": 2}, {"seed": 3}]
+    storage.append_jsonl(path, {"seed": 4})
+    assert storage.read_jsonl(path)[-1] == {"seed": 4}

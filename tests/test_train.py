@@ -491,3 +491,19 @@ def test_appendix_snapshot_sentence_matches_the_snapshot_manifests(appendix):
         m = json.loads((root / "artifacts" / "models" / name / "snapshots" / "15min" / "manifest.json").read_text())
         assert (f"{data}: {m['steps']:,} steps, loss {m['final_loss']:.3f}, NN {m['samples']['nn_l2_median']:.1f}"
                 in flat), data
+
+
+def test_a_resumed_run_keeps_its_loss_average_and_spends_only_the_rest_of_its_budget(tmp_path):
+    """Fails if a resume restarts the running loss average (its reported loss would differ from
+    a straight run's) or gets its whole time budget again (a run whose budget is already spent
+    must not take another step)."""
+    images, labels = toy_data(n=20)
+    kw = dict(batch_size=8, lr=1e-3, lr_decay=0.99, ema=0.9, seed=5, progress=False, device="cpu", n_samples=0)
+    straight = train.train(tiny_resnet(num_classes=3), images, labels, steps=4, **kw)
+    train.train(tiny_resnet(num_classes=3), images, labels, steps=2, out_dir=tmp_path, **kw)
+    resumed = train.train(tiny_resnet(num_classes=3), images, labels, steps=4, out_dir=tmp_path, resume=True, **kw)
+    assert resumed.loss == straight.loss
+    spent = torch.load(tmp_path / train.CHECKPOINT, weights_only=True)["state"]["elapsed"]
+    again = train.train(tiny_resnet(num_classes=3), images, labels, steps=100, max_minutes=spent / 60,
+                        out_dir=tmp_path, resume=True, **kw)
+    assert again.step == 4 and again.losses == []
