@@ -36,30 +36,27 @@ if "google.colab" in sys.modules:
 # %% [markdown]
 # # Where ELS stands
 #
-# **Is the ELS machine the best analytic account of what trained convolutional networks
-# generate, or have later, data-derived denoisers overtaken it?**
+# **How does the ELS machine compare with the other analytic denoisers of the field, on the
+# same trained networks?**
 #
-# The previous chapter measured ELS as the paper did: against the ideal score, by Pearson $r$.
-# Since the paper, others have proposed analytic denoisers that use the *statistics* of the
-# training set instead of hand-chosen patches, and have re-measured ELS with a stricter
-# metric. This chapter puts two of them, the Wiener (optimal linear) denoiser and
-# PCA-locality, on the same trained networks as IS, LS and ELS, from the same noise, with
-# every machine calibrated to each network in the same way, and scores them by both our
-# protocol and theirs.
+# Since the paper, others have built analytic denoisers from the *statistics* of the
+# training set instead of a chosen patch size. This chapter derives two of them, Wiener and
+# PCA-locality, and runs them beside IS, LS and ELS on our seven networks, from the same
+# noise.
 #
 # **What you will learn**
 #
-# - what the follow-up work found, and which denoisers it proposed;
-# - where the Wiener gain says a pixel "looks", and how PCA-locality turns that into a mask;
-# - how ELS compares with them on our seven networks, by $r$, $r^2$, $R^2$ and the follow-up
-#   papers' mean $R^2$, next to chance levels;
-# - whether the locality of the networks follows the data's correlations.
+# - how the Wiener denoiser follows from a Gaussian model of the data, and where its gain
+#   says a pixel looks;
+# - how PCA-locality puts that gain into the ideal score as a mask, and why the mask rule
+#   matters;
+# - whether the networks look as far as their data's correlations reach;
+# - how ELS ranks among these denoisers, and how a paired bootstrap tells a lead from a tie.
 
 # %% [markdown]
 # ## Set-up
 
 # %%
-import json
 import os
 
 import matplotlib.pyplot as plt
@@ -67,18 +64,17 @@ import torch
 from IPython.display import Markdown
 
 import els
-import els.studies.harness
-import els.studies.artifacts
-import els.studies.bench
-import els.machines.matched
+from els.book import glue
 import els.book.plotting
-import els.studies.reproduce
+import els.machines.matched
+import els.studies.artifacts
+import els.studies.harness
 import els.studies.standing
-from els.evaluate import read_images
+from els.evaluate import paired_difference, read_images, read_rows
 from els.machines.pca_locality import mask_width
 
 PRESET = os.environ.get("ELS_PRESET", "paper" if torch.cuda.is_available() else "laptop")
-SIZES = {  # training images for the live mask pictures (the committed results used 500)
+SIZES = {  # training images for the gain and mask pictures (the committed comparison used 500)
     "smoke": dict(n_train=60),
     "laptop": dict(n_train=500),
     "paper": dict(n_train=500),
@@ -87,257 +83,149 @@ print(f"preset {PRESET!r}: {SIZES}")
 
 results = els.studies.artifacts.path("results")
 standing = els.studies.harness.read_summaries(results, els.studies.standing.STAGE)
-print("models with a standing comparison:", ", ".join(standing))
 
 # %% [markdown]
 # ## What the field found since the paper
 #
 # - **The Gaussian approximation.** {cite:t}`wang2024gaussian` compared learned scores with
-#   the score of a single Gaussian fitted to the training set (the Wiener denoiser, appendix
-#   {ref}`appendix-machines`) and found that at moderate and high noise the learned score is
-#   close to it: a network's early steps are largely linear.
+#   the score of one Gaussian fitted to the training set (the Wiener denoiser, below): at
+#   moderate and high noise they are close, so a network's early steps are largely linear.
 # - **Local empirical denoisers.** {cite:t}`niedoba2025mechanistic` found the same local
-#   inductive bias across network architectures and built training-free denoisers by
-#   combining posterior means over image crops.
+#   inductive bias across architectures and built training-free denoisers by combining
+#   posterior means over image crops.
 # - **Locality from the data.** {cite:t}`lukoianov2025locality` showed that the optimal
-#   *linear* denoiser is already local, because of the pixel correlations in image data sets:
-#   locality need not come from the convolutions. Their *PCA-locality* denoiser
-#   uses the Wiener gain as a per-pixel mask inside the ideal score, and matched a trained
-#   UNet better than ELS.
+#   *linear* denoiser is already local, because of the pixel correlations of image data:
+#   locality need not come from the convolutions. Their *PCA-locality* denoiser uses the
+#   Wiener gain as a per-pixel mask inside the ideal score, and matched a trained UNet better
+#   than ELS.
 # - **Closed-form diffusion models.** {cite:t}`scarvelis2025closedform` smooth the ideal
 #   score explicitly to generate new samples without training.
 # - **Honest metrics and speed.** {cite:t}`shang2026golddiff` re-measured the analytic
-#   denoisers against a convolutional DDPM UNet on CIFAR10 with the coefficient of
-#   determination $R^2$ (mean over samples): ELS 0.41, Wiener 0.55, PCA-locality 0.67, and
-#   their GoldDiff 0.68, which runs PCA-locality on a per-step "golden subset" of training
-#   images, 17 to 71 times faster than PCA-locality on the whole set in their table.
-#   GoldDiff's released code implements GoldDiff alone, not its ELS baseline, so the patch
-#   sizes and other settings behind ELS's 0.41 are unknown.
-# - **Locality and composition.** {cite:t}`bradley2025local` proves that, in conditional
-#   models, a score that depends locally on both pixels and conditioning is equivalent to a
-#   form of compositional structure, and finds that CLEVR models that draw more objects than
-#   they saw in training have such local scores while those that fail do not.
+#   denoisers against a DDPM UNet on CIFAR10 by the mean over samples of $R^2$: ELS 0.41,
+#   Wiener 0.55, PCA-locality 0.67, and their GoldDiff 0.68, which runs PCA-locality on a
+#   small subset of training images chosen afresh at every step, 17 to 71 times faster. Their
+#   released code has no ELS, so the settings behind ELS's 0.41 are unknown.
+# - **Locality and composition.** {cite:t}`bradley2025local` proves that in conditional
+#   models a score local in both pixels and conditioning amounts to compositional
+#   structure, and finds such scores in the CLEVR models that draw more objects than they
+#   saw in training.
 # - **A shared code base.** Analytic Diffusion Studio {cite:p}`ads2026`, co-written by the
-#   paper's first author, runs training-free denoisers behind one interface: the ideal score,
-#   Wiener, PCA-locality, closed-form smoothing and a nearest-neighbour baseline. ELS is not
-#   among its methods.
+#   paper's first author, runs the ideal score, Wiener, PCA-locality, closed-form smoothing
+#   and a nearest-neighbour baseline behind one interface; ELS is not among them.
 #
-# We know of no comparison of these denoisers on the *same* trained ResNets and UNets with
-# ELS calibrated to each network. That is what the rest of this chapter does.
+# The *follow-up papers* below are the three whose denoisers and protocol we use: Wang &
+# Vastola (Wiener), Lukoianov et al. (PCA-locality), Shang et al. (GoldDiff).
 
 # %% [markdown]
-# ## Where does a pixel look? The Wiener gain
+# ## The Wiener denoiser
 #
-# The Wiener denoiser is $\hat x_0 = \mu + G_t (x_t - a\mu)/a$ (appendix
-# {ref}`appendix-machines`). Column $m$ of the gain $G_t$ says how much each input pixel
-# moves output pixel $m$. Below: that column for the centre pixel of MNIST, at four noise
-# levels, and the two masks PCA-locality makes from it.
+# Model the training images as one Gaussian, $x_0 \sim \mathcal N(\mu, \Sigma)$, with their
+# mean and covariance. The forward process $x_t = a x_0 + \sigma\varepsilon$ (appendix
+# {ref}`appendix-notation`) makes $x_0$ and $x_t$ jointly Gaussian, with
 #
-# A patch is a mask too: the square of pixels that an ELS or LS output pixel compares.
-# {cite:t}`niedoba2026fpmc` build one model class on this, *filtered posterior mean
-# collections*: posterior means over training images in which each output pixel weighs the
-# images through its own filter on the input, a hard patch or a soft mask. Patch machines and
-# mask-based denoisers such as PCA-locality are particular choices of that filter, of how the
-# outputs are weighted and of which images are averaged over.
+# $$
+# \operatorname{Cov}(x_0, x_t) = a\Sigma, \qquad \operatorname{Cov}(x_t) = a^2\Sigma + \sigma^2 I ,
+# $$
+#
+# and the mean of one Gaussian given another is linear in what is observed:
+#
+# $$
+# \hat x_0 = \mathbb E[x_0 \mid x_t] = \mu + a\Sigma\,(a^2\Sigma + \sigma^2 I)^{-1}(x_t - a\mu).
+# $$
+#
+# With $\Sigma = U \operatorname{diag}(\lambda)\, U^\top$ both matrices share the
+# eigenvectors $U$, and with $a^2 = \bar\alpha$
+#
+# $$
+# \hat x_0 = \mu + \frac{1}{a}\, G_t\,(x_t - a\mu),
+# \qquad
+# G_t = U \operatorname{diag}(g)\, U^\top,
+# \qquad
+# g_k = \frac{\bar\alpha \lambda_k}{\bar\alpha \lambda_k + \sigma^2} \in [0, 1).
+# $$
+#
+# Read it as a filter: write $x_t / a - \mu$ in principal components and keep each in the
+# proportion $g_k$. Components whose signal variance $\bar\alpha\lambda_k$ is well above the
+# noise variance $\sigma^2$ survive; the rest shrink to the mean. As $t \to 0$, $G_t \to I$;
+# as $t \to 1$, $G_t \to 0$ and the estimate is $\mu$. This *Wiener denoiser* (`els.Wiener`)
+# is the best denoiser linear in $x_t$, exact for Gaussian data; $G_t$ is its *gain*.
+
+# %% [markdown]
+# ## Where does a pixel look?
+#
+# Column $m$ of the gain says how much each input pixel moves output pixel $m$. Neighbouring
+# pixels are strongly correlated, so the large entries cluster around $m$: the data alone
+# imply a locality {cite:p}`lukoianov2025locality`.
+#
+# *PCA-locality* puts it into the ideal score ({doc}`03_ideal_score`). Each output
+# coordinate $m$ still takes a softmax over whole training images $x_k$, but measures
+# distance only over the inputs that a mask $B_t[\cdot, m]$ keeps:
+#
+# $$
+# d_k(m) = \sum_n B_t[n, m]\,\big(x_t[n] - a\,x_k[n]\big)^2,
+# \qquad
+# \hat x_0[m] = \sum_k \operatorname{softmax}_k\!\Big(-\frac{d_k(m)}{2\sigma^2}\Big)\, x_k[m].
+# $$
+#
+# The mask plays the part of LS's patch, its threshold $\tau$ the part of $P(t)$. Two rules
+# read the mask from the gain (`els.PCALocality(mask=...)`):
+#
+# - the **per-output rule** keeps input $n$ when its gain is at least a fraction $\tau$ of
+#   the largest gain for that output, $|G_t[n, m]| \ge \tau \max_{n'} |G_t[n', m]|$
+#   (`mask="column"`);
+# - the **whole-matrix rule**, the published one, divides each row $n$ of $G_t$ by
+#   $G_t[n, n]$, then keeps the entries at least $\tau$ times the largest entry of the whole
+#   row-normalised matrix (`mask="peers"`).
+#
+# The figure shows both for the centre pixel of MNIST.
 
 # %%
 model_dir = els.studies.artifacts.path("models", "mnist_resnet_zeros")
 train_images, _ = els.studies.harness.training_data(model_dir, SIZES["n_train"])
 H, W = train_images.shape[2:]
 centre = (H // 2) * W + W // 2
-peers = els.PCALocality(train_images, mask="peers", threshold=0.005, device="cpu")
-column = els.PCALocality(train_images, mask="column", threshold=0.1, device="cpu")
-times = [0.1, 0.4, 0.7, 0.95]
+rules = {"whole-matrix rule\n(τ = 0.005)": els.PCALocality(train_images, mask="peers", threshold=0.005, device="cpu"),
+         "per-output rule\n(τ = 0.1)": els.PCALocality(train_images, mask="column", threshold=0.1, device="cpu")}
+times = [0.05, 0.4, 0.7, 0.95]
 
-# %% mystnb={"figure": {"caption": "Top: the Wiener gain's column for the centre pixel of 32x32 MNIST (how much each input pixel moves it), at four diffusion times. Middle: the published mask rule at threshold 0.005. Bottom: the column rule at threshold 0.1. White: inputs in the mask.", "name": "fig-gain-masks"}}
-_, _, side = els.book.plotting.panel_grid(len(times), 2.1)
-fig, axes = plt.subplots(3, len(times), figsize=(side * len(times), 3 * (side + 0.25)))
+# %% mystnb={"figure": {"caption": "The centre pixel of 32x32 MNIST at four diffusion times. Top: its column of the Wiener gain (red: inputs that raise it, blue: inputs that lower it). Middle and bottom: the inputs each mask rule keeps (white), with the mask's width in pixels.", "name": "fig-gain-masks"}}
+_, _, side = els.book.plotting.panel_grid(len(times), 1.5, margin=1.3)
+fig, axes = plt.subplots(3, len(times), figsize=(side * len(times) + 1.3, 3 * (side + 0.3)))
 for j, t in enumerate(times):
-    gain = peers.gain(t)[:, centre].reshape(H, W)
+    gain = rules["per-output rule\n(τ = 0.1)"].gain(t)[:, centre].reshape(H, W)
     axes[0, j].imshow(gain, cmap="RdBu_r", vmin=-gain.abs().max(), vmax=gain.abs().max())
-    axes[0, j].set_title(f"gain, t = {t}", fontsize=9)
-    for row, (machine, name) in enumerate(((peers, "peers"), (column, "column")), start=1):
+    axes[0, j].set_title(f"t = {t}", fontsize=9)
+    for row, (name, machine) in enumerate(rules.items(), start=1):
         mask = machine.mask(t)
         axes[row, j].imshow(mask[:, centre].reshape(H, W) != 0, cmap="gray", vmin=0, vmax=1)
-        axes[row, j].set_title(f"{name}: width {mask_width(mask, H, W):.1f}", fontsize=9)
+        axes[row, j].set_xlabel(f"width {mask_width(mask, H, W):.1f}", fontsize=9)
+for row, name in enumerate(["gain", *rules]):
+    axes[row, 0].set_ylabel(name, fontsize=9, rotation=0, ha="right", va="center")
 for ax in axes.flat:
     ax.set(xticks=[], yticks=[])
 fig.tight_layout()
 
 # %% [markdown]
-# The gain is local, and more so at low noise: with little noise, a pixel's own value
-# already says most of what it should be. The published rule divides row $n$ by the input's
-# own gain $G_t[n, n]$ and compares every entry with one *global* maximum. For pixels near
-# the border that only a few digits ever ink, $G_t[n, n]$ is tiny and the ratios huge: at low
-# noise the centre pixel's mask keeps scattered pixels near the border and drops the centre
-# pixel itself. The column rule compares each column with its own maximum and shrinks
-# smoothly around the pixel. Both are offered (`els.PCALocality(mask=...)`); every number below says which
-# rule it uses.
+# The gain narrows as the noise falls: the fine-grained components survive and $G_t$
+# approaches the identity. The per-output rule follows the gain. The whole-matrix rule does
+# not: near the border of zero-padded MNIST almost no image has ink, so $G_t[n, n]$ is tiny
+# and the row-normalised entries huge; the global maximum sits there, and at the lowest
+# noise the centre pixel's mask keeps scattered border pixels and drops the centre itself.
+#
+# A patch is a mask too: patch machines and PCA-locality are both *filtered posterior mean
+# collections* {cite:p}`niedoba2026fpmc`.
 
 # %% [markdown]
-# ## The comparison
+# ## Do the networks look as far as their data?
 #
-# For every committed network (`python -m els standing`, after `python -m els reproduce`):
-#
-# - **Same data.** Every machine sees the same 500 training images of the network's subset.
-# - **Same calibration.** ELS and LS use the $P(t)$ of the previous chapters. PCA-locality
-#   gets a threshold per step, calibrated exactly like $P(t)$ over the thresholds
-#   0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5 and 1, for both mask rules; the rule whose
-#   schedule agrees better with the network on the calibration seeds is kept
-#   (`PCALocality`). `PCALocality (peers)` is the published recipe unchanged: its rule, its
-#   threshold for MNIST and FashionMNIST (0.005) and its chunk average. Wiener and IS have
-#   nothing to calibrate.
-# - **Disjoint seeds.** Calibration used seeds 0-5; the comparison uses the 40 seeds after
-#   them. The network samples with 150 DDIM steps, the machines with 20.
-# - **Both protocols.** Ours: the median over samples of Pearson $r$, $r^2$ and $R^2$
-#   (appendix {ref}`appendix-metrics`). Theirs: the *mean* over samples of $R^2$ on images
-#   mapped to $[0, 1]$ and clamped.
-# - **Chance levels.** *Shuffled seeds*: a machine's sample for seed $j$ against the
-#   network's for seed $i \ne j$ (the best machine's is shown). *Mean training image*: the
-#   average training image (per class for the class-conditional networks) as the prediction.
+# If locality comes from the data, the gain's width should track how far the networks look.
+# A view's width is the side of a square with as many pixels as it holds: for
+# the gain, the inputs at least 10% of its largest entry; for a network, the inputs whose
+# mean absolute gradient of its denoised centre pixel, along its own trajectories, is at
+# least 10% of the largest; for ELS, the calibrated $P(t)$ ({doc}`08_calibration`); for
+# PCA-locality, its calibrated mask (next section).
 
-# %%
-Markdown(els.studies.standing.table(standing, "r"))
-
-# %%
-Markdown(els.studies.standing.table(standing, "R2"))
-
-# %%
-Markdown(els.studies.standing.table(standing, "peers"))
-
-# %% [markdown]
-# Per model, every metric side by side, with the run's cost per sample (a CPU, 2 threads):
-
-# %%
-Markdown("\n\n".join(f"**{name}** (PCA-locality rule: {s['pca_rule']})\n\n{els.studies.standing.detail_table(s)}"
-                     for name, s in standing.items()))
-
-# %% [markdown]
-# ### What the numbers say
-#
-# The next cell reads the tables for you: which machine agrees best with each network by
-# each measure.
-
-# %%
-def best(summary, key):
-    machines = {n: e for n, e in summary["machines"].items() if n != els.studies.standing.MEAN_IMAGE}
-    return max(machines, key=lambda n: key(machines[n]))
-
-
-lines = []
-for name, s in standing.items():
-    m = s["machines"]
-    by_r = best(s, lambda e: e["book"]["r"]["median"])
-    by_R2 = best(s, lambda e: e["book"]["R2"]["median"])
-    by_peers = best(s, lambda e: e["peers"]["R2"])
-    lines.append(f"- **{name}**: best median r {by_r} ({m[by_r]['book']['r']['median']:.2f}; "
-                 f"ELS {m['ELS']['book']['r']['median']:.2f}), best median R² {by_R2} "
-                 f"({m[by_R2]['book']['R2']['median']:.2f}; ELS {m['ELS']['book']['R2']['median']:.2f}), "
-                 f"best mean R² on [0, 1] {by_peers} ({m[by_peers]['peers']['R2']:.2f}; "
-                 f"ELS {m['ELS']['peers']['R2']:.2f}).")
-Markdown("\n".join(lines))
-
-# %%
-others = [m for m in els.studies.standing.MACHINES if m != "ELS"]
-measures = {"median $R^2$": lambda e: e["book"]["R2"]["median"], "mean $R^2$ on $[0, 1]$": lambda e: e["peers"]["R2"],
-            "median $r$": lambda e: e["book"]["r"]["median"]}
-parts = []
-for words, key in measures.items():
-    behind = {}  # networks where another machine beats ELS: the leader and its margin
-    for name, s in standing.items():
-        lead = max(others, key=lambda m: key(s["machines"][m]))
-        margin = key(s["machines"][lead]) - key(s["machines"]["ELS"])
-        if margin > 0:
-            by = f"{margin:.2f}" if margin >= 0.005 else "less than 0.01"
-            behind[name] = f"{els.book.plotting.model_label(name)}, behind {lead} by {by}"
-    parts.append(f"the highest {words} on {len(standing) - len(behind)} of the {len(standing)} networks"
-                 + (f" (not on: {'; '.join(behind.values())})" if behind else ""))
-Markdown(f"**Where ELS wins.** ELS has {parts[0]}; {parts[1]}; and {parts[2]}.")
-
-# %% [markdown]
-# Where another machine leads, it leads by little. The margin is widest on the ResNets,
-# whose receptive field is small and whose samples are patch mosaics, and largest of all on
-# the circular ResNet: it may draw a stroke anywhere, even across the border, and every
-# position-specific machine (IS, LS, Wiener, both PCA-localities) predicts it worse than a
-# constant image would (negative median $R^2$), while ELS, which compares patches across
-# positions, still predicts it.
-#
-# **Where it does not.** The UNets leave the least room: on all four, ELS, LS and the
-# calibrated PCA-locality lie within 0.05 of each other in median $r$. A UNet sees further
-# than a patch (with self-attention, as far as it likes), and a position-specific machine
-# with a data-shaped window does about as well as ELS there.
-# ELS is also the slowest machine on every network (the last column of the detailed tables).
-#
-# **The data-derived denoisers among themselves.** Calibrated PCA-locality agrees better
-# than Wiener with every network, and on every network calibration preferred the column rule
-# to the published one. The published recipe unchanged fares worst: on all four
-# MNIST networks it scores like the mean training image. At low noise its masks look at pixels
-# near the border (see the mask figure above), where almost every training image is black;
-# such pixels cannot tell training images apart, the weights stay nearly uniform, and the
-# output drifts towards the average training image whatever the noise. The next cell
-# measures how far its final samples are from that average.
-
-# %%
-for name, s in standing.items():
-    stored = read_images(results / name / "standing" / "final_images.pt")
-    images, labels = els.studies.harness.training_data(els.studies.artifacts.path("models", name), s["images"])
-    if stored["labels"] is None:
-        mean = images.mean(0, keepdim=True)
-    else:
-        mean = torch.stack([images[labels == c].mean(0) for c in stored["labels"]])
-    gap = (stored["images"]["PCALocality (peers)"] - mean).flatten(1).abs().max(1).values
-    print(f"{name}: largest pixel difference from the mean training image, median over samples "
-          f"{gap.median():.1e}, largest {gap.max():.1e} (pixel values span 2)")
-
-# %% [markdown]
-# ## Galleries
-#
-# The first eight comparison seeds of each network, and every machine from the same noise
-# (each image captioned with its $r$ against the network's image above).
-
-# %%
-def gallery(name, n=8):
-    """The network and every machine from the same noise: the first n comparison seeds."""
-    stored = read_images(results / name / "standing" / "final_images.pt")
-    reference = next(k for k in stored["images"] if k.startswith("network@"))
-    rows = {f"network\n({reference.split('@')[1]} steps)": stored["images"][reference][:n]}
-    rows.update({machine.replace(" (peers)", "\n(peers)"): images[:n]
-                 for machine, images in stored["images"].items() if not machine.startswith("network@")})
-    return els.book.plotting.gallery_figure(rows, title=name.replace("_", " "))
-
-
-# %% mystnb={"figure": {"caption": "MNIST ResNet (zero padding): the network (top row) and every machine from the same noise, first eight comparison seeds; r is the Pearson correlation with the image above.", "name": "fig-standing-mnist-resnet-zeros"}}
-fig = gallery("mnist_resnet_zeros")
-
-# %% mystnb={"figure": {"caption": "MNIST UNet: the network (top row) and every machine from the same noise, first eight comparison seeds; r is the Pearson correlation with the image above.", "name": "fig-standing-mnist-unet-zeros"}}
-fig = gallery("mnist_unet_zeros")
-
-# %% mystnb={"figure": {"caption": "FashionMNIST ResNet (class-conditional): the network (top row) and every machine from the same noise, first eight comparison seeds; r is the Pearson correlation with the image above.", "name": "fig-standing-fashion-mnist-resnet-zeros"}}
-fig = gallery("fashion_mnist_resnet_zeros")
-
-# %% mystnb={"figure": {"caption": "FashionMNIST UNet (class-conditional): the network (top row) and every machine from the same noise, first eight comparison seeds; r is the Pearson correlation with the image above.", "name": "fig-standing-fashion-mnist-unet-zeros"}}
-fig = gallery("fashion_mnist_unet_zeros")
-
-# %% mystnb={"figure": {"caption": "MNIST ResNet (circular padding): the network (top row) and every machine from the same noise, first eight comparison seeds; r is the Pearson correlation with the image above.", "name": "fig-standing-mnist-resnet-circular"}}
-fig = gallery("mnist_resnet_circular")
-
-# %% mystnb={"figure": {"caption": "MNIST UNet with self-attention: the network (top row) and every machine from the same noise, first eight comparison seeds; r is the Pearson correlation with the image above.", "name": "fig-standing-mnist-attention-unet-zeros"}}
-fig = gallery("mnist_attention_unet_zeros")
-
-# %% mystnb={"figure": {"caption": "FashionMNIST UNet with self-attention (class-conditional): the network (top row) and every machine from the same noise, first eight comparison seeds; r is the Pearson correlation with the image above.", "name": "fig-standing-fashion-mnist-attention-unet-zeros"}}
-fig = gallery("fashion_mnist_attention_unet_zeros")
-
-# %% [markdown]
-# ## Does locality come from the data?
-#
-# If locality is a property of the data, the width of the Wiener gain should track how wide
-# the networks look. The figure shows, against diffusion time, the side of the square with as
-# many pixels as: the Wiener gain's centre column above 10% of its maximum (data only); each
-# network's measured sensitivity (mean absolute gradient of its denoised centre pixel with
-# respect to $x_t$, along its own trajectories, above 10% of its maximum); the calibrated ELS
-# patch size; and the calibrated PCA-locality mask.
-
-# %% mystnb={"figure": {"caption": "Width of each denoiser's view of the centre pixel against diffusion time, per dataset: the Wiener gain (data only, black), each network's measured sensitivity (solid), its calibrated ELS patch size (dashed) and PCA-locality mask (dotted).", "name": "fig-locality"}}
+# %% mystnb={"figure": {"caption": "Width of each view of the centre pixel against diffusion time, per dataset: the Wiener gain (data only, black), each network's measured sensitivity (solid), its calibrated ELS patch size (dashed) and PCA-locality mask (dotted).", "name": "fig-locality"}}
 datasets = {}
 for name, s in standing.items():
     data = els.machines.matched.network_facts(els.studies.artifacts.path("models", name))["data"]
@@ -346,81 +234,226 @@ fig, axes = plt.subplots(len(datasets), 1, figsize=(6.4, 4.4 * len(datasets)), s
 for ax, (data, localities) in zip(axes[:, 0], datasets.items()):
     els.book.plotting.locality_figure(localities, data.replace("_", " "), ax=ax)
 
+# %% tags=["remove-input"]
+early = [abs(w - n) for s in standing.values() for t, w, n in
+         zip(s["locality"]["t"], s["locality"]["Wiener"], s["locality"]["network"]) if t <= 0.6]
+glue("gap", max(early), display=False)
+last = {name: (s["locality"]["Wiener"][-1], s["locality"]["network"][-1]) for name, s in standing.items()}
+glue("gainmnist", last["mnist_resnet_zeros"][0], display=False)
+glue("gainfashion", last["fashion_mnist_resnet_zeros"][0], display=False)
+glue("netlow", min(n for _, n in last.values()), display=False)
+glue("nethigh", max(n for _, n in last.values()), display=False)
+
 # %% [markdown]
-# ## Faster: golden subsets
+# Every width grows with $t$. Up to $t = 0.6$ the gain stays within
+# {glue:text}`gap:.1f` pixels of every network: there, a network looks about as far as its
+# data's correlations imply. From $t = 0.9$ they part: at $t = 1$ the gain is
+# {glue:text}`gainmnist:.1f` pixels wide on MNIST and {glue:text}`gainfashion:.1f` on
+# FashionMNIST, while the networks' views stay between {glue:text}`netlow:.1f` and
+# {glue:text}`nethigh:.1f`.
+
+# %% [markdown]
+# ## The comparison
 #
-# Every machine here scans all its training images at every step. GoldDiff
-# {cite:p}`shang2026golddiff` observed that the posterior concentrates on few images as the
-# noise falls, and runs each sample, at each step, on a "golden subset" of $k_t$ images:
-# draw $m_t$ images at random, keep the $k_{\max}$ nearest at half resolution, then the $k_t$
-# nearest at full resolution, and take the exact softmax over those (`els.machines.golden`; the sizes
-# follow their schedule, from $k_{\max}$ at pure noise down to $k_{\min}$). It works for any
-# machine with a training set, ELS included. The table compares each machine's exact samples
-# with its golden-subset samples from the same 30 seeds, at 5% to 10% of the training images
-# (their MNIST proportions), on the MNIST ResNet's calibrated schedules
-# (`python -m els bench --golden mnist_resnet_zeros`).
+# Every machine holds the same 500 of the network's training images, starts from the same
+# noise (and label, for the class-conditional FashionMNIST networks) and runs 20 DDIM
+# steps; the network runs 150. ELS and LS use their calibrated $P(t)$. PCA-locality's
+# threshold is calibrated per step the same way, for both rules, and the better rule is
+# kept: the per-output rule, on every network. `PCALocality (peers)` is the published
+# recipe unchanged: the whole-matrix rule at threshold 0.005
+# ({ref}`appendix-comparison`). Wiener and IS have nothing to calibrate. Calibration uses
+# seeds 0-5, the comparison the 40 seeds after them.
+#
+# Two rows are chance levels: the *mean training image* (per class for a class-conditional
+# network), and *ELS, shuffled seeds*, ELS's sample for seed $j$ against the network's for
+# seed $i \ne j$. The table gives the median $r$ over the 40 samples (the appendix adds
+# $R^2$ and the follow-up papers' mean $R^2$).
+
+# %% tags=["remove-input"]
+Markdown(els.studies.standing.table(standing, "r"))
+
+# %% tags=["remove-input"]
+median_r = {name: {m: e["book"]["r"]["median"] for m, e in s["machines"].items()} for name, s in standing.items()}
+unets = [name for name in standing if "unet" in name]
+glue("spread", max(max(median_r[n][m] for m in ("ELS", "LS", "PCALocality"))
+                   - min(median_r[n][m] for m in ("ELS", "LS", "PCALocality")) for n in unets), display=False)
+mnist = [name for name in standing if name.startswith("mnist")]
+glue("meangap", max(abs(median_r[n]["PCALocality (peers)"] - median_r[n][els.studies.standing.MEAN_IMAGE])
+                    for n in mnist), display=False)
+
+# %% [markdown]
+# On the ResNets ELS has the highest median $r$ by far; on the UNets, ELS, LS and
+# calibrated PCA-locality lie within {glue:text}`spread:.2f` of one another. The
+# published recipe scores like the mean training image on all four MNIST networks (within
+# {glue:text}`meangap:.3f`): its border-bound masks cannot tell training images apart, so
+# the softmax weights stay nearly uniform.
+
+# %% [markdown]
+# ## A lead or a tie?
+#
+# A difference of a few hundredths between two medians over 40 samples may be luck. To
+# tell, resample the 40 seeds with replacement, recompute both medians on the same draw,
+# and repeat 10,000 times: the middle 95% of the differences is a *paired bootstrap*
+# interval. It is a lead when the interval excludes zero, a tie when it contains zero
+# (`els.evaluate.paired_difference`). ELS against calibrated PCA-locality, in median $r$:
 
 # %%
-golden = json.loads(els.studies.artifacts.path("bench", "golden.json").read_text())
-print(f"{golden['images']} training images, subsets of {golden['k_min']} to {golden['k_max']}, "
-      f"{len(golden['seeds'])} seeds, {golden['steps']} steps")
-Markdown(els.studies.bench.golden_markdown(golden))
+rows = {name: read_rows(results / name / "standing" / "samples.csv") for name in standing}
+versus = {name: paired_difference(r, "ELS", "PCALocality") for name, r in rows.items()}
+
+# %% tags=["remove-input"]
+lines = ["| network | ELS − PCA-locality | 95% interval | verdict |", "|---|---|---|---|"]
+lines += [f"| {els.book.plotting.model_label(name)} | {v['difference']:.2f} | [{v['low']:.2f}, {v['high']:.2f}] "
+          f"| {v['verdict']} |" for name, v in versus.items()]
+Markdown("\n".join(lines))
+
+# %% tags=["remove-input"]
+resnets = [name for name in standing if "resnet" in name]
+glue("leadlow", min(versus[n]["difference"] for n in resnets), display=False)
+glue("leadhigh", max(versus[n]["difference"] for n in resnets), display=False)
+glue("leadunet", versus["mnist_unet_zeros"]["difference"], display=False)
+glue("leadunetlow", versus["mnist_unet_zeros"]["low"], display=False)
+pw = {name: paired_difference(r, "PCALocality", "Wiener")["verdict"] for name, r in rows.items()}
+glue("pwleads", sum(v == "lead" for v in pw.values()), display=False)
+machines = {name: s["machines"] for name, s in standing.items()}
+glue("pwR2", sum(m["Wiener"]["book"]["R2"]["median"] > m["PCALocality"]["book"]["R2"]["median"]
+                 for m in machines.values()), display=False)
+glue("pwpeers", sum(m["Wiener"]["peers"]["R2"] > m["PCALocality"]["peers"]["R2"] for m in machines.values()),
+     display=False)
+others = [m for m in els.studies.standing.MACHINES if m != "ELS"]
+cost = {name: s["seconds_per_sample"] for name, s in standing.items()}
+glue("elslow", min(c["ELS"] for c in cost.values()), display=False)
+glue("elshigh", max(c["ELS"] for c in cost.values()), display=False)
+glue("othershigh", max(c[m] for c in cost.values() for m in others), display=False)
 
 # %% [markdown]
-# The widths in the figure all grow with $t$, from a few pixels at low noise. Up to
-# $t = 0.6$ the Wiener gain's width stays within 3 pixels of every network's measured width:
-# there, the locality a network learns is about the locality its data's correlations imply.
-# From $t = 0.9$ on they part: the Wiener gain is wider than every network's view, most of
-# all on FashionMNIST, whose correlations reach across the image while the networks stay
-# narrower.
+# ELS leads calibrated PCA-locality on the three ResNets, by {glue:text}`leadlow:.2f` to
+# {glue:text}`leadhigh:.2f`, and narrowly on the MNIST UNet ({glue:text}`leadunet:.2f`; its
+# interval starts at {glue:text}`leadunetlow:.3f`). On the FashionMNIST UNet and both attention
+# UNets the two tie. By median $R^2$ the verdicts are the same, and by either measure no
+# machine is ahead of ELS on any network. A UNet sees further than a patch, and there a
+# data-shaped window does as well as ELS; on the ResNets, whose samples are patch mosaics,
+# ELS's patches shared across positions win.
 #
+# PCA-locality beats the Wiener denoiser whose gain it reads by median $r$ on all seven
+# networks (a paired lead on {glue:text}`pwleads`), but not by every measure: Wiener
+# has the higher median $R^2$ on {glue:text}`pwR2` network and the higher mean $R^2$ of the
+# follow-up papers on {glue:text}`pwpeers` of 7.
+#
+# ELS's lead has a price: it is the slowest machine on every network,
+# {glue:text}`elslow:.1f` to {glue:text}`elshigh:.1f` seconds per sample on two CPU threads,
+# against at most {glue:text}`othershigh:.2f` for any other.
+
+# %% [markdown]
+# ## One network, every machine
+#
+# The MNIST ResNet's first eight comparison seeds, the network on top; the appendix
+# {ref}`appendix-comparison` has all seven networks.
+
+# %% mystnb={"figure": {"caption": "MNIST ResNet (zero padding): the network (top row, 150 steps) and every machine from the same noise, first eight comparison seeds; r is the Pearson correlation with the network's image above.", "name": "fig-standing-gallery"}}
+stored = read_images(results / "mnist_resnet_zeros" / "standing" / "final_images.pt")["images"]
+gallery = {"network": stored.pop(standing["mnist_resnet_zeros"]["reference"])[:8]}
+gallery.update({name.replace(" (peers)", "\n(peers)"): images[:8] for name, images in stored.items()})
+fig = els.book.plotting.gallery_figure(gallery)
+
+# %% [markdown]
 # ## Why our numbers differ from the follow-up papers'
 #
-# Read our table beside GoldDiff's CIFAR10 numbers with these differences in mind:
-#
-# - **Data.** We use 32x32 zero-padded MNIST and FashionMNIST (the paper's setting); they use
-#   28x28 MNIST/FashionMNIST and CIFAR10, CelebA-HQ and AFHQ. Our machines see 500 training
-#   images; theirs see the whole training set.
+# - **Data.** We use 32x32 zero-padded MNIST and FashionMNIST (the paper's setting) and 500
+#   training images per machine; they use 28x28 MNIST/FashionMNIST, CIFAR10, CelebA-HQ and
+#   AFHQ, and whole training sets.
 # - **Reference network.** Ours are small ResNets and UNets trained for 30-45 CPU minutes on
-#   4,000 images; theirs is a DDPM UNet with 128 base channels, its checkpoint of epoch 200.
-# - **Sampler.** We run the paper's cosine schedule with 20 machine steps (150 for the
-#   network); they run 10 DDIM steps of a linear schedule for both.
-# - **Metric.** Their $R^2$ is a mean over samples of clamped $[0, 1]$ images; a few failed
-#   samples with very negative $R^2$ pull a mean down much more than a median.
+#   4,000 images; theirs is a DDPM UNet with 128 base channels, at epoch 200.
+# - **Sampler.** We run the paper's cosine schedule, 20 machine steps and 150 network steps;
+#   they run 10 DDIM steps of a linear schedule for both. Their DDIM also clips the
+#   clean-image estimate $\hat x_0$ to $[-1, 1]$ at every step; the book's sampler does not
+#   (`els.sample(..., clip=True)` does).
+# - **Metric.** Their $R^2$ is a mean over samples of images mapped to $[0, 1]$ and clamped;
+#   a few failed samples pull a mean down more than a median.
 #
 # ## Summary
 #
-# - The Wiener gain is local, and more so at low noise: part of the locality the paper
-#   builds into ELS is already in the data's correlations.
-# - PCA-locality uses that gain as a per-pixel mask; the published rule for making the mask
-#   degenerates on zero-padded MNIST, a per-column rule does not.
-# - On the same networks, from the same noise, the tables above rank IS, LS, ELS, Wiener and
-#   PCA-locality by $r$, $R^2$ and the follow-up papers' mean $R^2$, next to chance levels.
+# - The Wiener gain is local, and up to $t = 0.6$ as wide as the networks' own view, within
+#   {glue:text}`gap:.1f` pixels; at high noise the data's correlations reach further than
+#   the networks look.
+# - PCA-locality's published mask rule degenerates on zero-padded MNIST, where it scores like
+#   the mean training image; the per-output rule does not, and calibration prefers it on
+#   every network.
+# - By a paired bootstrap no machine is ahead of ELS on any of the seven networks. ELS leads
+#   calibrated PCA-locality on the three ResNets by {glue:text}`leadlow:.2f` to
+#   {glue:text}`leadhigh:.2f` in median $r$ and on the MNIST UNet by
+#   {glue:text}`leadunet:.2f`, and ties it on the other three UNets.
+# - ELS pays for it with {glue:text}`elslow:.1f` to {glue:text}`elshigh:.1f` seconds per
+#   sample, against at most {glue:text}`othershigh:.2f` for any other machine.
 #
 # ## Exercises
 #
-# 1. Re-run the comparison for one network with PCA-locality at a constant threshold
-#    (`scales=[0.1] * 20`) instead of the calibrated schedule. How much does calibration
-#    matter for PCA-locality, compared with ELS (exercise 1 of the previous chapter)?
+# 1. **Check.** Show that the per-output rule at $\tau = 0$ is the ideal score:
+#    `els.PCALocality(images, mask="column").denoise(x, t, threshold=0.0)` against
+#    `els.IS(images).denoise(x, t)`. Why does the whole-matrix rule at 0 differ?
 #
 # ```{admonition} Solution
 # :class: dropdown
 #
-# Build `m = els.machine_for(model_dir, "PCALocality", images, labels, mask="column")` and
-# evaluate `{"constant": (m, [0.1] * 20), "calibrated": (m, summary["pca_schedule"])}` with
-# `els.evaluate(network, ..., seeds=range(6, 46), network_steps=(150,))`, then compare the
-# medians from `els.evaluate.summarise`. The calibrated schedule should be at least as good on
-# these seeds only if calibration transfers from seeds 0-5; that is what the comparison shows.
+# With the per-output rule and $\tau = 0$ every input passes ($|G| \ge 0$), so every output
+# pixel uses the whole-image distance: the ideal score. With the chapter's 500 MNIST images
+# and a random $x$, the two agree to within $10^{-4}$ at $t = 0.3$ and $t = 0.7$ (float32
+# rounding). The whole-matrix rule at threshold 0 skips the binarisation and uses the
+# signed, row-normalised gain as weights, a different distance (some weights are negative).
 # ```
 #
-# 2. Show that `els.PCALocality(images, mask="column").denoise(x, t, threshold=0.0)` equals
-#    `els.IS(images).denoise(x, t)`. Why does the peers' rule at threshold 0 not?
+# 2. **Derive.** When does the Wiener denoiser keep half of component $k$? Compute $t_k$
+#    for the largest and the 100th eigenvalue of the chapter's MNIST images.
 #
 # ```{admonition} Solution
 # :class: dropdown
 #
-# With the column rule and threshold 0 every input passes ($|G| \ge 0$), so every output
-# pixel uses the whole-image distance: the ideal score. The peers' rule at threshold 0 skips
-# the binarisation and uses the signed, row-normalised gain as weights, a different distance
-# (some weights are negative).
+# $g_k = 1/2$ when $\bar\alpha\lambda_k = \sigma^2 = 1 - \bar\alpha$, so
+# $\bar\alpha(t_k) = 1/(1 + \lambda_k)$ and, with the book's schedule,
+# $t_k = 1.008 \cdot \tfrac{2}{\pi} \arccos \sqrt{1/(1 + \lambda_k)}$. With
+# `lam = torch.linalg.eigvalsh(torch.cov(train_images.flatten(1).double().T)).flip(0)`:
+# $\lambda_1 =$ {glue:text}`exlam1:.1f` gives $t_1 =$ {glue:text}`ext1:.2f`, and
+# $\lambda_{100} =$ {glue:text}`exlam100:.2f` gives $t_{100} =$ {glue:text}`ext100:.2f`.
+# The leading components are smooth and span the whole image; the fine-grained ones, which
+# make $G_t$ close to the identity and hence local, survive only at low noise.
 # ```
+#
+# 3. **Explore.** The bootstrap has a seed. On the MNIST UNet, rerun `paired_difference` for
+#    ELS against LS and against PCA-locality with `seed=0, ..., 9`. Which verdict holds?
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# `[paired_difference(rows["mnist_unet_zeros"], "ELS", m, seed=k)["verdict"] for k in range(10)]`.
+# Against PCA-locality the verdict is "lead" for {glue:text}`expcaleads` of the 10 seeds;
+# against LS only for {glue:text}`exlsleads`, a tie otherwise: that interval's lower end
+# sits at {glue:text}`exlslow:.4f`, so ELS's lead over LS there is too small to call.
+# ```
+#
+# 4. **Explore.** Sample IS and Wiener on the chapter's images from eight seeds, with and
+#    without `els.sample(..., clip=True)`. Predict first: which can clipping change?
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# With `noise, _ = els.sampling.seeded_inputs(range(8), (1, 32, 32))`, compare
+# `els.sample(m, noise)` with `els.sample(m, noise, clip=True)`. IS's estimate is a
+# softmax-weighted average of training pixels, all in $[-1, 1]$, so clipping leaves it
+# alone: the two samples are identical. The Wiener estimate $\mu + G_t(x_t - a\mu)/a$ is
+# linear and leaves $[-1, 1]$, most at high noise where $1/a$ is large; clipping changes
+# its samples by more than half the pixel range at some pixels. LS, ELS and PCA-locality
+# average training values too and, like IS, ignore the clip.
+# ```
+
+# %% tags=["remove-input"]
+lam = torch.linalg.eigvalsh(torch.cov(train_images.flatten(1).double().T)).flip(0)
+half = lambda l: 1.008 * 2 / torch.pi * torch.arccos((1 / (1 + l)) ** 0.5)  # noqa: E731
+glue("exlam1", float(lam[0]), display=False)
+glue("ext1", float(half(lam[0])), display=False)
+glue("exlam100", float(lam[99]), display=False)
+glue("ext100", float(half(lam[99])), display=False)
+bootstrap = {m: [paired_difference(rows["mnist_unet_zeros"], "ELS", m, seed=k) for k in range(10)]
+             for m in ("LS", "PCALocality")}
+glue("expcaleads", sum(v["verdict"] == "lead" for v in bootstrap["PCALocality"]), display=False)
+glue("exlsleads", sum(v["verdict"] == "lead" for v in bootstrap["LS"]), display=False)
+glue("exlslow", bootstrap["LS"][0]["low"], display=False)

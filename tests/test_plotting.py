@@ -333,3 +333,25 @@ def test_a_machine_keeps_its_colour_in_every_panel_and_figure():
     assert len(set(plotting.MACHINE_COLOURS.values())) == len(plotting.MACHINE_COLOURS)
     with pytest.raises(KeyError, match="palette"):
         plotting.machine_colour("Mystery")
+
+
+def test_glue_hands_the_value_to_myst_nb_and_is_silent_without_it(monkeypatch):
+    """Fails if a chapter's number does not reach myst-nb's glue unchanged, or if a missing
+    myst-nb (Colab) stops the chapter."""
+    import builtins
+    import sys
+    import types
+
+    from els.book import glue
+
+    seen = []
+    fake = types.ModuleType("myst_nb")
+    fake.glue = lambda name, value, display=True: seen.append((name, value, display))
+    monkeypatch.setitem(sys.modules, "myst_nb", fake)
+    glue("els_r", 0.875)
+    assert seen == [("els_r", 0.875, False)]
+    monkeypatch.delitem(sys.modules, "myst_nb")
+    real_import = builtins.__import__
+    monkeypatch.setattr(builtins, "__import__", lambda name, *a, **k: (_ for _ in ()).throw(ImportError(name))
+                        if name == "myst_nb" else real_import(name, *a, **k))
+    assert glue("els_r", 0.875) is None

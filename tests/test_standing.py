@@ -144,8 +144,11 @@ def test_appendix_tables_are_the_committed_comparison(appendix):
 
 
 def test_chapter_claims_match_the_committed_comparison():
-    """What chapter 10 says in words about the committed comparison (its numbers are rendered
-    from the files; these are the sentences around them)."""
+    """What the book says in words about the committed comparison: chapter 10 ("Where ELS
+    stands"; its glued numbers and lead/tie sentences are checked in tests/test_chapter_10.py),
+    its appendix "The comparison in detail" (the counts of first places by each measure, the
+    circular ResNet's negative R^2) and the results appendix (where another machine leads, by
+    less than 0.05)."""
     from pathlib import Path
 
     summaries = harness.read_summaries(Path(__file__).resolve().parents[1] / "artifacts" / "results", standing.STAGE)
