@@ -36,22 +36,20 @@ if "google.colab" in sys.modules:
 # %% [markdown]
 # # Training small convolutional diffusion models
 #
-# **What do the networks that the theory is meant to predict look like, and how are they
-# trained?**
+# **What networks is the theory meant to predict, and how are they trained?**
 #
-# The ELS machine is a prediction about *trained* convolutional networks. Before we can test
-# it we need such networks. This chapter describes the two architectures of
-# {cite:t}`kamb2025creativity` (a ResNet and a UNet, both convolutional with no normalisation
-# over space), trains one from scratch for a few minutes, and loads the checkpoints committed
-# with the book, which were trained for longer on a 2-core CPU.
+# The ELS machine of the previous chapter is a prediction about *trained* convolutional
+# networks: given the same noise, it should draw what they draw. To test it we need such
+# networks. This chapter builds the two architectures of {cite:t}`kamb2025creativity`, a
+# ResNet and a UNet, measures how much of the image each one can see, trains one, and loads
+# the seven networks that the rest of the book compares with the machines.
 #
 # **What you will learn**
 #
-# - the noise-prediction objective and how `els.train` runs it (with EMA, checkpoints and
-#   resume);
-# - why the ResNet is *local* (a 17x17 receptive field) while the UNet sees most of the image;
-# - what the committed laptop models produce, and how far their samples are from the
-#   training images.
+# - the noise-prediction objective, and why its unconstrained optimum is the ideal score;
+# - why the ResNet sees a 17x17 window while the UNet sees the whole image;
+# - how `els.train.train` runs: learning-rate warm-up and decay, EMA, checkpoints, resume;
+# - what the trained networks draw, and that their samples are not copies of training images.
 
 # %% [markdown]
 # ## Set-up
@@ -59,294 +57,334 @@ if "google.colab" in sys.modules:
 # %%
 import json
 import os
+import tempfile
 
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown
+from els.evaluate import agreement
 
 import els
-import els.studies.artifacts
+from els.book import glue
+import els.book.plotting
 import els.data
 import els.models
-import els.book.plotting
-import els.studies.presets
 import els.provenance
+import els.studies.artifacts
+import els.studies.harness
+import els.studies.presets
 import els.train
 
 PRESET = os.environ.get("ELS_PRESET", "paper" if torch.cuda.is_available() else "laptop")
-SIZES = {  # from-scratch run: training images, steps and minutes (None = the preset's); samples shown
-    "smoke": dict(n_train=200, steps=20, minutes=None, n_samples=8),
-    "laptop": dict(n_train=2000, steps=None, minutes=3.0, n_samples=16),
-    "paper": dict(n_train=None, steps=None, minutes=20.0, n_samples=16),  # a Colab session, not the paper's hours
+SIZES = {  # the training demo: images (None = all) and optimiser steps; samples per network; test images for scale
+    "smoke": dict(n_train=200, steps=20, n_samples=2, n_test=50),
+    "laptop": dict(n_train=4000, steps=400, n_samples=6, n_test=500),
+    "paper": dict(n_train=None, steps=2000, n_samples=6, n_test=500),
 }[PRESET]
-print(f"preset {PRESET!r}: {SIZES}")
+print(f"preset {PRESET!r}: a {SIZES['steps']}-step training run, {SIZES['n_samples']} samples per network")
 
 # %% [markdown]
 # ## The objective
 #
-# A network $\hat\epsilon_\theta(x_t, t)$ is trained to predict the noise that was added to
-# a clean training image $x_0$:
+# A network $\hat\varepsilon_\theta(x_t, t)$ is trained to predict the noise that was added to
+# a clean training image {cite:p}`ho2020ddpm`. With the forward process
+# $x_t = a(t)\,x_0 + \sigma(t)\,\varepsilon$ of chapter 2 (legacy cosine schedule), the loss is
 #
 # $$
-# \mathcal L(\theta) = \mathbb E_{x_0,\, t,\, \epsilon}\,
-# \big\lVert \hat\epsilon_\theta\big(\sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\epsilon,\ t\big) - \epsilon \big\rVert^2,
-# \qquad t \sim \mathcal U\{0, \tfrac{1}{1000}, \dots, \tfrac{999}{1000}\},\ \epsilon \sim \mathcal N(0, I),
+# \mathcal L(\theta) = \mathbb E_{x_0,\, t,\, \varepsilon}\,
+# \big\lVert \hat\varepsilon_\theta\big(a(t)\,x_0 + \sigma(t)\,\varepsilon,\ t\big) - \varepsilon \big\rVert^2,
 # $$
 #
-# with the legacy cosine schedule $\bar\alpha_t$ of chapter 2. Its minimiser over *all*
-# functions is the ideal score of chapter 3; a convolutional network can only reach the best
-# function in its class, and chapters 4-6 argue that this is close to the ELS machine.
-#
-# `els.train.train` minimises $\mathcal L$ with AdamW, an exponentially decaying learning
-# rate and an exponential moving average (EMA) of the weights; it writes atomic checkpoints,
-# resumes an interrupted run exactly, and exports the EMA weights with a manifest (command,
-# commit, data, seed, wall time, loss, machine). `python -m els train` is the same from a
-# shell.
+# with $x_0$ drawn uniformly from the $N$ training images, $t$ uniformly from
+# $\{0, \tfrac{1}{1000}, \dots, \tfrac{999}{1000}\}$ and $\varepsilon \sim \mathcal N(0, I)$.
+# For each $t$ the minimiser over *all* functions is the posterior mean
+# $\hat\varepsilon^*(x_t, t) = \mathbb E[\varepsilon \mid x_t]$, which through
+# $\hat x_0 = (x_t - \sigma\hat\varepsilon)/a$ is the ideal score machine of chapter 3: a
+# network that reached it would only reproduce its training images. A convolutional network
+# cannot reach it. It can only reach the best function in its class, and chapters 4 to 6
+# derived the best *local, translation-equivariant* function, the ELS machine.
 
 # %% [markdown]
-# ## Two architectures
+# ## Two architectures and what they can see
 #
-# Both networks are built only from 3x3 convolutions, ReLUs and additions; the time $t$ (and
-# the class, for conditional models) enters as a per-channel vector added to every block,
-# never as something that varies over space. Every convolution pads with zeros or, as an
-# option, circularly.
+# Both networks are built from 3x3 convolutions, ReLUs and additions. The time $t$ (and the
+# class, for class-conditional networks) enters as one number per channel added to every
+# block, the same at every pixel, so nothing tells a network where in the image it is except
+# the zero padding at the border (and, for the UNet, the 2x2 pooling grid; appendix
+# {ref}`appendix-networks` has the details).
 #
-# - **ResNet**: a 3x3 convolution up to $W$ channels, $L$ residual layers
-#   $h \leftarrow h + \mathrm{ReLU}(\mathrm{conv}_{3\times3}(h + e_\ell))$, a 3x3 convolution
-#   back to the image. No down-sampling: each layer widens the receptive field by 2 pixels,
-#   so $L = 6$ gives $1 + 2(L + 2) = 17$ pixels.
-# - **UNet**: three resolutions (32, 16, 8 pixels) with two convolutions per block, max-pool
-#   down, transposed convolutions up and skip connections. Each down-sampling doubles the
-#   reach of a 3x3 convolution, so the UNet's centre pixel can see most of the image.
+# - **ResNet**: a 3x3 convolution up to $w$ channels, $L$ residual layers
+#   $z \leftarrow z + \mathrm{ReLU}(\mathrm{conv}_{3\times3}(z + e_\ell))$, and a 3x3
+#   convolution back to the image. There is no down-sampling, so each of the $L + 2$
+#   convolutions widens the view by one pixel on each side: with $L = 6$, an output pixel
+#   depends on a $1 + 2(L + 2) = 17$ pixel square of the input.
+# - **UNet**: three resolutions (32, 16 and 8 pixels), two convolutions per block, 2x2
+#   max-pooling down, transposed convolutions up and skip connections. A 3x3 convolution at
+#   the 8-pixel level spans 12 input pixels, so the view of an output pixel is wider than the
+#   32-pixel image (exercise 3).
 #
-# The receptive field is a fact about the architecture; how much of it a trained network
-# *uses* is not. We measure it with gradients: the magnitude of
-# $\partial \hat\epsilon(u_0) / \partial x_t(u)$ for the centre pixel $u_0$, averaged over a
-# few noisy inputs.
+# The receptive field says what a network *can* see; a trained network need not use all of
+# it. We measure what it uses with gradients: the sensitivity of the noise prediction at the
+# centre pixel $u_0$ to each input pixel $u$,
+# $g(u) = \mathbb E\,\lvert \partial \hat\varepsilon_\theta(x_t, t)(u_0) / \partial x_t(u) \rvert$,
+# averaged over a few random inputs at $t = 0.5$.
 
 # %%
-def committed(name: str):
-    """A committed checkpoint, or None (with a note) when this copy of the book has none."""
-    path = els.studies.artifacts.path("models", name, "model.pt", required=False)
-    if not path.exists():
-        print(f"no committed checkpoint {name}: {path} (train it with python -m els train)")
-        return None
-    return els.models.load(path)
+models_dir = els.studies.artifacts.path("models")
+networks = {arch: els.models.load(models_dir / f"mnist_{arch.lower()}_zeros" / "model.pt") for arch in ("ResNet", "UNet")}
 
 
-def sensitivity(model, t: float, n: int = 8) -> torch.Tensor:
-    """Mean |d eps(centre pixel) / d x_t| over n noisy inputs, (H, W)."""
-    x = torch.randn(n, 1, 32, 32, generator=torch.Generator().manual_seed(0)).requires_grad_()
-    label = torch.zeros(n, dtype=torch.long) if model.conditional else None
-    model(x, torch.full((n,), t), label=label)[:, 0, 16, 16].sum().backward()  # forward, with grad
+def sensitivity(model, t: float, n: int = 8, size: int = 32) -> torch.Tensor:
+    """g(u): mean |d eps_hat(centre pixel) / d x_t(u)| over n random inputs, shape (size, size)."""
+    x = torch.randn(n, 1, size, size, generator=torch.Generator().manual_seed(0)).requires_grad_()
+    model(x, torch.full((n,), t))[:, 0, size // 2, size // 2].sum().backward()
     return x.grad.abs().mean(0)[0]
 
 
-networks = {"ResNet": committed("mnist_resnet_zeros"), "UNet": committed("mnist_unet_zeros")}
-networks = {k: v for k, v in networks.items() if v is not None}
-for name, net in networks.items():
-    print(f"{name}: {els.models.count_parameters(net):,} parameters, config {net.config}")
+maps = {arch: sensitivity(net, 0.5) for arch, net in networks.items()}
 
-# %% mystnb={"figure": {"caption": "Gradient of the centre pixel's noise prediction with respect to the input, for the committed MNIST ResNet and UNet at t = 0.5 (log colour scale). The ResNet is blind outside a 17x17 square; the UNet's sensitivity reaches far across the image.", "name": "fig-receptive-field"}}
-fig, axes = plt.subplots(1, max(1, len(networks)), figsize=(els.book.plotting.TEXT_WIDTH, 3.4), squeeze=False)
-for ax, (name, net) in zip(axes[0], networks.items()):
-    g = sensitivity(net, 0.5)
+# %% mystnb={"figure": {"caption": "Sensitivity g(u) of the centre pixel's noise prediction to each input pixel, for the MNIST ResNet and UNet at t = 0.5 (log colour scale, six decades). The ResNet is blind outside a 17x17 square; the UNet's sensitivity reaches every pixel but is concentrated near the centre.", "name": "fig-receptive-field"}}
+fig, axes = plt.subplots(1, 2, figsize=(els.book.plotting.TEXT_WIDTH, 3.2), layout="constrained")
+for ax, (arch, g) in zip(axes, maps.items()):
     im = ax.imshow(torch.log10(g + 1e-12), cmap="magma", vmin=float(torch.log10(g.max())) - 6)
     ax.set(xlabel="column (pixels)", ylabel="row (pixels)")
-    ax.set_title(f"{name}: log10 |d eps(16,16) / d x_t|", fontsize=9)
-    fig.colorbar(im, ax=ax, shrink=0.8)
-fig.suptitle("Where the centre pixel looks (t = 0.5)")
-fig.tight_layout()
+    ax.set_title(f"{arch}: log10 g(u)", fontsize=10)
+fig.colorbar(im, ax=axes.tolist(), shrink=0.8)
+fig.suptitle("Where the centre pixel looks (t = 0.5)");
+
+# %% tags=["remove-input"]
+def window(g: torch.Tensor) -> int:
+    """Side of the smallest square holding every pixel with a non-zero gradient."""
+    rows, cols = (g > 0).nonzero().unbind(1)
+    return int(max(rows.max() - rows.min(), cols.max() - cols.min())) + 1
+
+
+centre = slice(16 - 8, 16 + 9)  # the ResNet's 17x17 window around the centre pixel
+glue("resnet_window", window(maps["ResNet"]), display=False)
+glue("unet_window", window(maps["UNet"]), display=False)
+glue("unet_outside", float(1 - maps["UNet"][centre, centre].sum() / maps["UNet"].sum()), display=False)
 
 # %% [markdown]
-# ## Training from scratch
+# The gradient of the ResNet is exactly zero outside a
+# {glue:text}`resnet_window`x{glue:text}`resnet_window` square: the architecture makes it
+# local. The UNet's reaches all {glue:text}`unet_window`x{glue:text}`unet_window` pixels,
+# yet only {glue:text}`unet_outside:.0%` of its sensitivity lies outside that same square:
+# training has made it mostly local too, although nothing forced it to be. This is the
+# locality that the ELS machine assumes, built in for one network and learned by the other.
+
+# %% [markdown]
+# ## How `els.train.train` runs
 #
-# The next cell trains a ResNet with the preset's sizes (`els.studies.presets`): a few seconds at the
-# `smoke` preset, three minutes on a 2,000-image subset at `laptop`, and at `paper` the
-# paper's network (256 channels) on all 60,000 images for at most 20 minutes, which needs a
-# GPU. The paper's whole run (300 epochs) takes hours even there: run it outside the book with
-# `python -m els train --preset paper ... --resume`, which checkpoints and resumes. The cell
-# prints its budget first; the progress bar shows the loss and the images per second.
+# `els.train.train` minimises $\mathcal L$ with AdamW on random batches. At optimiser step
+# $k$ the learning rate rises linearly over the first $K$ warm-up steps and then decays
+# exponentially, and an exponential moving average (EMA) $\bar\theta$ of the weights is kept
+# beside them:
+#
+# $$
+# \eta_k = \eta\,\gamma^{k}\min\!\Big(1, \frac{k+1}{K}\Big),
+# \qquad
+# \bar\theta \leftarrow \beta_k\,\bar\theta + (1-\beta_k)\,\theta,
+# \quad \beta_k = \min\!\Big(\beta, \frac{1+k}{10+k}\Big).
+# $$
+#
+# The EMA weights are what the run exports: they average out the step-to-step jitter of the
+# raw weights. With a folder, the run writes a checkpoint (weights, EMA, optimiser, random
+# state) every 1,000 steps or ten minutes and when it stops, and `resume=True` continues it with the
+# same batches and noise, so a run split over several sessions ends with the same weights as
+# one uninterrupted run. At the end it exports the EMA network, a `manifest.json` (data,
+# settings, seed, steps, wall time, machine) and a grid of samples. `python -m els train`
+# does the same from a shell. The cell below trains the preset's ResNet in two calls, the
+# second one resumed from the first one's checkpoint.
 
 # %%
-sizes = els.studies.presets.get(PRESET).train
-images, labels = els.data.load("mnist", max_images=SIZES["n_train"] or sizes.max_images, seed=0)
-model = els.models.build("resnet", channels=1, padding="zeros", **sizes.model_kwargs("resnet"))
-steps = SIZES["steps"] or (None if SIZES["minutes"] else sizes.total_steps(len(images)))
-print(f"training on {len(images):,} images" + (f" for {steps:,} steps" if steps else "")
-      + (f", at most {SIZES['minutes']:.0f} minutes" if SIZES["minutes"] else ""))
-result = els.train.train(
-    model, images, steps=steps, max_minutes=SIZES["minutes"], batch_size=sizes.batch_size,
-    lr=sizes.lr, lr_decay=sizes.lr_decay, warmup_steps=sizes.warmup_steps, ema=sizes.ema, seed=0, n_samples=0)
-print(f"{result.step} steps, {result.images_seen:,} images seen in {result.wall_seconds / 60:.1f} min; "
-      f"mean loss over the last 20 steps {torch.tensor(result.losses[-20:]).mean():.3f}")
+recipe = els.studies.presets.get(PRESET).train  # network sizes and optimiser settings
+images, _ = els.data.load("mnist", max_images=SIZES["n_train"] or recipe.max_images, seed=0)
+run = dict(batch_size=recipe.batch_size, lr=recipe.lr, lr_decay=recipe.lr_decay, warmup_steps=recipe.warmup_steps,
+           ema=recipe.ema, seed=0, out_dir=tempfile.mkdtemp(), n_samples=0, progress=False)
+half = SIZES["steps"] // 2
+first = els.train.train(els.models.build("resnet", **recipe.model_kwargs("resnet")), images, steps=half, **run)
+# a new session: a fresh network, whose weights, optimiser and random state come from the checkpoint
+second = els.train.train(els.models.build("resnet", **recipe.model_kwargs("resnet")), images,
+                         steps=2 * half, resume=True, **run)
+print(f"{second.step} steps, {second.images_seen:,} training images seen, {second.wall_seconds / 60:.1f} min")
 
-# %% mystnb={"figure": {"caption": "Training loss of the from-scratch run (per step, and the mean of the last 50 steps). The learning rate rises linearly over the preset's warm-up steps, then decays; the loss falls fast at first, but the samples need far more training than this to look like digits.", "name": "fig-loss"}}
-losses = torch.tensor(result.losses)
-smooth = torch.tensor([losses[max(0, i - 49):i + 1].mean() for i in range(len(losses))])
-fig, ax = plt.subplots(figsize=(6, 3.2))
-ax.plot(losses, lw=0.6, alpha=0.5, label="per step")
-ax.plot(smooth, lw=1.5, label="mean of the last 50 steps")
-ax.set(yscale="log", xlabel="optimiser step", ylabel="noise-prediction MSE", title="From-scratch ResNet training")
-ax.legend()
-fig.tight_layout()
-
-# %% mystnb={"figure": {"caption": "Samples (20 DDIM steps) of the ResNet trained in the cell above.", "name": "fig-scratch-samples"}}
-fresh, _ = els.train.draw_samples(result.model, SIZES["n_samples"], tuple(images.shape[1:]), steps=20)
-fig = els.book.plotting.show_images(fresh, title=f"ResNet after {result.step} steps ({PRESET} preset)")
+# %% mystnb={"figure": {"caption": "Training loss of the run above at every optimiser step (each a batch of random images, times and noise), and its running mean. The second call continues from the first one's checkpoint (dashed line).", "name": "fig-loss"}}
+losses = torch.tensor(first.losses + second.losses)
+smooth = torch.stack([losses[max(0, k - 24):k + 1].mean() for k in range(len(losses))])
+fig, ax = plt.subplots(figsize=(els.book.plotting.TEXT_WIDTH, 3))
+ax.plot(range(half), first.losses, lw=0.5, alpha=0.6, label="first call")
+ax.plot(range(half, 2 * half), second.losses, lw=0.5, alpha=0.6, label="second call, resumed")
+ax.plot(smooth, c="k", lw=1.2, label="mean of the last 25 steps")
+ax.axvline(half, ls="--", c="grey")
+ax.set(yscale="log", xlabel="optimiser step", ylabel="loss on the batch", title="Training the ResNet")
+ax.legend();
 
 # %% [markdown]
-# ## Choosing a recipe
+# The loss falls fast at first and slowly after that; samples that look like digits need
+# far more steps than a chapter can spend. The settings used here (batch size, learning rate,
+# warm-up) were chosen by comparing several at the same number of training images; the
+# appendix {doc}`appendix_training` shows the comparison.
+
+# %% [markdown]
+# ## The trained networks
 #
-# On a 2-core CPU every minute counts, so the recipe (learning rate, warm-up, batch size,
-# EMA) was chosen by a small experiment: `python -m els recipes` trains the same ResNet from
-# the same initial weights once per recipe, each for the same number of training images
-# (32,000: about 8 epochs of the 4,000-image subset), with the learning rate decaying to a
-# tenth over the run. Each is scored by the noise-prediction loss on 500 held-out test images
-# (`els.train.validation_loss`: fixed noise, eight noise levels), for the raw and the
-# EMA-averaged weights, and by how far its samples are from the nearest training image.
-# Equal images rather than equal minutes keeps the comparison independent of the machine.
+# The rest of the book uses seven networks trained with `python -m els train --preset
+# laptop` on a 2-core CPU, each on the same class-balanced subset of
+# {glue:text}`n_subset:,d` training images: ResNets (64 channels, 6 layers) and UNets
+# (32, 64 and 128 channels) on MNIST and FashionMNIST, a ResNet with circular padding, and
+# two UNets with self-attention at the 16- and 8-pixel levels, the paper's limit case
+# (chapter 9). The FashionMNIST networks are class-conditional (cond.): the class enters
+# with the time. Each row below is read from the network's `manifest.json`.
+
+# %% tags=["remove-input"]
+order = [spec.name for spec in els.studies.harness.MODELS]
+manifests = {name: json.loads((models_dir / name / "manifest.json").read_text()) for name in order}
+table = ["| network | parameters | batch | steps | images seen | CPU minutes |", "|---|---|---|---|---|---|"]
+for name, m in manifests.items():
+    label = els.book.plotting.model_label(name) + (" (cond.)" if m["dataset"]["conditional"] else "")
+    table.append(f"| {label} | {m['parameters']:,} | {m['hyperparameters']['batch_size']} | {m['steps']:,} "
+                f"| {m['images_seen']:,} | {m['wall_seconds'] / 60:.0f} |")
+glue("n_subset", manifests[order[0]]["subset_size"], display=False)
+glue("minutes_max", max(m["wall_seconds"] / 60 for m in manifests.values()), display=False)
+Markdown("\n".join(table))
+
+# %% [markdown]
+# ## What the networks draw
+#
+# For every network we draw a few samples (20 DDIM steps, fixed noise) and find each one's
+# nearest image in the network's training subset, in Euclidean distance over all pixels in
+# $[-1, 1]$ (`els.provenance.nearest_neighbours`, as in chapter 3). A copy of a training
+# image would be at distance 0.
 
 # %%
-import els.studies.recipes
+rows, distances = {}, {}
+for name in order:
+    net = els.models.load(models_dir / name / "model.pt")
+    train_images, _ = els.studies.harness.training_data(models_dir / name)
+    samples, _ = els.train.draw_samples(net, SIZES["n_samples"], tuple(train_images.shape[1:]), seed=1)
+    d, _ = els.provenance.nearest_neighbours(samples, train_images)
+    rows[els.book.plotting.model_label(name)], distances[els.book.plotting.model_label(name)] = samples, d
+fig = els.book.plotting.show_rows(rows, titles={k: [f"d = {v:.0f}" for v in d] for k, d in distances.items()},
+                                  title="Samples and their distance to the nearest training image")
 
-recipe_dir = els.studies.artifacts.path("recipes", "mnist_resnet")
-recipe_rows = els.studies.recipes.read(recipe_dir)
-Markdown(els.studies.recipes.table(recipe_rows))
+# %% tags=["remove-input"]
+def test_distance(dataset: str) -> float:
+    """Median distance from held-out test images to their nearest image in the 4,000-image subset."""
+    subset, _ = els.data.load(dataset, max_images=4000, seed=0)
+    test, _ = els.data.load(dataset, "test", max_images=SIZES["n_test"], seed=0)
+    return float(els.provenance.nearest_neighbours(test, subset)[0].median())
 
-# %% mystnb={"figure": {"caption": "Samples (20 DDIM steps, EMA weights, the same noise) of the ResNet after 32,000 training images with each recipe.", "name": "fig-recipes"}}
-nrows, ncols, side = els.book.plotting.panel_grid(len(recipe_rows), 3.2, ncols=3)  # three to a row fit the page
-fig, axes = plt.subplots(nrows, ncols, figsize=(side * ncols, (side + 0.3) * nrows + 0.4), squeeze=False)
-for ax in axes.flat:
-    ax.axis("off")
-for ax, row in zip(axes.flat, recipe_rows):
-    ax.imshow(plt.imread(recipe_dir / f"samples_{row['recipe']}.png"), cmap="gray")
-    ax.set_title(row["recipe"], fontsize=9)
-fig.suptitle("Samples after the same training budget, by recipe")
-fig.tight_layout()
 
-# %% [markdown]
-# Three lessons about the optimiser, in order of size:
-#
-# - **Small batches win on a CPU.** At batch 32 the network makes four times as many updates
-#   for the same images, and a 2-core CPU also processes each image about twice as fast
-#   (the activations of a 32-image batch stay in cache). The held-out loss after 32,000
-#   images falls from about 0.18 to 0.07, and the samples already have strokes.
-# - **A warm-up helps.** Starting at the peak learning rate, as the first committed models
-#   did, sends the loss to ~60 in the first steps; a linear warm-up over the first 6,400
-#   images avoids that and lowers the held-out loss at the same budget (0.18 vs 0.20).
-# - **A larger learning rate helps, once warmed up:** 2e-3 beats 1e-3 at batch 32, and 3e-3
-#   beats 1e-3 at batch 128.
-#
-# EMA weights score slightly *worse* than the raw ones at this budget (the average still
-# remembers weights from a few hundred steps ago, while the loss is falling fast); it pays
-# off late in training, when the raw weights jitter around a minimum, so the preset keeps it.
-# The `laptop` preset now uses the winner (batch 32, lr 2e-3, 200 warm-up steps). The
-# distance to the nearest training image is only meaningful once samples stay in range:
-# after 250 steps at batch 128 they still overshoot far outside [-1, 1].
-#
-# The `best_*` rows then change the network or the data of the winner, one at a time:
-#
-# - **Width trades against speed.** At equal images the 96-wide network reaches a lower
-#   loss (0.049) but takes twice as long and its samples are over-inked; the 32-wide one is
-#   three times faster, and given three times the images (about the same minutes as the
-#   64-wide run) it beats it (0.051 vs 0.060). The committed ResNets keep width 64, closer to
-#   the paper's 256: whether the narrow network's lead lasts over 45 minutes was not tested.
-# - **The subset size does not matter at this budget:** 2,000, 4,000 and 16,000 training
-#   images give the same held-out loss (0.060-0.061). Eight passes over 4,000 images are far
-#   from overfitting, so the preset keeps 4,000 (the machines use a nested 500 of them).
+medians = {name: m["samples"]["nn_l2_median"] for name, m in manifests.items()}
+glue("nn_low", min(medians.values()), display=False)
+glue("nn_high", max(medians.values()), display=False)
+glue("test_mnist", test_distance("mnist"), display=False)
+glue("test_fashion", test_distance("fashion_mnist"), display=False)
+resnet, unet = rows["MNIST ResNet"], rows["MNIST UNet"]  # drawn from the same noise
+glue("r_same", float(agreement(resnet, unet)["r"].median()), display=False)
+glue("r_other", float(agreement(resnet, unet.roll(1, 0))["r"].median()), display=False)
 
 # %% [markdown]
-# ## The committed checkpoints
+# Over the 64 samples that each training run drew for its manifest, the median distance to
+# the nearest training image ranges from {glue:text}`nn_low:.1f` to {glue:text}`nn_high:.1f`
+# across the seven networks. For scale, new handwriting is not close to the training set
+# either: MNIST test digits lie at a median {glue:text}`test_mnist:.1f` from their nearest
+# training digit, FashionMNIST test images at {glue:text}`test_fashion:.1f`. Every network's
+# samples are farther from its training set than its test images are: these networks create,
+# where the ideal score machine of chapter 3 copies. The MNIST ResNet builds its images from
+# 17x17 views, and it shows: its strokes often break into fragments. The circular ResNet,
+# with no border to anchor it, places its strokes anywhere, across the edges too.
 #
-# Training to good samples takes far longer than a chapter should. The book ships
-# checkpoints trained with `python -m els train --preset laptop` (64-channel ResNet, 6 layers;
-# UNet 32/64/128 channels; 4,000 images, EMA 0.999), each with its manifest. The two
-# convolution-only UNets were trained before the recipe comparison (batch 128, learning rate
-# $10^{-3}$ decaying to $10^{-4}$, no warm-up); the three ResNets were retrained with the new
-# recipe, and the two UNets with self-attention trained with it. The table reads the
-# manifests.
-
-# %%
-rows = ["| model | steps | images seen | CPU minutes | images/s | final loss | median distance to nearest training image |",
-        "|---|---|---|---|---|---|---|"]
-models_dir = els.studies.artifacts.path("models", required=False)
-names = sorted(p.parent.name for p in models_dir.glob("*/manifest.json"))
-for name in names:
-    m = json.loads((models_dir / name / "manifest.json").read_text())
-    rows.append(f"| {els.book.plotting.model_label(name)} | {m['steps']:,} | {m['images_seen']:,} | {m['wall_seconds'] / 60:.0f} | "
-                f"{m['images_per_second']:.0f} | {m['final_loss']:.3f} | {m['samples']['nn_l2_median']:.1f} |")
-Markdown("\n".join(rows))
-
-# %% mystnb={"figure": {"caption": "64 samples (20 DDIM steps, fixed noise) of each committed checkpoint, as written by the training run. Conditional models cycle through the ten classes.", "name": "fig-committed-samples"}}
-grids = [(name, plt.imread(models_dir / name / "samples.png")) for name in names]
-nrows, ncols, side = els.book.plotting.panel_grid(max(1, len(grids)), 3.3, ncols=3)
-fig, axes = plt.subplots(nrows, ncols, figsize=(side * ncols, (side + 0.3) * nrows + 0.4), squeeze=False)
-for ax in axes.flat:
-    ax.axis("off")
-for ax, (name, grid) in zip(axes.flat, grids):
-    ax.imshow(grid, cmap="gray")
-    ax.set_title(name.replace("_", " "), fontsize=9)
-fig.suptitle("Samples of the committed laptop checkpoints")
-fig.tight_layout()
-
-# %% [markdown]
-# The networks do not copy. For a few samples of each MNIST network we find the training
-# image nearest in Euclidean distance (`els.provenance.nearest_neighbours`): the distances
-# are large (for comparison, two different training digits are typically 10-20 apart in
-# these units), and the nearest images only vaguely resemble the samples.
-
-# %% mystnb={"figure": {"caption": "Samples of the committed MNIST networks (top row of each pair) and their nearest training images among the 4,000 the networks were trained on, with the Euclidean distance.", "name": "fig-nearest"}}
-train_images, _ = els.data.load("mnist", max_images=4000, seed=0)
-rows, titles = {}, {}
-for name, net in networks.items():
-    s, _ = els.train.draw_samples(net, 6, (1, 32, 32), steps=20, seed=1)
-    d, idx = els.provenance.nearest_neighbours(s, train_images)
-    rows[f"{name}\nsample"], rows[f"{name}\nnearest"] = s, train_images[idx]
-    titles[f"{name}\nnearest"] = [f"d = {v:.1f}" for v in d]
-fig = els.book.plotting.show_rows(rows, titles=titles, title="Network samples and their nearest training images")
+# Each column of the figure starts from the same noise, and the MNIST networks draw similar
+# shapes from it: the Pearson correlation of pixel values between the ResNet's and the UNet's
+# samples has a median of {glue:text}`r_same:.2f`, against {glue:text}`r_other:.2f` for
+# samples from different noise. What a network draws is largely fixed by its noise, which is
+# what lets chapter 9 compare networks and machines sample by sample.
 
 # %% [markdown]
 # ## Summary
 #
-# - The networks are trained to predict the added noise; the optimum over all functions
-#   would be the ideal score, which memorises.
-# - The ResNet is local by construction (17x17); the UNet's down-sampling lets it see most of
-#   the image. The paper finds that both behave like local machines, with a patch size that
-#   depends on the noise level.
-# - With a recipe chosen by experiment (small batches, warm-up, a larger learning rate),
-#   laptop-scale training gets strokes within minutes and its best samples within the
-#   hour; the committed checkpoints record their full training history in a manifest. The
-#   samples are not copies of training images. The ResNets draw strokes rather than whole
-#   digits: no output pixel sees more than 17x17 pixels of the input.
+# - The networks minimise the noise-prediction error; the unconstrained minimiser is the ideal
+#   score, which memorises, so whatever the networks create comes from the limits of their
+#   function class.
+# - The ResNet's centre pixel depends on exactly a
+#   {glue:text}`resnet_window`x{glue:text}`resnet_window` window. The UNet can see all
+#   {glue:text}`unet_window`x{glue:text}`unet_window` pixels, yet only
+#   {glue:text}`unet_outside:.0%` of its sensitivity at $t = 0.5$ lies outside that window.
+# - `els.train.train` trains with warm-up, decay and EMA, checkpoints and resumes exactly; the
+#   seven networks each took at most {glue:text}`minutes_max:.0f` CPU minutes on
+#   {glue:text}`n_subset:,d` images.
+# - Their samples lie {glue:text}`nn_low:.1f` to {glue:text}`nn_high:.1f` (median) from the
+#   nearest training image, farther than test images do ({glue:text}`test_mnist:.1f` MNIST,
+#   {glue:text}`test_fashion:.1f` FashionMNIST): they do not copy. Chapter 8 calibrates the
+#   ELS machine to them, chapter 9 measures how well it predicts them.
 #
 # ## Exercises
 #
-# 1. Retrain the ResNet with `padding="circular"` and check, with `torch.roll`, that the
-#    network commutes with translations (`els.models` tests do this). What does that mean
-#    for where digits appear in its samples?
+# 1. **Check.** Build `els.models.ResNet(depth=3)` and predict the side of its receptive field.
+#    Measure it with `sensitivity` and `window` from this chapter.
 #
 # ```{admonition} Solution
 # :class: dropdown
 #
-# With `net = els.models.ResNet(padding="circular")`, check
-# `torch.allclose(net.eps(torch.roll(x, (3, 5), (2, 3)), t), torch.roll(net.eps(x, t), (3, 5), (2, 3)), atol=1e-5)`.
-# A circular network cannot tell where the border is, so nothing pins a digit to the centre: its
-# samples put strokes anywhere, also across the edges (chapter 9's circular gallery).
+# $1 + 2(L + 2) = 11$ pixels for $L = 3$ (`els.models.ResNet(depth=3).receptive_field`).
+# An untrained network will do: `window(sensitivity(els.models.ResNet(depth=3), 0.5))`
+# returns 11. The weights do not matter, only which inputs are connected to the centre pixel.
 # ```
 #
-# 2. Train the from-scratch ResNet with `warmup_steps=0` and with the preset's warm-up, for
-#    the same number of steps, and compare the first 50 steps of the two loss curves and
-#    `els.train.validation_loss` at the end. Then add a recipe of your own to
-#    `els.studies.recipes.RECIPES` (a larger learning rate, batch 16) and run
-#    `python -m els recipes --recipes <name>`: it reuses the rows already measured.
+# 2. **Check.** Build a ResNet with `padding="circular"` and one with `padding="zeros"`, and
+#    compare `net.eps(torch.roll(x, (3, 5), (2, 3)), 0.5)` with
+#    `torch.roll(net.eps(x, 0.5), (3, 5), (2, 3))` for a random `x` of shape (2, 1, 32, 32).
+#    Which network commutes with translations, and what does that mean for where it draws?
 #
 # ```{admonition} Solution
 # :class: dropdown
 #
-# Train twice with the same step budget, `warmup_steps=0` and the preset's value, plot the two
-# loss curves over the first 50 steps, and compare `els.train.validation_loss` at the end: at one
-# budget, the recipe with the lower validation loss is the better one. A new entry in
-# `els.studies.recipes.RECIPES` is a dictionary of training options; `python -m els recipes` only trains
-# the recipes it has no row for yet.
+# For the circular network the largest difference is 0 (up to float rounding): it is exactly
+# translation equivariant. The zero-padded one differs at most pixels, the largest
+# differences as large as the output itself: at most positions of a 32x32 image the 17x17
+# window reaches the border or the wrapped seam. A circular network cannot tell where the border is, so
+# nothing pins its strokes to the centre, as its row in the sample figure shows.
+# ```
+#
+# 3. **Derive.** Walk back from one output pixel of the UNet through its layers (3x3
+#    convolutions, 2x2 pooling, 2x2 stride-2 transposed convolutions) and find the side of
+#    its receptive field. Check with `window(sensitivity(net, 0.5, size=96))` and `size=100`
+#    for an untrained `net = els.models.UNet()`.
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# The output convolution and the last block's two convolutions see 7 full-resolution pixels;
+# they come from 4 pixels at half resolution, which the next block's two convolutions widen
+# to 8; those come from 4 or 5 pixels at quarter resolution (depending on how the window
+# falls on the 2x2 grid), widened to 8 or 9 by the bottom block; pooling back up doubles them
+# twice, with two convolutions at each level, giving 20 or 22 half-resolution pixels and
+# finally 44 or 48 input pixels. The measurement gives 44 at the centre of a 96x96 input and
+# 48 at the centre of a 100x100 one, which sits differently on the pooling grid. Either way
+# it is wider than the 32-pixel image.
+# ```
+#
+# 4. **Explore.** Train the chapter's ResNet for all its steps in one call, into a new folder,
+#    and compare its exported weights with those of the two-call run (`second.model`).
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# They are identical: `torch.equal` holds for every tensor of the two `state_dict()`s. The
+# checkpoint holds the optimiser's moments, the EMA weights, the step counter and the state
+# of the random generator, and the batch order depends only on the seed and the epoch, so the
+# resumed call draws the same batches, times and noise as the uninterrupted run.
+# ```
+#
+# 5. **Explore.** Train the ResNet twice for the same number of training images, once with
+#    batch 32 and once with batch 128 (four times fewer steps), and compare
+#    `els.train.validation_loss` on 500 MNIST test images and the images per second.
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# Batch 32 ends with the lower held-out loss: four times as many updates for the same
+# images. On a 2-core CPU it also processes about twice as many images per second. The
+# appendix {doc}`appendix_training` measures both, with the numbers.
 # ```

@@ -36,22 +36,23 @@ if "google.colab" in sys.modules:
 # %% [markdown]
 # # Calibrating the patch size P(t)
 #
-# **Which patch size makes the ELS machine behave most like a given trained network, at each
-# noise level?**
+# **Which patch size makes the ELS machine behave most like a trained network at each noise
+# level, and why does that size grow with the noise?**
 #
-# The ELS machine has one free parameter per time step, the patch size $P$. The theory says
-# a convolutional network acts locally, but not *how* locally: that depends on the
-# architecture and on what the network learned. {cite:t}`kamb2025creativity` fit it
-# directly: follow the network's own sampling trajectory and, at every step, ask which patch
-# size predicts the network's output best. This chapter runs that procedure and compares our
-# calibrated schedules with the published ones.
+# The ELS machine of {doc}`06_els` has one free parameter per sampling step: the patch size
+# $P$. The theory says that a convolutional network is local, but not *how* local.
+# {cite:t}`kamb2025creativity` fit $P$ to the network, step by step. This chapter runs their
+# procedure, sets the result beside the paper's, and then asks why the fitted size grows.
 #
 # **What you will learn**
 #
-# - the calibration procedure (`els.calibrate`) and why it scores the noise prediction along
-#   the *network's* trajectory;
-# - what the calibrated $P(t)$ looks like: small patches at low noise, large at high noise;
-# - how our laptop-scale schedules compare with the paper's.
+# - how `els.calibrate` fits a *schedule* $P(t)$ by following the network's own sampling
+#   trajectory;
+# - that calibrated schedules run from $P = 3$ at low noise to large patches at high noise,
+#   as the paper's do;
+# - that the data pin $P$ down sharply at low noise and hardly at all at high noise;
+# - why $P$ grows: the noisier the image, the larger the window a pixel needs to tell its own
+#   training patch from the others, and the calibrated $P$ rises with that size, just below it.
 
 # %% [markdown]
 # ## Set-up
@@ -63,46 +64,46 @@ import matplotlib.pyplot as plt
 import torch
 
 import els
-import els.studies.harness
-import els.studies.artifacts
-import els.models
-import els.studies.paper
 import els.book.plotting
-import els.studies.reproduce
+from els.book import glue
+import els.models
+import els.studies.artifacts
+import els.studies.harness
 from els.calibrate import Calibration
 
 PRESET = os.environ.get("ELS_PRESET", "paper" if torch.cuda.is_available() else "laptop")
-SIZES = {  # live calibration: machine images, candidate patch sizes, seeds
-    "smoke": dict(n_train=40, candidates=[3, 5, 9], seeds=2),
-    "laptop": dict(n_train=150, candidates=[3, 5, 7, 9, 11, 13, 15, 17], seeds=3),
-    "paper": dict(n_train=5000, candidates=list(range(3, 32, 2)), seeds=20),
+SIZES = {  # live calibration: machine images, candidate patch sizes, seeds; images probed
+    "smoke": dict(n_train=40, candidates=[3, 5, 9], seeds=2, probe=1),
+    "laptop": dict(n_train=150, candidates=[3, 5, 7, 9, 11, 13, 15, 17], seeds=3, probe=1),
+    "paper": dict(n_train=5000, candidates=list(range(3, 32, 2)), seeds=20, probe=8),
 }[PRESET]
-print(f"preset {PRESET!r}: {SIZES}")
+print(f"preset {PRESET!r}: {SIZES['n_train']} training images, P from {SIZES['candidates'][0]} "
+      f"to {SIZES['candidates'][-1]}, {SIZES['seeds']} seeds")
 
 # %% [markdown]
 # ## The procedure
 #
-# Draw a noise image $x_1$ (and a label for a conditional network) and run the network's
-# DDIM sampler with 20 steps, $t_i = i/20$. At every visited point $(x_{t_i}, t_i)$ evaluate
-# the machine's noise prediction for every candidate patch size and score it against the
-# network's by the cosine similarity over all pixels and channels,
+# A *schedule* is one odd patch size per step of the 20-step DDIM sampler of
+# {doc}`02_diffusion`, listed from low noise to high: $P_i$ is used at $t_i = i/20$. To fit
+# it, draw a noise image $x_1$ and run the **network's** sampler. At every point
+# $(x_{t_i}, t_i)$ that the network visits, evaluate the machine's noise prediction for
+# every candidate $P$ (the odd sizes tried) and score it against the network's by the cosine similarity over all
+# pixels and channels:
 #
 # $$
 # s_i(P) = \frac{\langle \hat\epsilon^{\mathrm{ELS}}_P(x_{t_i}, t_i),\ \hat\epsilon_\theta(x_{t_i}, t_i)\rangle}
 # {\lVert \hat\epsilon^{\mathrm{ELS}}_P(x_{t_i}, t_i)\rVert\ \lVert \hat\epsilon_\theta(x_{t_i}, t_i)\rVert}.
 # $$
 #
-# Each seed votes for $\arg\max_P s_i(P)$; the schedule is the median vote over seeds at each
-# step. Two details matter. The machine is queried at the *network's* $x_t$, so an early
-# mismatch does not derail the later steps. And the score compares noise predictions, which
-# at low noise are dominated by the fine detail the patch size controls.
+# Each noise seed *votes* for $\arg\max_P s_i(P)$ at each step, and the schedule takes the
+# median vote over seeds (the lower of the two middle votes for an even number of seeds).
+# Because the machine is always queried at the network's own $x_{t_i}$, an early
+# disagreement does not derail the later steps.
 #
-# `els.calibrate.calibrate` does this for any network and any machine factory; it writes
-# one line per seed so an interrupted run resumes. Here it runs on the committed MNIST
-# ResNet with a few training images and candidates (the committed calibration below used 500
-# images, 6 seeds and every odd size from 3 to 31). The machine factory is `els.machine_for`,
-# which builds the ELS machine with the padding the network was trained with, read from its
-# checkpoint (and, for a class-conditional network, insists on the labels).
+# `els.calibrate` does this for any network and any machine; `els.machine_for` builds the
+# ELS machine with the padding the network was trained with (zeros here). The cell
+# calibrates the MNIST ResNet of {doc}`07_training` against a machine on the first
+# {glue:text}`n_train` of its training images.
 
 # %%
 model_dir = els.studies.artifacts.path("models", "mnist_resnet_zeros")
@@ -110,91 +111,279 @@ network = els.models.load(model_dir / "model.pt")
 train_images, _ = els.studies.harness.training_data(model_dir, SIZES["n_train"])
 live = els.calibrate(
     network, lambda x, y: els.machine_for(model_dir, "ELS", x, y), (train_images, None),
-    candidates=SIZES["candidates"], seeds=SIZES["seeds"], steps=20)
-print("calibrated P(t), low noise first:", live.schedule)
+    candidates=SIZES["candidates"], seeds=SIZES["seeds"], steps=20, progress=False)
+glue("n_train", SIZES["n_train"], display=False)
+glue("live_schedule", live.schedule, display=False)
 
-# %% mystnb={"figure": {"caption": "Cosine similarity between the ELS machine's and the network's noise predictions along the network's trajectory (live calibration above, median over seeds), for every candidate patch size and step. The white dots mark the calibrated schedule.", "name": "fig-similarity"}}
+# %% mystnb={"figure": {"caption": "Cosine similarity between the ELS machine's and the MNIST ResNet's noise predictions along the network's trajectory (median over seeds), for every candidate patch size (rows) and step (columns). White dots: the calibrated schedule, the best patch size at each step.", "name": "fig-similarity"}}
 fig = els.book.plotting.similarity_figure({f"Live calibration, {SIZES['n_train']} images": live})
 
 # %% [markdown]
-# ## The committed calibrations
+# ## Calibrated schedules beside the paper's
 #
-# `python -m els reproduce --preset laptop` calibrated the ELS machine (with the network's
-# padding) and the LS machine against every committed checkpoint, with 500 of the 4,000
-# training images each network saw, 6 seeds and candidates 3, 5, ..., 31. The figure puts
-# each calibrated schedule beside the paper's published one for the same data and
-# architecture (where there is one).
+# The book's committed results (`python -m els reproduce --preset laptop`) calibrate the ELS
+# machine against each of the {glue:text}`n_models` committed networks in the same way, with
+# {glue:text}`n_images` training images, {glue:text}`n_seeds` seeds and every odd $P$ from 3
+# to 31. The paper published schedules for {glue:text}`n_paper` of these configurations.
 
 # %%
-results = els.studies.artifacts.path("results", required=False)
+results = els.studies.artifacts.path("results")
 summaries = els.studies.harness.read_summaries(results)
-print("models with results:", ", ".join(summaries) or "none yet (run python -m els reproduce)")
-
-# %% mystnb={"figure": {"caption": "Calibrated patch size against diffusion time for each committed checkpoint (ELS and LS), with the paper's published ELS schedule (dashed) for the same data and architecture.", "name": "fig-schedules"}}
-nrows, ncols, _ = els.book.plotting.panel_grid(max(1, len(summaries)), 4.2, ncols=2)  # two panels a row
-fig, axes = plt.subplots(nrows, ncols, figsize=(els.book.plotting.TEXT_WIDTH, 3.0 * nrows + 0.4),
+nrows = (len(summaries) + 1) // 2  # two panels a row
+fig, axes = plt.subplots(nrows, 2, figsize=(els.book.plotting.TEXT_WIDTH, 3.0 * nrows + 0.4),
                          squeeze=False, sharey=True)
 for ax in axes.flat[len(summaries):]:
     ax.axis("off")
 for ax, (name, s) in zip(axes.flat, summaries.items()):
-    els.book.plotting.schedule_figure(s["schedules"], s["paper_schedule"], name.replace("_", " "), ax=ax)
+    els.book.plotting.schedule_figure({"ELS": s["schedules"]["ELS"]}, s["paper_schedule"],
+                                      els.book.plotting.model_label(name), ax=ax)
 for ax in axes[:, 1:].flat:  # the rows share their y axis
     ax.set_ylabel("")
 fig.suptitle("Calibrated P(t): ours and the paper's")
 fig.tight_layout()
 
-# %% mystnb={"figure": {"caption": "Similarity maps of the committed ELS calibrations (median over seeds): for each step, how well each patch size predicts the network's noise. White dots: the calibrated schedule.", "name": "fig-committed-similarity"}}
-committed = {name.replace("_", " "): Calibration.load(results / name / "calibration_ELS.json")
-             for name in summaries}
-if committed:
-    fig = els.book.plotting.similarity_figure(committed, title="How sharply the data pick the patch size")
+# %% tags=["remove-input"]
+ends = {name: s["schedules"]["ELS"] for name, s in summaries.items()}
+paired = [(s["schedules"]["ELS"], s["paper_schedule"]) for s in summaries.values() if s["paper_schedule"]]
+one = Calibration.load(results / "mnist_resnet_zeros" / "calibration_ELS.json")
+glue("n_models", len(ends), display=False)
+glue("n_images", summaries["mnist_resnet_zeros"]["images"], display=False)
+glue("n_seeds", len(one.seeds), display=False)
+glue("n_paper", len(paired), display=False)
+glue("n_start_3", sum(e[0] == 3 for e in ends.values()), display=False)
+glue("resnet_max", max(max(e) for n, e in ends.items() if "resnet" in n), display=False)
+glue("unet_max", max(max(e) for n, e in ends.items() if "unet" in n), display=False)
+glue("paper_gap", max(p - o for ours, paper in paired for o, p in zip(ours, paper)), display=False)
+glue("n_step_down", sum(any(b < a for a, b in zip(e, e[1:])) for e in ends.values()), display=False)
 
 # %% [markdown]
-# Read the maps column by column. At low noise (left) only small patches predict the
-# network; the similarity falls off quickly with $P$. At high noise (right) the ridge is
-# broad: many patch sizes predict the network almost equally well, because the posterior
-# mean there is a blurry average whatever the patch. The schedule is therefore sharply
-# determined where it matters most for the final image, at small $t$, and loosely determined
-# at large $t$, which is one reason calibrated schedules differ between runs at high noise.
+# All {glue:text}`n_start_3` schedules start at $P = 3$ and grow with the noise. The ResNets
+# stay at or below {glue:text}`resnet_max` pixels, inside their 17-pixel receptive field; the
+# UNets, whose receptive field covers the image, reach {glue:text}`unet_max`. Our schedules
+# rise a little more slowly than the paper's: never larger at any step, and at most
+# {glue:text}`paper_gap` pixels smaller. Our networks are narrower and trained far less
+# ({doc}`07_training`). Growth is not strictly step by step: {glue:text}`n_step_down` of the
+# schedules step back down somewhere at high noise. The next section shows why that is no
+# contradiction.
+#
+# ## How sharply the data pick the patch size
+#
+# Call a candidate *near-best* at a step when its median similarity is within 0.01 of the
+# best candidate's. The figure shows the committed similarity maps.
+
+# %% mystnb={"figure": {"caption": "Similarity maps of the committed ELS calibrations (median over seeds): for each step, how well each patch size predicts the network's noise. White dots: the calibrated schedule.", "name": "fig-committed-similarity"}}
+committed = {els.book.plotting.model_label(name): Calibration.load(results / name / "calibration_ELS.json")
+             for name in summaries}
+fig = els.book.plotting.similarity_figure(committed, title="How sharply the data pick the patch size")
+
+# %% tags=["remove-input"]
+maps = [torch.tensor(c.similarity).median(0).values for c in committed.values()]  # (steps, P) each
+near = torch.stack([(m >= m.max(1, keepdim=True).values - 0.01).sum(1) for m in maps])  # (models, steps)
+typical = near.median(0).values
+glue("near_first", int(near[:, 0].max()), display=False)
+glue("near_mid", int(typical[9]), display=False)
+glue("n_candidates", len(one.candidates), display=False)
+glue("t_all_near", (int(torch.nonzero(typical == len(one.candidates))[0]) + 1) / 20, display=False)
+
+# %% [markdown]
+# At $t = 0.05$ only one candidate is near-best, in every network; at
+# $t = 0.5$ the median network has {glue:text}`near_mid`; from $t =$ {glue:text}`t_all_near:.2f`
+# on, all {glue:text}`n_candidates` are. The reason is in the score: the noise prediction is
+# $\hat\epsilon = (x_t - a\,\hat x_0)/\sigma$, and as $a \to 0$ it tends to $x_t/\sigma$
+# whatever the machine's $\hat x_0$, so every $P$ scores close to 1. The schedule is pinned
+# where it shapes the final image, at small $t$, and only loosely at large $t$, where it can
+# step back down without meaning much.
+#
+# ## Why the patch grows with the noise
+#
+# At pixel $u$ the ELS machine averages dictionary patches $p$ with softmax weights whose
+# logits are $-\lVert q - a\,p\rVert^2 / 2\sigma^2$, where $q = x_t[\Omega_u]$ is the noisy
+# $P \times P$ window around $u$ ({doc}`06_els`). Suppose $x_t$ is a noised training image,
+# so that $q = a\,p^* + \sigma\varepsilon$, where $p^*$, the pixel's *source*, is its own
+# clean window. The source's logit leads that of another patch $p$ at distance
+# $d = \lVert p^* - p\rVert$ by
+#
+# $$
+# \Delta = \frac{a^2 d^2}{2\sigma^2} + \frac{a}{\sigma}\,\varepsilon\cdot(p^* - p),
+# $$
+#
+# a Gaussian with mean $a^2d^2/2\sigma^2$ and standard deviation $a d/\sigma$: the source
+# wins with probability $\Phi(a d / 2\sigma)$ (exercise 2). The ratio $a/\sigma$ falls from
+# {glue:text}`snr_low:.1f` at $t = 0.1$ to {glue:text}`snr_high:.2f` at $t = 0.9$. The
+# distance $d$ grows with the number of pixels in which two windows differ, so a window keeps
+# telling patches apart only if $P$ grows as the noise does.
+#
+# We measure this with the library. Noise one of the machine's own training images to
+# $t = 0.1, 0.2, \dots, 0.9$ and ask, with `machine.top_patches`, for the dictionary entry that
+# carries the largest posterior weight at every pixel. A pixel *names its source* when that
+# entry is its own window (or an exact copy of it). We count ink pixels only (a clean value
+# above 0), because all background windows look alike.
+
+# %%
+def own_patch_share(machine, x0, x_t, t, P):
+    """Per image of x0 (B, C, H, W), noised to x_t at times t (B,): the share of its ink
+    pixels (x0 > 0) whose heaviest ELS dictionary entry is the pixel's own P x P window."""
+    index, centre, _ = machine.top_patches(x_t, t, patch_size=P)
+    B, _, H, W = x0.shape
+    offsets = torch.arange(P)
+
+    def windows(images, image, r, c):  # zero-padded P x P windows of images[image] centred at (r, c)
+        padded = torch.nn.functional.pad(images.cpu(), (P // 2,) * 4)
+        return padded[image[..., None, None], :, r[..., None, None] + offsets[:, None], c[..., None, None] + offsets]
+
+    b, r, c = torch.meshgrid(torch.arange(B), torch.arange(H), torch.arange(W), indexing="ij")
+    same = (windows(x0, b, r, c) == windows(machine.images, index, centre[..., 0], centre[..., 1])).flatten(3).all(-1)
+    ink = x0[:, 0].cpu() > 0
+    return (same & ink).sum((1, 2)) / ink.sum((1, 2))
+
+
+# %%
+ts = torch.arange(1, 10) / 10
+x0 = train_images[:SIZES["probe"]].repeat(len(ts), 1, 1, 1)  # each probe image at every t
+t = ts.repeat_interleave(SIZES["probe"])
+x_t = els.add_noise(x0, t, torch.randn(x0.shape, generator=torch.Generator().manual_seed(0)))
+machine = els.machine_for(model_dir, "ELS", train_images, None)
+sizes = SIZES["candidates"]
+share = torch.stack([own_patch_share(machine, x0, x_t, t, P).view(len(ts), -1).mean(1)
+                     for P in sizes], 1)  # (t, P)
+
+# %% mystnb={"figure": {"caption": "Share of ink pixels whose heaviest ELS dictionary entry is their own window, for a training image noised to time t and a P x P window. Dashed: half of the pixels. White dots: the live calibrated schedule at the same t.", "name": "fig-own-patch"}}
+calibrated = live.schedule[1::2][:len(ts)]  # the schedule at t = 0.1, ..., 0.9
+fig, ax = plt.subplots(figsize=(els.book.plotting.TEXT_WIDTH - 0.3, 3.2), layout="constrained")
+im = ax.imshow(share.T, origin="lower", aspect="auto", cmap="viridis", vmin=0, vmax=1,
+               extent=(0.05, 0.95, -0.5, len(sizes) - 0.5))
+ax.contour(ts, range(len(sizes)), share.T, levels=[0.5], colors="w", linestyles="--")
+ax.plot(ts, [sizes.index(p) for p in calibrated], "w.", ms=9)
+ax.set_yticks(range(len(sizes)), sizes)
+ax.set(xlabel="diffusion time t", ylabel="patch size P (pixels)", title="Which windows name their source")
+bar = fig.colorbar(im, label="share of ink pixels")
+
+# %% tags=["remove-input"]
+snr = (els.alpha_bar(ts) / els.noise_variance(ts)).sqrt()
+half = [next((P for P, v in zip(sizes, row) if v >= 0.5), None) for row in share.tolist()]
+named = [k for k, P in enumerate(half) if P is not None]
+glue("snr_low", float(snr[0]), display=False)
+glue("snr_high", float(snr[-1]), display=False)
+glue("share_smallest", 100 * float(share[0, 0]), display=False)
+glue("share_second", 100 * float(share[0, 1]), display=False)
+glue("p_smallest", sizes[0], display=False)
+glue("p_second", sizes[1], display=False)
+glue("half_low", half[0], display=False)
+glue("half_last", half[named[-1]], display=False)
+glue("t_half_last", float(ts[named[-1]]), display=False)
+glue("below_everywhere", all(calibrated[k] < half[k] for k in named), display=False)
+glue("gap_low", min(half[k] - calibrated[k] for k in named), display=False)
+glue("gap_high", max(half[k] - calibrated[k] for k in named), display=False)
+glue("share_at_calibrated", 100 * max(float(share[k, sizes.index(p)]) for k, p in enumerate(calibrated)), display=False)
+
+# %% tags=["remove-input"]
+votes = torch.tensor(one.choice)  # exercise 1: (seeds, steps)
+spread = votes.max(0).values - votes.min(0).values
+glue("n_unanimous", int((spread == 0).sum()), display=False)
+glue("n_close", int((spread <= 2).sum()), display=False)
+glue("last_low", int(votes[:, -1].min()), display=False)
+glue("last_high", int(votes[:, -1].max()), display=False)
+for name, t_ex in (("mid", 0.5), ("high", 0.8)):  # exercise 2: smallest odd P >= 4 sigma / a
+    bound = 4 * float((els.noise_variance(t_ex) / els.alpha_bar(t_ex)).sqrt())
+    glue(f"ex2_{name}", next(P for P in range(1, 100, 2) if P >= bound), display=False)
+    glue(f"resnet_{name}", ends["mnist_resnet_zeros"][round(20 * t_ex) - 1], display=False)
+ls = torch.tensor([s["schedules"]["LS"] for s in summaries.values()])  # exercise 3: (models, steps)
+ok = (ls <= torch.tensor(list(ends.values()))).all(0).long().cumprod(0)  # 1 while LS <= ELS everywhere so far
+k = int(ok.sum())
+glue("t_ls_below", k / 20, display=False)
+glue("n_ls_pairs", k * len(ls), display=False)
+glue("n_ls_smaller", int((ls[:, :k] < torch.tensor(list(ends.values()))[:, :k]).sum()), display=False)
+
+# %% [markdown]
+# Read the figure column by column. At $t = 0.1$ a {glue:text}`p_smallest`×{glue:text}`p_smallest`
+# window names its source at {glue:text}`share_smallest:.0f`% of the ink pixels and a
+# {glue:text}`p_second`×{glue:text}`p_second` window at {glue:text}`share_second:.0f`%. The size at
+# which half the pixels name their source (dashed) grows from {glue:text}`half_low` at
+# $t = 0.1$ to {glue:text}`half_last` at $t =$ {glue:text}`t_half_last:.1f`; above that no
+# candidate gets there. The calibrated schedule climbs with the dashed line and stays below
+# it at every $t$ where the line exists: at the calibrated $P$ at most
+# {glue:text}`share_at_calibrated:.0f`% of the pixels name their source, and the dashed line
+# is {glue:text}`gap_low` to {glue:text}`gap_high` pixels higher. The network behaves like a
+# machine whose windows fall just short of singling out the training patch they came from (a
+# machine whose windows did would copy that patch). The size at which a window singles out
+# its patch grows with the noise, and $P(t)$ grows with it.
 #
 # ## Summary
 #
-# - The patch size of the ELS machine is fitted per time step by following the network's
-#   trajectory and maximising the cosine similarity of the noise predictions
-#   (`els.calibrate`).
-# - Calibrated schedules grow with the noise level overall, but not step by step: three of
-#   our seven ELS schedules step back down somewhere at high noise, and the paper's released
-#   schedule for the circular MNIST ResNet falls from 11 back to 3. Training moves them
-#   towards the paper's: the MNIST ResNet trained with the batch-32 recipe calibrates to
-#   3 up to 15 (the paper's schedule: 3 up to 15), while the same network trained with the
-#   first, slower recipe calibrated to 3 up to 9. An undertrained network is more local.
-# - The data pin down $P$ sharply at low noise and only loosely at high noise.
+# - `els.calibrate` fits one patch size per step by following the network's trajectory and
+#   maximising the cosine similarity of the noise predictions.
+# - All {glue:text}`n_start_3` committed ELS schedules start at $P = 3$ and grow with the
+#   noise, to at most {glue:text}`resnet_max` for the ResNets and {glue:text}`unet_max` for
+#   the UNets, slightly below the paper's schedules (never above them at any step).
+# - The data fix $P$ sharply at low noise (one near-best candidate at $t = 0.05$) and hardly
+#   at all from $t =$ {glue:text}`t_all_near:.2f` on, where every candidate scores alike.
+# - A noisy window names its own training patch only above a size that grows with the noise
+#   ({glue:text}`half_low` pixels at $t = 0.1$, {glue:text}`half_last` at
+#   $t =$ {glue:text}`t_half_last:.1f`); the calibrated $P(t)$ rises with that size and
+#   stays below it.
 #
 # ## Exercises
 #
-# 1. Calibrate the LS machine (`els.LS`) on the same network. Is its schedule larger or
-#    smaller than the ELS one, and why might a machine that cannot move patches around need
-#    a different locality?
+# 1. *Check.* Load the committed calibration of the MNIST ResNet
+#    (`Calibration.load(results / "mnist_resnet_zeros" / "calibration_ELS.json")`) and
+#    recompute its schedule from the seeds' votes in `choice`, taking the lower median at each
+#    step. At how many steps do all seeds vote alike?
 #
 # ```{admonition} Solution
 # :class: dropdown
 #
-# `els.calibrate(network, lambda i, l: els.LS(i, l), (images, labels), seeds=6)`; the committed
-# reproduction has done this for every network (`calibration_LS.json` beside
-# `calibration_ELS.json` in `artifacts/results/<model>/`). Print both schedules: at low noise
-# both choose $P = 3$; at high noise they differ, in either direction depending on the network.
-# LS can only compare a pixel with patches at the same position, so the window that best
-# matches the network is not the ELS one.
+# `torch.tensor(c.choice).median(0).values.tolist()` (torch's median of an even number of
+# values is the lower one) equals `c.schedule` at every step. All {glue:text}`n_seeds` seeds
+# agree at {glue:text}`n_unanimous` of the 20 steps and lie within 2 pixels of each other at
+# {glue:text}`n_close`; at the last step, where the similarity map is flat, they range from
+# {glue:text}`last_low` to {glue:text}`last_high`.
 # ```
 #
-# 2. Calibrate with 50 and with 500 training images. Does the schedule depend on the size of
-#    the machine's training set?
+# 2. *Derive.* Expand $\lVert q - a p\rVert^2 - \lVert q - a p^*\rVert^2$ with
+#    $q = a p^* + \sigma\varepsilon$ to obtain $\Delta$ and its distribution, and show that
+#    the source wins against $p$ with probability $\Phi(a d/2\sigma)$. For two windows that
+#    differ by 0.5 in every pixel ($d = P/2$), what is the smallest odd $P$ at which the
+#    source wins with probability $\Phi(1) \approx 0.84$, at $t = 0.5$ and at $t = 0.8$?
 #
 # ```{admonition} Solution
 # :class: dropdown
 #
-# Pass `images[:50]` and `images[:500]` to the same factory and calibrate both on the same
-# seeds. With fewer images there are fewer patches to choose from at every size, so the best
-# match can move to a different $P$; compare the two schedules step by step, and the
-# similarity curves (`Calibration.similarity`) to see how sharply each step is determined.
+# $q - a p = a(p^* - p) + \sigma\varepsilon$, so the difference of squared norms is
+# $a^2 d^2 + 2a\sigma\,\varepsilon\cdot(p^* - p)$; divide by $2\sigma^2$. Since
+# $\varepsilon\cdot(p^* - p) \sim \mathcal N(0, d^2)$, $\Delta \sim \mathcal N(a^2d^2/2\sigma^2,\ a^2d^2/\sigma^2)$
+# and $\Pr(\Delta > 0) = \Phi(\text{mean}/\text{sd}) = \Phi(a d/2\sigma)$. With $d = P/2$ the
+# condition $a d / 2\sigma \ge 1$ reads $P \ge 4\sigma/a$: $P =$ {glue:text}`ex2_mid` at
+# $t = 0.5$ and $P =$ {glue:text}`ex2_high` at $t = 0.8$. The committed MNIST ResNet
+# schedule has {glue:text}`resnet_mid` and {glue:text}`resnet_high` there: the same growth.
+# ```
+#
+# 3. *Explore.* The committed results also hold an LS calibration for every network
+#    (`summaries[name]["schedules"]["LS"]`). Compare it with the ELS schedule step by step.
+#    Which is smaller, and what does the previous section predict?
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# In all {glue:text}`n_models` networks the LS schedule is at most the ELS one at every step
+# up to $t =$ {glue:text}`t_ls_below:.2f`, and strictly smaller at
+# {glue:text}`n_ls_smaller` of those {glue:text}`n_ls_pairs` steps; above that it goes either
+# way, where the data hardly fix $P$. LS compares a window only with the windows at the same
+# place in each training image, far fewer than ELS's windows from every position, so a
+# smaller window already names its source.
+# ```
+#
+# 4. *Explore.* Rerun the last figure with a machine on four times as many training images,
+#    `els.studies.harness.training_data(model_dir, 4 * SIZES["n_train"])` (a subset that
+#    contains the first one), keeping `x0` and `x_t` as they are. How do the shares and the
+#    dashed line move?
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# The shares fall or stay at every $(t, P)$, and the dashed line stays or moves to larger
+# $P$ at each $t$. The
+# larger dictionary contains the smaller one, so with the same noise the source can only lose
+# its place as the heaviest entry, except where the new images hold an exact copy of the
+# source window, which merges with it. More patches mean more near-copies of every window,
+# and a larger window is needed to tell them apart.
 # ```

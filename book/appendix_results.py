@@ -47,13 +47,12 @@ if "google.colab" in sys.modules:
 #
 # **What you will find here**
 #
-# - the seven trained networks and the training-recipe comparison behind them;
-# - the reproduction of the paper's agreement table, and our sampling grid against the
-#   paper's released handling;
-# - where ELS stands among the later analytic denoisers (Wiener, PCA-locality), by three
-#   measures, next to chance levels;
-# - the reproduction with all 4,000 training images of each network;
-# - the engine's speed and memory, golden subsets, and a fast mode for large training sets.
+# - the seven trained networks (the recipe comparison behind them is in {doc}`appendix_training`);
+# - the reproduction of the paper's agreement table (its robustness checks are in
+#   {doc}`appendix_robustness`);
+# - where to find the comparison of ELS with the later analytic denoisers (Wiener, PCA-locality);
+# - the engine's speed and memory, and a fast mode for large training sets (golden subsets are in
+#   {doc}`appendix_comparison`).
 
 # %% [markdown]
 # ## Set-up
@@ -75,9 +74,7 @@ import els.studies.bench
 import els.studies.dictionary_size
 import els.studies.handling
 import els.studies.harness
-import els.studies.recipes
 import els.studies.reproduce
-import els.studies.standing
 
 PRESET = os.environ.get("ELS_PRESET", "paper" if torch.cuda.is_available() else "laptop")
 print(f"preset {PRESET!r}: the results below are read from the committed files")
@@ -155,29 +152,8 @@ Markdown("\n".join(training) + "\n\n" + "\n".join(samples))
 # (appendix-results-recipes)=
 # ### The training recipe
 #
-# `python -m els recipes` (`artifacts/recipes/mnist_resnet/`): the MNIST ResNet from the same
-# initial weights, 32,000 training images per recipe, the learning rate decaying to a tenth
-# over the run, scored by the noise-prediction loss on 500 held-out test images at 8 fixed
-# noise levels (`els.train.validation_loss`, raw and EMA weights), on an idle CPU. The
-# `best_*` rows change the width or the subset of the winning recipe, one at a time.
-
-# %% tags=["remove-input"]
-Markdown(els.studies.recipes.table(els.studies.recipes.read(els.studies.artifacts.path("recipes", "mnist_resnet"))))
-
-# %% [markdown]
-# Batch size matters most: four times the updates per image, and the 2-core CPU runs the
-# ResNet twice as fast per image at batch 32 (its activations stay in cache). Warm-up and a
-# larger learning rate each help further. EMA does not help at this short budget (the
-# average lags a fast-falling loss); it is kept for the long runs. The winner (batch 32,
-# lr 2e-3, 6,400 warm-up images) is the `laptop` preset.
-#
-# At equal images a wider network learns more per image, but the CPU cost grows with the
-# square of the width; at equal minutes the 32-wide network, seeing three times the images,
-# wins at this short budget. The committed ResNets keep width 64, closer to the paper's 256;
-# whether the narrow network's lead lasts over 45 minutes is untested. The subset size does
-# not matter at this budget (2,000 to 16,000 images give the same held-out loss: 8 epochs of
-# 4,000 images are far from overfitting); the preset keeps 4,000, so the machines' 500 images
-# are a nested part of what the network saw.
+# How the recipe above was chosen (optimiser, batch size, warm-up, EMA, width and subset, at
+# one budget of images): {doc}`appendix_training`, rendered from `artifacts/recipes/`.
 
 # %% [markdown]
 # ## Agreement with the trained networks
@@ -246,91 +222,20 @@ Markdown(els.studies.reproduce.table(list(summaries.values())))
 #   training changed little.
 
 # %% [markdown]
-# ### Our grid or the paper's
+# ### How robust are these numbers
 #
-# The paper's released code samples the machines from t = 19/20 instead of t = 1 and reads
-# the schedule one entry late; `els.sample(..., released=True)` does the same, and
-# `python -m els handling` scores ELS with our calibrated schedule and with the published
-# one, on our grid and under that handling, for the five networks the paper published a
-# schedule for (medians over the first 20 seeds, network at 150 steps, sampled on its own
-# grid; `artifacts/results/<model>/handling/`, 15 CPU minutes in all):
-
-# %% tags=["remove-input"]
-handling = els.studies.harness.read_summaries(results, els.studies.handling.STAGE)
-Markdown("\n\n".join(f"**Median {label}**\n\n" + els.studies.handling.table(handling, metric)
-                     for metric, label in (("r", "r"), ("R2", "R^2"))))
-
-# %% [markdown]
-# With the published schedules agreement is lower under the released handling for all five
-# networks (by 0.02 to 0.11 in median r); with ours it changes by -0.12 to +0.01. So the
-# "paper schedule" rows of the agreement table, on our grid, show the published schedules at
-# their best. On the circular ResNet and the FashionMNIST UNet the published schedule agrees
-# better than ours (by 0.04 and 0.02), on the MNIST UNet the two are level, on the two
-# zero-padded ResNets ours is better: calibration picks $P(t)$ step by step
-# ({doc}`08_calibration`), which does not guarantee the best agreement of whole samples.
+# Whether the table above holds under the paper's released sampling handling, with 125 to
+# 4,000 training images in the machines, and with the whole reproduction redone at 4,000
+# images (`python -m els handling`, `python -m els dictionary`): see
+# {doc}`appendix_robustness`, where each of these tables is rendered and read.
 
 # %% [markdown]
 # ## Where ELS stands
 #
-# Seven networks (MNIST and FashionMNIST, ResNets and UNets, two UNets with self-attention;
-# 30-45 CPU minutes each) and every analytic denoiser, sampled from the same 40 noise seeds
-# (the network with 150 DDIM steps, the machines with 20), each machine on the same 500
-# training images and calibrated to the network on 6 other seeds: ELS and LS their patch size
-# $P(t)$, PCA-locality its mask threshold per step (`python -m els reproduce`, then
-# `python -m els standing`; `artifacts/results/<model>/standing/`, {doc}`10_standing`).
-# Median Pearson $r$, median $R^2$, and the follow-up papers' number, the mean over samples of
-# $R^2$ on images mapped to [0, 1] and clamped, of each machine's final image against the
-# network's (one column per network):
-
-# %% tags=["remove-input"]
-standing = els.studies.harness.read_summaries(results, els.studies.standing.STAGE)
-Markdown(els.studies.standing.table(standing, "r"))
-
-# %% tags=["remove-input"]
-Markdown(els.studies.standing.table(standing, "R2"))
-
-# %% tags=["remove-input"]
-Markdown(els.studies.standing.table(standing, "peers"))
-
-# %% [markdown]
-# `PCALocality` is PCA-locality {cite:p}`lukoianov2025locality` with its threshold calibrated
-# per step and the mask rule that served it best (the column rule, on all seven networks);
-# `PCALocality (peers)` is the published recipe unchanged (global-max rule, threshold 0.005);
-# `mean training image` predicts the class mean (conditional networks) or the overall mean;
-# `ELS, shuffled seeds` scores ELS's sample for one seed against the network's for another.
-# On our networks ELS has the highest median R^2 on six of seven (the Wiener denoiser leads
-# by 0.02 on the FashionMNIST attention UNet), the highest mean R^2 on [0, 1] on six (the
-# Wiener denoiser ties it on the MNIST attention UNet), and the highest median r on five (LS
-# is ahead by 0.02 on the FashionMNIST UNet, the published PCA-locality recipe by 0.01 on the
-# FashionMNIST attention UNet); where another machine leads, by less than 0.05. This is the
-# opposite of the ordering reported for a DDPM UNet on CIFAR10 by {cite:t}`shang2026golddiff`
-# (R^2: ELS 0.41, Wiener 0.55, PCA-locality 0.67); {doc}`10_standing` discusses why (data,
-# reference network, metric).
-
-# %% [markdown]
-# ## With all 4,000 training images
-#
-# The machines above hold 500 of the 4,000 images each network trained on.
-# `python -m els dictionary --models NAME --stages recalibrated --sizes 500 4000` repeats the
-# comparison with the network's whole training subset, exact machines: $P(t)$ calibrated
-# again at each size (6 seeds, as above), then IS, LS and ELS against the network (150 steps)
-# on seeds 6-35, which no calibration used (`artifacts/results/<model>/dictionary/`). Each
-# cell reads "median at 500 images → at 4,000"; the minutes are the whole 4,000-image
-# reproduction on the 2-core CPU (both calibrations and every sample of the 30 seeds; "-"
-# where a calibration was not timed). `python -m els dictionary --markdown` prints the same
-# block.
-
-# %% tags=["remove-input"]
-study = els.studies.harness.read_summaries(results, els.studies.dictionary_size.STAGE)
-Markdown(els.studies.dictionary_size.whole_set_markdown(study, models_dir))
-
-# %% [markdown]
-# Where the time goes (seconds per sample, idle 2-core CPU, MNIST ResNet, 25 seeds per
-# batch): ELS with our schedule 5.7, ELS with the paper's schedule 5.4, LS 0.15, network 150
-# steps 0.23, network 20 steps 0.03, IS < 0.01; calibration 5.3 minutes (ELS 6 seeds x 20
-# steps x 15 sizes, then LS); 32 minutes for the whole model. The zero-padded ELS machine at
-# small P (the large interior group compared with every interior patch of every image) is
-# where engine work pays.
+# The comparison of ELS with the other analytic denoisers (the Wiener denoiser, PCA-locality,
+# the published recipe, chance levels) on the seven networks, by median $r$, median $R^2$ and
+# the follow-up papers' $R^2$, with each lead or tie decided by a paired bootstrap interval,
+# has its own appendix: {doc}`appendix_comparison` (chapter {doc}`10_standing` tells the story).
 
 # %% [markdown]
 # ## The engine
@@ -387,26 +292,6 @@ Markdown(bench_table("cpu.json"))
 #   slower whenever another process shares the two cores).
 # - The CUDA path is tested by `tests/test_cuda.py` (skipped without a GPU) and not timed
 #   here.
-
-# %% [markdown]
-# ### Golden subsets
-#
-# `python -m els bench --golden mnist_resnet_zeros` (`artifacts/bench/golden.json`): each
-# machine with the MNIST ResNet's calibrated schedule samples 30 seeds of the comparison
-# exactly and on golden subsets (`els.machines.golden`, the coarse-to-fine selection of
-# {cite:t}`shang2026golddiff` per sample and step, 25 to 50 of the 500 training images, their
-# MNIST proportions); speed-up in the same run; r and R^2 of the fast samples against the
-# exact ones:
-
-# %% tags=["remove-input"]
-Markdown(bench_table("golden.json"))
-
-# %% [markdown]
-# On golden subsets ELS runs several times faster and its samples follow the exact ones
-# closely. PCA-locality gains less. IS loses: its exact call is already one small matrix
-# product for the whole batch, while subsets are chosen one sample at a time; and since an IS
-# sample copies one training image, the subset drawn at high noise, nearly at random, largely
-# decides which image that is.
 
 # %% [markdown]
 # ### Dictionary size, and a fast mode for it

@@ -207,7 +207,8 @@ def paired_difference(rows: Sequence[dict], first: str, second: str, metric: str
     """How much ``first`` leads ``second`` in median ``metric`` over the seeds both were scored
     on (``rows`` of :func:`evaluate`, at ``network_steps``, default the largest), with a paired
     bootstrap 95% interval: the seeds are resampled with replacement ``resamples`` times, both
-    machines' medians recomputed on the same draw each time. Returns ``{"difference", "low",
+    machines' medians recomputed on the same draw each time (medians as :func:`summarise` takes
+    them: the mean of the two middle values of an even count). Returns ``{"difference", "low",
     "high", "n", "verdict"}``; ``verdict`` is ``"lead"``, ``"behind"`` or ``"tie"`` (the interval
     contains zero). Deterministic in ``seed``."""
     k = network_steps if network_steps is not None else max(r["network_steps"] for r in rows)
@@ -220,11 +221,19 @@ def paired_difference(rows: Sequence[dict], first: str, second: str, metric: str
     a = torch.tensor([values[first][s] for s in seeds], dtype=torch.float64)
     b = torch.tensor([values[second][s] for s in seeds], dtype=torch.float64)
     draw = torch.randint(len(seeds), (resamples, len(seeds)), generator=torch.Generator().manual_seed(seed))
-    spread = a[draw].median(1).values - b[draw].median(1).values
+    spread = a[draw].quantile(0.5, dim=1) - b[draw].quantile(0.5, dim=1)  # medians as summarise takes them
     low, high = (float(v) for v in spread.quantile(torch.tensor([0.025, 0.975], dtype=torch.float64)))
-    difference = float(a.median() - b.median())
+    difference = float(a.quantile(0.5) - b.quantile(0.5))
     verdict = "tie" if low <= 0 <= high else ("lead" if difference > 0 else "behind")
     return {"difference": difference, "low": low, "high": high, "n": len(seeds), "verdict": verdict}
+
+
+def relabelled(rows: Sequence[dict], machine: str, name: str) -> list[dict]:
+    """The rows of ``machine`` with the machine renamed ``name``: so that one machine scored in
+    two evaluations (two networks, a snapshot and its final network, two dictionary sizes) can be
+    compared seed by seed, e.g. ``paired_difference(relabelled(a, "ELS", "final") +
+    relabelled(b, "ELS", "early"), "final", "early")``."""
+    return [{**row, "machine": name} for row in rows if row["machine"] == machine]
 
 
 def read_rows(path: str | Path) -> list[dict]:

@@ -12,18 +12,18 @@ def _one_torch_thread():
     torch.set_num_threads(n)
 
 
-@pytest.fixture(scope="session")
-def appendix() -> str:
-    """The results appendix as the book renders it: the markdown cells of
-    book/appendix_results.ipynb and the markdown its code cells stored (the tables, rendered
-    from the result files by `make book-exec`). The tests of the results' tables and sentences
-    read it, so a number that changed in the files but not in the book fails them."""
+def rendered(name: str) -> str:
+    """A notebook of the book as it renders: the markdown cells of book/<name>.ipynb and the
+    markdown its code cells stored (tables rendered from the result files by `make book-exec`).
+    Tests of the results' tables and sentences read it, so a number that changed in the files
+    but not in the book fails them; a notebook out of step with its .py pair or holding an
+    error fails too."""
     from pathlib import Path
 
     import jupytext
     import nbformat
 
-    path = Path(__file__).resolve().parents[1] / "book" / "appendix_results.ipynb"
+    path = Path(__file__).resolve().parents[1] / "book" / f"{name}.ipynb"
     nb = nbformat.read(path, as_version=4)
     paired = jupytext.read(path.with_suffix(".py"))
     assert [c.source.strip() for c in paired.cells] == [c.source.strip() for c in nb.cells], \
@@ -31,4 +31,16 @@ def appendix() -> str:
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"], f"{path.name} stored an error: run make book-exec"
     return "\n\n".join([c.source for c in nb.cells if c.cell_type == "markdown"]
-                     + [o.get("data", {}).get("text/markdown", "") for o in outputs])
+                       + [o.get("data", {}).get("text/markdown", "") for o in outputs])
+
+
+@pytest.fixture(scope="session")
+def appendix() -> str:
+    """The results appendix (book/appendix_results) as it renders (:func:`rendered`)."""
+    return rendered("appendix_results")
+
+
+@pytest.fixture(scope="session")
+def comparison_appendix() -> str:
+    """The appendix "The comparison in detail" (book/appendix_comparison) as it renders."""
+    return rendered("appendix_comparison")

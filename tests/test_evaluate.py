@@ -429,8 +429,8 @@ def test_paired_difference_against_a_written_out_bootstrap():
     got = paired_difference(rows, "A", "B", resamples=500, seed=3)
     draw = torch.randint(30, (500, 30), generator=torch.Generator().manual_seed(3))
     a, b = base + 0.2, base
-    spread = a[draw].median(1).values - b[draw].median(1).values
-    assert got["n"] == 30 and abs(got["difference"] - float(a.median() - b.median())) < 1e-12
+    spread = a[draw].quantile(0.5, dim=1) - b[draw].quantile(0.5, dim=1)
+    assert got["n"] == 30 and abs(got["difference"] - float(a.quantile(0.5) - b.quantile(0.5))) < 1e-12
     assert abs(got["low"] - float(spread.quantile(0.025))) < 1e-12 and abs(got["high"] - float(spread.quantile(0.975))) < 1e-12
     assert got["low"] == pytest.approx(0.2) and got["high"] == pytest.approx(0.2) and got["verdict"] == "lead"  # paired: no spread
     noisy = [dict(r, r=float(torch.rand(1, generator=g))) for r in rows if r["machine"] == "A"]
@@ -439,3 +439,18 @@ def test_paired_difference_against_a_written_out_bootstrap():
     assert paired_difference(rows, "B", "A", resamples=500, seed=3)["verdict"] == "behind"
     with pytest.raises(ValueError, match="at least two seeds"):
         paired_difference(rows[:1] + rows[30:31], "A", "B")
+
+
+def test_paired_difference_takes_the_medians_summarise_reports():
+    """Fails if the lead differs from the difference of the two medians a summary table shows
+    (an even number of seeds: the mean of the two middle values, not the lower one)."""
+    from els.evaluate import paired_difference, relabelled
+
+    rows = [{"seed": s, "network_steps": 20, "machine": "A", "r": v, "label": None, "r2": 0, "R2": 0, "mse": 0}
+            for s, v in enumerate([0.1, 0.2, 0.3, 0.4])]
+    rows += [{**r, "machine": "B", "r": 0.0} for r in rows]
+    table = summarise(rows)["20"]
+    assert paired_difference(rows, "A", "B", resamples=50)["difference"] == pytest.approx(
+        table["A"]["r"]["median"] - table["B"]["r"]["median"])
+    renamed = relabelled(rows, "A", "early")
+    assert {r["machine"] for r in renamed} == {"early"} and [r["r"] for r in renamed] == [0.1, 0.2, 0.3, 0.4]

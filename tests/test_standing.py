@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+import els
 from els import models, train
 from els.studies import harness, presets, standing
 from els.evaluate import peers_agreement, read_images, read_rows
@@ -125,9 +126,9 @@ def test_golden_bench_runs_on_a_compared_model(standing_run, monkeypatch):
     assert len(bench.golden_markdown(result).splitlines()) == 2 + len(bench.GOLDEN_MACHINES)
 
 
-def test_appendix_tables_are_the_committed_comparison(appendix):
-    """The results appendix's standing tables are rendered from artifacts/results/*/standing
-    and artifacts/bench/golden.json (``els.studies.standing.table``, ``python -m els bench
+def test_appendix_tables_are_the_committed_comparison(comparison_appendix):
+    """The comparison appendix's tables are rendered from artifacts/results/*/standing and
+    artifacts/bench/golden.json (``els.studies.standing.table``, ``python -m els bench
     --markdown``), not typed by hand."""
     from pathlib import Path
 
@@ -140,7 +141,7 @@ def test_appendix_tables_are_the_committed_comparison(appendix):
     lines = [line for protocol in standing.PROTOCOLS for line in standing.table(summaries, protocol).splitlines()]
     lines += bench.golden_markdown(golden).splitlines()
     for line in lines:
-        assert line in appendix, f"book/appendix_results lacks this line (make book-exec): {line}"
+        assert line in comparison_appendix, f"book/appendix_comparison lacks this line (make book-exec): {line}"
 
 
 def test_chapter_claims_match_the_committed_comparison():
@@ -188,7 +189,7 @@ def test_chapter_claims_match_the_committed_comparison():
 
 
 def test_appendix_golden_claims_match_the_committed_bench():
-    """The results appendix's sentences under "Golden subsets", against artifacts/bench/golden.json."""
+    """The comparison appendix's sentences under "Golden subsets", against artifacts/bench/golden.json."""
     from pathlib import Path
 
     golden = json.loads((Path(__file__).resolve().parents[1] / "artifacts" / "bench" / "golden.json").read_text())
@@ -198,20 +199,38 @@ def test_appendix_golden_claims_match_the_committed_bench():
     assert rows["IS"]["speedup"] < 1 and rows["IS"]["r_median"] < 0.9
 
 
-def test_appendix_sentence_on_who_leads_matches_the_committed_comparison(appendix):
-    """The results appendix's sentence under the comparison tables names where another machine
-    beats ELS and by how much; fails if the files say otherwise."""
-    from pathlib import Path
+def test_chance_level_is_the_median_over_every_pair_of_different_seeds():
+    """Fails if the chance level's median becomes a mean, or if it pairs a seed with itself:
+    written out, each machine sample j against each network sample i != j, then the median r."""
+    g = torch.Generator().manual_seed(3)
+    target = torch.randn(5, 1, 3, 3, generator=g, dtype=torch.float64)
+    prediction = target + torch.randn(5, 1, 3, 3, generator=g, dtype=torch.float64) ** 3  # skewed scores
+    r = [np.corrcoef(prediction[j].ravel(), target[i].ravel())[0, 1] for i in range(5) for j in range(5) if i != j]
+    chance = standing._shuffled(prediction, target)
+    assert chance["pairs"] == 20
+    assert chance["r"] == pytest.approx(float(torch.tensor(r).median()), abs=1e-12)
+    assert abs(chance["r"] - float(np.mean(r))) > 1e-6  # the check could tell a mean apart
 
-    root = Path(__file__).resolve().parents[1]
-    flat = " ".join(appendix.split())
-    s = harness.read_summaries(root / "artifacts" / "results", standing.STAGE)
 
-    def lead(name, other, key):
-        return key(s[name]["machines"][other]) - key(s[name]["machines"]["ELS"])
+def test_network_sensitivity_converts_eps_to_x0_with_the_square_roots():
+    """Fails if the network's noise prediction is turned into its clean-image estimate with
+    (1 - abar) where sqrt(1 - abar) belongs: for eps = k x, d x0[centre] / d x_t is
+    (1 - k sqrt(1 - abar)) / sqrt(abar) at the centre pixel and 0 elsewhere."""
+    k = 0.5
 
-    r = lambda e: e["book"]["r"]["median"]  # noqa: E731
-    assert f"the Wiener denoiser leads by {lead('fashion_mnist_attention_unet_zeros', 'Wiener', lambda e: e['book']['R2']['median']):.2f} on the FashionMNIST attention UNet" in flat
-    assert 0 < lead("mnist_attention_unet_zeros", "Wiener", lambda e: e["peers"]["R2"]) < 0.005  # "ties it"
-    assert f"LS is ahead by {lead('fashion_mnist_unet_zeros', 'LS', r):.2f} on the FashionMNIST UNet" in flat
-    assert f"the published PCA-locality recipe by {lead('fashion_mnist_attention_unet_zeros', 'PCALocality (peers)', r):.2f} on the FashionMNIST attention UNet" in flat
+    class Linear(torch.nn.Module):
+        conditional = False
+
+        def forward(self, x, t, label=None):
+            return k * x
+
+        def eps(self, x, t, label=None):
+            return k * x
+
+    machine = els.IS(torch.zeros(2, 1, 5, 5, dtype=torch.float64), device="cpu", dtype=torch.float64)
+    out = standing.network_sensitivity(Linear(), machine, [0, 1], 4, progress=False)
+    for i in range(4):
+        ab = float(els.alpha_bar((i + 1) / 4))
+        expected = torch.zeros(1, 5, 5, dtype=torch.float64)
+        expected[0, 2, 2] = abs(1 - k * (1 - ab) ** 0.5) / ab ** 0.5
+        torch.testing.assert_close(out[i], expected, rtol=1e-5, atol=1e-6)

@@ -389,7 +389,8 @@ def schedule_figure(schedules: Mapping[str, Sequence[int]], published: Sequence[
         _, ax = plt.subplots(figsize=(5, 3.4))
     for name, schedule in schedules.items():
         n = len(schedule)
-        ax.step([i / n for i in range(1, n + 1)], schedule, where="mid", label=f"{name} (ours)")
+        ax.step([i / n for i in range(1, n + 1)], schedule, where="mid", label=f"{name} (ours)",
+                color=machine_colour(name))
     if published:
         n = len(published)
         ax.step([i / n for i in range(1, n + 1)], published, "k--", where="mid", label="ELS (paper)")
