@@ -56,29 +56,35 @@ if "google.colab" in sys.modules:
 # A diffusion model generates an image by starting from Gaussian noise and repeatedly
 # *denoising* it {cite:p}`sohldickstein2015,ho2020ddpm,song2021sde`. The network is trained to
 # predict the clean image (equivalently, the noise) from a noisy one, on a finite training
-# set. For a finite training set that problem has an exact solution: the posterior mean
-# under the empirical distribution, a softmax-weighted average of training images. Plugged
-# into the sampler, this *ideal* denoiser does exactly one thing: it returns training images.
-# A perfectly trained diffusion model would be a lookup table.
+# set. For a finite training set that problem has an exact solution: the *posterior mean*,
+# the average of the training images weighted by how likely each one is to have produced the
+# noisy image, which is a softmax-weighted average of training images. Plugged into the
+# sampler, this *ideal* denoiser does exactly one thing: it returns training images. A
+# perfectly trained diffusion model would be a lookup table.
 #
 # Trained convolutional networks (UNets, ResNets) do not behave like that: they produce new
 # digits, new faces, new objects, usually not copies of their data
-# {cite:p}`kadkhodaie2024generalization`. So the networks must fail to learn the ideal score,
-# and fail in a very particular, productive way. {cite:t}`kamb2025creativity` identify the
-# cause in two inductive biases that every convolutional network has:
+# {cite:p}`kadkhodaie2024generalization`. So the networks must fail to learn the *ideal
+# score*, the exact score of the training set (the *score*, the gradient of the log-density
+# of noisy images, is the denoiser in another form: [chapter 2](02_diffusion.ipynb)), and fail
+# in a very particular, productive way. {cite:t}`kamb2025creativity` identify the cause in two
+# inductive biases that every convolutional network has:
 #
-# - **locality**: an output pixel depends only on a patch of the input around it (the
-#   receptive field);
+# - **locality**: an output pixel depends only on a *patch* of the input around it, a small
+#   square of $P \times P$ pixels (the network's *receptive field*);
 # - **translation equivariance**: shifting the input shifts the output (weights are shared
 #   across positions).
 #
 # The best denoiser *under these two constraints* can again be written down in closed form.
-# They call it the **equivariant local score (ELS) machine**. It has no trained weights, yet
-# it generates new images, *patch mosaics* assembled from pieces of many training images, and
-# it predicts the outputs of trained networks from the same noise: in the paper's table the
-# median per-sample agreement for a ResNet on MNIST is 0.94 for the ELS machine against 0.61
-# for the ideal denoiser, and 0.89 against 0.70 for a UNet (the table prints these under
-# "$r^2$"; the paper's evaluation code computes Pearson's $r$ between final images).
+# They call it the **equivariant local score (ELS) machine**; this book calls every such
+# closed-form denoiser, computed from the training set with no trained weights, a *machine*.
+# The ELS machine generates new images, *patch mosaics* assembled from pieces of many training
+# images, and it predicts the outputs of trained networks from the same noise. The paper
+# measures that by the *agreement* between a machine's and a network's final images from the
+# same noise, a correlation over their pixels: the median over samples is 0.94 for the ELS
+# machine against 0.61 for the ideal denoiser on a ResNet trained on MNIST, and 0.89 against
+# 0.70 on a UNet. [Chapter 9](09_prediction.ipynb) defines agreement exactly and explains how
+# the paper's table reports it.
 
 # %% [markdown]
 # ## Set-up
@@ -115,13 +121,17 @@ print(f"training set {tuple(images.shape)}, values in [{images.min():.0f}, {imag
 # %% [markdown]
 # ## The answer in one picture
 #
-# We sample two denoisers from the **same** noise with the same deterministic sampler:
+# We sample two denoisers from the **same** noise with the same deterministic sampler
+# (DDIM, [chapter 2](02_diffusion.ipynb)):
 #
 # - `els.IS`, the ideal (unconstrained) denoiser of the training set;
 # - `els.ELS`, the best denoiser that is local and translation equivariant, with zero padding
-#   at the image border like the networks in the paper. Its patch size shrinks as the noise
-#   decreases; we use the schedule the paper calibrated against a ResNet trained on MNIST
-#   (`els.studies.paper.schedule`), capped at the preset's largest patch size.
+#   at the image border (the image is surrounded by zeros, so a pixel can tell how near the
+#   edge it is) like the networks in the paper. Its patch size shrinks as the noise decreases,
+#   one size per sampling step: a schedule $P(t)$. We use the schedule the paper *calibrated*
+#   against a ResNet trained on MNIST, i.e. chose step by step so that the machine predicts
+#   the network best ([chapter 8](08_calibration.ipynb)), capped at the preset's largest patch
+#   size (`els.studies.paper.schedule`).
 #
 # For every sample we also find the nearest training image.
 
@@ -180,8 +190,10 @@ fig = els.book.plotting.show_rows(
 # $$
 #
 # where $u$ is an output pixel, $q_u$ the part of the noisy image the machine may look at,
-# $p_j$ a training image or patch with value $c_j$ at the position of $u$, $m_j$ its
-# multiplicity, $a=\sqrt{\bar\alpha(t)}$ and $\sigma^2 = 1-\bar\alpha(t)$. The chapters derive
+# $p_j$ a training image or patch with value $c_j$ at the position of $u$, $m_j$ the number of
+# identical copies of it, $a=\sqrt{\bar\alpha(t)}$ and $\sigma^2 = 1-\bar\alpha(t)$ (the signal
+# and noise levels of [chapter 2](02_diffusion.ipynb)). The set of pieces $p_j$ a machine
+# compares $q_u$ with is its *dictionary* ([chapter 4](04_locality.ipynb)). The chapters derive
 # each rule from a constraint.
 #
 # ## How to read and run this book
@@ -210,30 +222,67 @@ fig = els.book.plotting.show_rows(
 #
 # ## Exercises
 #
-# 1. Re-run the comparison with another seed and with `padding="circular"` for the ELS
-#    machine. What changes in the layout of the images? (Chapter
-#    [Locality and equivariance](06_els.ipynb) explains it.)
+# 1. **Check.** With $q_u$ the whole noisy image and $p_j$ the training images, the formula
+#    above is the ideal denoiser. Compute it by hand for `noise[:2]` at $t = 0.9$ with
+#    `torch.cdist` and `torch.softmax`, and compare it with `els.IS(images).denoise`.
 #
 # ```{admonition} Solution
 # :class: dropdown
 #
-# Build the machine with `els.ELS(train_images, padding="circular")` and sample it from
-# `els.sampling.seeded_inputs([seed], ...)` with the same schedule. The zero-padded machine
+# `a, s2 = float(els.alpha_bar(0.9)) ** 0.5, float(els.noise_variance(0.9))`,
+# `d2 = torch.cdist(noise[:2].flatten(1), a * images.flatten(1)) ** 2`,
+# `w = torch.softmax(-d2 / (2 * s2), dim=1)` and
+# `by_hand = (w @ images.flatten(1)).reshape(noise[:2].shape)`. The largest difference from
+# `els.IS(images).denoise(noise[:2], 0.9)` is about $2 \times 10^{-5}$, float32 rounding. The
+# largest weights, `w.max(1).values`, are about 0.48 and 0.19: at $t = 0.9$ the estimate is
+# still an average of several training images.
+# ```
+#
+# 2. **Derive.** Write $q_u$, $p_j$ and $c_j$ of the formula for the ideal denoiser, and for a
+#    denoiser whose pixel $u$ may only compare the $P \times P$ patch around it with the
+#    training images' patches at the same position. Over what does each pixel's softmax run?
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# Ideal denoiser: $q_u = x_t$, $p_j = x^{(j)}$ and $c_j = x^{(j)}(u)$. The distances do not
+# depend on $u$, so every pixel has the same softmax over the $N$ training images and the
+# output is one weighted average of whole images. Local denoiser: $q_u$ is the patch of $x_t$
+# around $u$, $p_j$ the patch of $x^{(j)}$ around $u$ and $c_j = x^{(j)}(u)$: every pixel has
+# its own softmax over $N$ patches, so neighbouring regions may follow different training
+# images. This is the local score machine of [chapter 4](04_locality.ipynb).
+# ```
+#
+# 3. **Explore.** Sample the ELS machine with `padding="circular"` from `noise[:4]` with the
+#    same `scales`, and compare it with the first four zero-padded samples. Where do the
+#    strokes sit? Measure the share of inked pixels (value above 0) in the two outermost rows
+#    and columns. ([Chapter 6](06_els.ipynb) explains the difference.)
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# `circ = els.sample(els.ELS(images, padding="circular"), noise[:4], scales=scales)`; mark
+# the border with `edge = torch.ones(images.shape[-2:], dtype=torch.bool)` and
+# `edge[2:-2, 2:-2] = False`, and measure `(x[..., edge] > 0).float().mean()`. It is 0 for
+# `mosaic` and about 0.3 for `circ` (0.001 for the training digits). The zero-padded machine
 # only lets a border pixel use training patches at the same distance from the border, where
 # training digits are black, so its strokes stay away from the edges like the training
-# digits. The circular machine has no border: its patches wrap around, so strokes can sit
+# digits. The circular machine has no border: its patches wrap around, so strokes sit
 # anywhere, also cut by an edge and continued on the opposite side.
 # ```
 #
-# 2. Replace the schedule by a constant patch size, `scales=None` and
-#    `els.ELS(images, patch_size=3)` or `patch_size=9`. Which one looks more like digits?
+# 4. **Explore.** Replace the schedule by a constant patch size: sample
+#    `els.ELS(images, patch_size=3)` and `els.ELS(images, patch_size=9)` from `noise[:4]`
+#    without `scales`. Which one looks more like digits? Compare the share of inked pixels
+#    with the training digits'.
 #
 # ```{admonition} Solution
 # :class: dropdown
 #
-# `els.sample(els.ELS(train_images, patch_size=3), noise, steps=20)` and the same with
-# `patch_size=9`. With $P = 3$ every pixel only has to agree with its immediate neighbours: the
-# result is locally consistent stroke fragments with no overall shape. A $9 \times 9$ patch holds
-# a good part of a digit, so the pieces it copies carry more of a digit's shape, at the price of
-# copying larger pieces of the training images.
+# `x = els.sample(els.ELS(images, patch_size=3), noise[:4], steps=20)`, the same with
+# `patch_size=9`, and `(x > 0).float().mean()`. With $P = 3$ every pixel only has to agree
+# with its immediate neighbours: the result is thin, locally consistent stroke fragments with
+# no overall shape, and only about 7% of the pixels are inked. A $9 \times 9$ patch holds a
+# good part of a digit, so the pieces it copies carry more of a digit's shape and about 12% of
+# the pixels are inked, close to the training digits' 13%.
 # ```

@@ -82,8 +82,9 @@ noise = torch.randn(SIZES["n_samples"], *images.shape[1:],
 # %% [markdown]
 # ## The optimal local denoiser
 #
-# Write $x_t[\Omega_u]$ for the $P\times P$ patch of the noisy image centred on pixel $u$
-# (zero outside the image). The **locality constraint** says the estimate at $u$ is some
+# Write $\Omega_u$ for the *window* of $P\times P$ pixel positions centred on pixel $u$, and
+# $x_t[\Omega_u]$ for the *patch* of the noisy image inside it, its pixel values (zero outside
+# the image). The **locality constraint** says the estimate at $u$ is some
 # function of that patch only: $\hat x_0(x_t)(u) = f_u\big(x_t[\Omega_u]\big)$.
 #
 # The squared error is a sum over pixels, and each $f_u$ appears in one term only, so the
@@ -106,7 +107,11 @@ noise = torch.randn(SIZES["n_samples"], *images.shape[1:],
 # w_j(u) = \operatorname{softmax}_j\!\left(-\frac{\lVert x_t[\Omega_u] - a\,x^{(j)}[\Omega_u]\rVert^2}{2\sigma^2}\right).
 # $$
 #
-# The only change from the ideal score is that the weights now **depend on the pixel**.
+# The training patches that a machine compares a query window with form its **dictionary**:
+# for the LS machine, pixel $u$'s dictionary holds the $N$ training patches at its own
+# position, $x^{(j)}[\Omega_u]$; the ELS machine of chapter 6 will compare with the training
+# patches at every position. The only change from the ideal score is that the weights now
+# **depend on the pixel**.
 # Neighbouring pixels see overlapping patches, so their weights are correlated, but distant
 # pixels are free to favour different training images. As $t\to 0$ each pixel's softmax
 # still collapses, but onto the training image whose patch *at that location* is closest
@@ -144,9 +149,10 @@ fig = els.book.plotting.show_rows(
 #
 # For a finished sample we can ask, pixel by pixel, which training image has the closest
 # $P\times P$ patch at that location: by the argument above, that is the image the pixel's
-# softmax collapsed onto. `els.provenance.patch_sources(machine, x)` does this search in a
-# machine's own dictionary, which for the LS machine is the patches at the same location; pixels whose whole patch is flat background are shown in light grey because every
-# training image matches them.
+# softmax collapsed onto. `els.provenance.patch_sources(machine, x)` does this search in the
+# machine's own dictionary, for the LS machine the patches at the same location. Pixels whose
+# whole patch is flat background are shown in light grey because every training image matches
+# them.
 
 # %% mystnb={"figure": {"caption": "A local score sample (left), each pixel coloured by the training image whose 5x5 patch at that location is nearest (middle; grey: background, dark grey: a less used image), and the most used training images, framed in their colours.", "name": "fig-ls-sources"}}
 index_map, _, _ = els.provenance.patch_sources(els.LS(images), samples[:1], patch_size=5)
@@ -212,27 +218,62 @@ ax.grid(alpha=0.3)
 #
 # ## Exercises
 #
-# 1. Show that LS with $P = 2\max(H,W)-1$ gives the same samples as IS (up to floating-point
-#    error) on a small training set, e.g. 50 images at 16×16.
+# 1. **Check.** Locality means a bounded receptive field. Add 1 to pixel (16, 16) of a noisy
+#    image at $t = 0.5$ and count the output pixels of `els.LS(images, patch_size=5)` that
+#    change. Which are they?
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# `x_t = els.add_noise(images[:1], 0.5, noise[:1])`, `bumped = x_t.clone()`,
+# `bumped[0, 0, 16, 16] += 1`, and with `m = els.LS(images, patch_size=5)`,
+# `changed = (m.denoise(bumped, 0.5) - m.denoise(x_t, 0.5))[0, 0] != 0`. Exactly 25 pixels
+# change, rows and columns 14 to 18: the pixels whose $5 \times 5$ window contains (16, 16).
+# Every other output is bit for bit the same.
+# ```
+#
+# 2. **Check.** Show that LS with $P = 2\max(H,W)-1$ gives the same samples as IS (up to
+#    floating-point error) on a small training set, e.g. 50 images at 16×16.
 #
 # ```{admonition} Solution
 # :class: dropdown
 #
 # With zero padding, a patch of side $2\max(H, W) - 1$ centred on any pixel covers the whole
 # image, and the padding is zero for the query and every training patch alike. Every pixel's
-# distance to training image $k$ is then the whole-image distance, so its softmax weights are the
-# ideal score's and so is its output. On 50 random 16x16 images, up to floating-point error:
-# `torch.allclose(els.sample(els.LS(x, patch_size=31), noise), els.sample(els.IS(x), noise), atol=1e-5)`.
+# distance to training image $k$ is then the whole-image distance, so its softmax weights are
+# the ideal score's and so is its output. With
+# `small, _ = els.data.load("mnist", max_images=50, seed=0, size=16)` and
+# `z = torch.randn(4, 1, 16, 16)`, `els.sample(els.LS(small, patch_size=31), z)` and
+# `els.sample(els.IS(small), z)` agree exactly (largest difference 0).
 # ```
 #
-# 2. Use `els.provenance.patch_sources` on samples with $P = 3$ and $P = 9$ and count how many
-#    training images each sample uses. How does the count change with $P$?
+# 3. **Derive.** Show that with $P = 1$ the pixels of a sample are independent, and that each
+#    pixel ends distributed like the training images' values at its position. Check both on
+#    `sweep[1]`: the share of inked pixels (value above 0), and the correlation between
+#    horizontally neighbouring pixels, against the training images.
 #
 # ```{admonition} Solution
 # :class: dropdown
 #
-# `index, _, _ = els.provenance.patch_sources(machine, sample)` gives each pixel's training
-# image; count `index.unique().numel()`. A small patch matches in many images, so a $P = 3$
-# sample draws on many training images; as $P$ grows each patch is more distinctive and the count
-# falls, down to one image when the patch covers the whole image (the previous exercise).
+# With $P = 1$ the estimate at $u$ depends on $x_t(u)$ alone: it is the posterior mean of the
+# one-dimensional empirical distribution of the values $x^{(j)}(u)$. The DDIM update is then
+# pixel by pixel, so each pixel runs its own sampler from its own, independent noise value,
+# and ends (up to the discretisation) distributed like the training values at $u$. The share
+# of inked pixels, `(sweep[1] > 0).float().mean()`, is 0.130 against 0.129 for the training
+# images. For the correlation, centre with `x = x - x.mean(0)` and compute
+# `torch.corrcoef(torch.stack([x[..., :-1].flatten(), x[..., 1:].flatten()]))[0, 1]`: about
+# 0.00 for `sweep[1]`, 0.84 for `images`. Right amount of ink, no strokes.
+# ```
+#
+# 4. **Explore.** Use `els.provenance.patch_sources` on `sweep[3]` and `sweep[9]` and count
+#    how many training images each sample uses. How does the count change with $P$?
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# `index, _, _ = els.provenance.patch_sources(els.LS(images), sweep[P], patch_size=P)` gives
+# each pixel's training image; count `index[b].unique().numel()` for each sample `b`. A small
+# patch matches in many images, so a $P = 3$ sample draws on 231 to 303 training images; at
+# $P = 9$ each patch is more distinctive and the count falls to 87 to 135. It falls to one
+# image when the patch covers the whole image (exercise 2).
 # ```

@@ -112,7 +112,10 @@ noise = torch.randn(SIZES["n_samples"], *images.shape[1:],
 # $$
 #
 # Compared with the local score, a pixel may now borrow from a training patch found
-# **anywhere**. (The paper's code uses only patches that do not wrap around the border;
+# **anywhere**: the machine's *dictionary* (chapter 4: the training patches it compares a
+# query window with) holds the patches at every position of every training image, one
+# dictionary for all pixels. (The paper's released code, the implementation its authors
+# published, uses only patches that do not wrap around the border;
 # `els.ELS(..., padding="circular")` does the same by default and offers
 # `train_patches="wrap"` for all of them.)
 #
@@ -151,8 +154,9 @@ ax.imshow(groups, cmap=ListedColormap(colours), interpolation="nearest");
 # %% [markdown]
 # ## Samples: zero padding versus circular padding
 #
-# We sample both versions from the same noise, with the patch-size schedule the paper
-# calibrated for a ResNet on MNIST (capped at the preset's largest patch).
+# We sample both versions from the same noise, with the patch-size schedule $P(t)$ the paper
+# calibrated for a ResNet on MNIST, i.e. fitted step by step to that network's predictions
+# (chapter 8), capped at the preset's largest patch.
 
 # %%
 published = els.studies.paper.schedule("mnist", "resnet", "zeros")
@@ -336,34 +340,73 @@ els.book.widgets.live_slider(show_patch_size, P=(1, 15, 2))
 #
 # ## Exercises
 #
-# 1. Compare `train_patches="valid"` (the paper's choice) with `train_patches="wrap"` for the
-#    circular machine. Show that with `train_patches="wrap"` and a patch as large as the
-#    image, ELS equals the equivariant score machine of the previous chapter.
+# 1. **Check.** Shift a noisy image circularly by (8, 10) pixels and compare the shifted
+#    estimate with the estimate of the shifted image, for `els.ELS(images, patch_size=5)` with
+#    `padding="circular"` and with `padding="zeros"`, at $t = 0.5$. Then shift by only 2
+#    columns.
 #
 # ```{admonition} Solution
 # :class: dropdown
 #
-# Use images with an odd side so that a patch can be as large as the image (say 9x9 crops).
-# With `els.ELS(x, patch_size=9, padding="circular", train_patches="wrap")`, the query patch at
-# pixel $u$ is the whole image, circularly shifted so that $u$ is its centre, and the dictionary
-# holds every circular shift of every training image. The distance between them is the distance
-# between $x_t$ and a translate of a training image, and the value is that translate's pixel at
-# $u$: the equivariant score machine. Check with
-# `torch.allclose(els_wrap.denoise(x_t, t), els.ES(x).denoise(x_t, t))`. With
-# `train_patches="valid"` the dictionary lacks the wrapping patches and the two differ.
+# With `x_t = els.add_noise(images[:1], 0.5, noise[:1])` and `d = (8, 10)`, compute
+# `(m.denoise(torch.roll(x_t, d, (-2, -1)), 0.5) - torch.roll(m.denoise(x_t, 0.5), d, (-2, -1))).abs().max()`.
+# The circular machine gives exactly 0: every pixel uses the same dictionary and a window that
+# wraps around, so it commutes with circular shifts. The zero-padded machine gives about 1.95:
+# the shift moves strokes to where the border signatures allow only background patches. Even
+# a 2-column shift leaves a difference of about 0.14 there.
 # ```
 #
-# 2. In the black/white toy, sample one image, keeping its steps (`callback=`), and follow the
-#    pixels that end up disagreeing with their majority: when do they last change sign?
-#    Does a final extra majority update (`torch.sign` of the $3\times3$ sums) fix them all?
+# 2. **Derive.** How many border-signature groups does an $H \times W$ image have for
+#    $h = \lfloor P/2 \rfloor$ (with $H, W \ge 2h + 1$), and how many of them hold a single
+#    pixel? Check with `groups` above ($P = 7$). What does the machine do at those pixels?
 #
 # ```{admonition} Solution
 # :class: dropdown
 #
-# Sample with `steps = []; els.sample(machine, noise, callback=steps.append)` and stack
-# `[s.x0_hat for s in steps]` to `(steps, B, C, H, W)`. For each pixel that ends against the sign of its $3 \times 3$ sum,
-# find the last step where its sign changed. For the extra update, compute
-# `torch.sign(F.conv2d(x, torch.ones(1, 1, 3, 3), padding=1))` and count disagreements again:
-# flipping a pixel also changes its neighbours' sums, so count rather than assume that one
-# update fixes them all.
+# The row part of a signature, $(\min(r, h), \min(H{-}1{-}r, h))$, takes $2h + 1$ values: $h$
+# rows near the top, $h$ near the bottom, and the interior. The same holds for columns, so
+# there are $(2h+1)^2$ groups: `int(groups.max()) + 1` is 49 for $h = 3$. A group holds a
+# single pixel when both its row and its column are within $h$ of an edge: $(2h)^2 = 36$
+# groups, `(torch.bincount(groups.flatten()) == 1).sum()`. These are the pixels near the four
+# corners, whose dictionary holds only the training patches at their own position: there
+# the machine is the local score machine.
+# ```
+#
+# 3. **Derive.** Compare `train_patches="valid"` (the paper's choice) with
+#    `train_patches="wrap"` for the circular machine. Show that with `train_patches="wrap"` and
+#    a patch as large as the image, ELS equals the equivariant score machine of the previous
+#    chapter.
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# Use images with an odd side so that a patch can be as large as the image: 9x9 crops,
+# `x = images[:20, :, 11:20, 11:20]`. With
+# `els.ELS(x, patch_size=9, padding="circular", train_patches="wrap")`, the query patch at
+# pixel $u$ is the whole image, circularly shifted so that $u$ is its centre, and the
+# dictionary holds every circular shift of every training image. The distance between them
+# is the distance between $x_t$ and a translate of a training image, and the value is that
+# translate's pixel at $u$: the equivariant score machine. At
+# `x_t = els.add_noise(images[20:22, :, 11:20, 11:20], 0.5, noise[:2, :, :9, :9])` it
+# differs from `els.ES(x).denoise(x_t, 0.5)` by about $4 \times 10^{-6}$. With
+# `train_patches="valid"` the dictionary holds one patch per image, the unshifted one, and the
+# difference is about 1.9.
+# ```
+#
+# 4. **Explore.** In the black/white toy, sample again, keeping the steps (`callback=`), and
+#    follow the pixels that end up disagreeing with their majority (`off`): when do they last
+#    change sign? Does a final extra majority update fix them all?
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# `steps = []`, `els.sample(toy_machine, toy_noise, steps=20, callback=steps.append)`, then
+# `signs = torch.stack([s.x0_hat.sign() for s in steps])`, shape `(steps, B, C, H, W)`, and
+# `flips = signs[1:] != signs[:-1]`. Of the 82 disagreeing pixels (2% of 4,096), 75 never
+# change sign (`~flips.any(0)[off]`): they keep the sign of the very first estimate while
+# their neighbours settle around them, and the other 7 flip for the last time by $t = 0.65$.
+# For the extra update, take `again = votes(colour).sign()` (circular, like the machine) and
+# count `(votes(again).sign() != again).sum()`: 60 pixels still disagree. Flipping a pixel
+# changes its neighbours' sums too, so one synchronous update does not fix them all; repeated
+# updates shrink the count only slowly and can oscillate.
 # ```

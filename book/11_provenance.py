@@ -95,9 +95,10 @@ print(f"{name}; ELS schedule (low noise first): {schedule}")
 # At time $t$ the ELS output at pixel $u$ is $\sum_{j,v} w_{j,v}(u)\,x^{(j)}(v)$ (chapter 6).
 # `machine.top_patches(x_t, t)` returns, for every pixel, the training image
 # $j$ and the position $v$ of the largest weight, and that weight. It searches exactly the
-# machine's dictionary: for the zero-padded machine, the training patches with the same
-# border signature as $u$. Identical training patches (all-background ones, say) are one
-# entry of the machine's de-duplicated dictionary, so their weights count together.
+# machine's dictionary (chapter 4: the training patches it compares a pixel's window with):
+# for the zero-padded machine, the training patches with the same border signature as $u$.
+# Identical training patches (all-background ones, say) are one entry of the machine's
+# de-duplicated dictionary, so their weights count together.
 #
 # We sample one image with the machine, keeping the whole trajectory, and read the weights
 # at every step. Two questions: how much weight does the heaviest patch get, and does the
@@ -182,7 +183,8 @@ fig.tight_layout()
 # The trained network has no softmax to open, but we can ask the machine which training
 # patches best explain the network's own $x_t$ at its last step. If the network is a patch
 # mosaic machine, its image should decompose in the same way, with weights comparable to
-# the machine's own.
+# the machine's own. The cell also prints the agreement $r$ of the two final images, their
+# Pearson correlation over pixels (chapter 9).
 
 # %%
 net_path = list(els.sampling.trajectory(network, noise, 20))
@@ -242,26 +244,64 @@ fig.tight_layout()
 #
 # ## Exercises
 #
-# 1. Repeat the provenance analysis with `els.LS` instead of `els.ELS`. What does the
-#    displacement histogram look like, and why?
+# 1. **Check.** From `shift`, what share of the foreground pixels copy a patch from their own
+#    position, and how far does the typical patch travel?
 #
 # ```{admonition} Solution
 # :class: dropdown
 #
-# With `els.LS` every pixel's dictionary is the training patches at its own position, so the
-# heaviest patch always sits where the pixel is: the histogram is a single bar at distance 0.
-# LS cannot move patches; ELS can, which is what the histogram of this chapter shows.
+# `(shift == 0).float().mean()` is about 0.005: 2 of the 439 foreground pixels copy the patch
+# at their own position. `shift.median()` is about 11.7 pixels, a third of the image. Almost
+# every patch is moved, which a local score machine could not do.
 # ```
 #
-# 2. Use `train_images` from a single class (say only 1s). Which strokes of a generated
-#    digit can still be explained, and what happens to the weights?
+# 2. **Derive.** At the last step the patch size is 3 ($h = 1$). From the border signatures
+#    of chapter 6, where may a pixel of the top row take its patch from, and where may a
+#    corner pixel? Check with `position`.
 #
 # ```{admonition} Solution
 # :class: dropdown
 #
-# Load labelled images with `images, labels = els.data.load("mnist", "train", max_images=500)`, keep
-# `ones = images[labels == 1]`, build the machine on them and repeat the analysis. Straight
-# vertical strokes still find close patches in the ones; curves and crossings do not, so their
-# pixels copy poorly matching patches, and the heaviest weights there are spread over many
-# equally poor candidates.
+# A top-row pixel has the signature $(0, \cdot, \cdot, \cdot)$, shared only by pixels of the
+# top row (the corners aside), so its patch comes from the top row of some training image,
+# at any column but the first and the last. A corner's
+# signature is shared by no other pixel, so it can only copy the corner patch of a training
+# image. `position[0, 0, :, 0].unique()` is `tensor([0])`, and
+# `position[0, [0, 0, -1, -1], [0, -1, 0, -1]]` lists the four corners themselves. (The top
+# row's columns all read 1: MNIST's top-row patches are all background, one de-duplicated
+# entry reported at its first position.) Near the border the zero-padded machine moves
+# patches only along the edge.
+# ```
+#
+# 3. **Explore.** Repeat the provenance analysis with `els.LS` instead of `els.ELS`. What
+#    does the displacement histogram look like, and why?
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# `ls_index, ls_position, _ = els.LS(train_images).top_patches(path[-1][1], t_last, patch_size=P_last)`:
+# `(ls_position[0] - here).abs().max()` is 0. With `els.LS` every pixel's dictionary is the
+# training patches at its own position, so the heaviest patch always sits where the pixel is:
+# the histogram is a single bar at distance 0. LS cannot move patches; ELS can, which is what
+# the histogram of this chapter shows.
+# ```
+#
+# 4. **Explore.** Read the network's sample with a machine that knows only the ones: load
+#    `images, labels = els.data.load("mnist", max_images=5000)`, keep
+#    `ones = images[labels == 1]` (500 images) and build
+#    `ones_machine = els.ELS(ones, padding="zeros")`.
+#    Which strokes can it still explain, and what happens to the weights?
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# `_, _, d = els.provenance.patch_sources(ones_machine, net_sample, patch_size=5)` gives, per
+# pixel, the distance from the sample's $5 \times 5$ window to its nearest patch in the ones.
+# On the foreground (`~n_background[0]`), 27% of the pixels are more than 1 away, against 10%
+# with `machine`, which holds all digits. The long slanted stroke is still explained by
+# pieces of ones; the curved top, the horizontal bar and the junction where they meet are
+# not. The weights do not spread out: the median heaviest weight at the network's last
+# step, `ones_machine.top_patches(net_path[-1][1], t_last, patch_size=P_last)`, rises to
+# about 0.36 from 0.25, because fewer near-identical patches share it. A high weight says
+# that one patch is the best of those at hand, not that it fits.
 # ```
