@@ -61,5 +61,8 @@ def test_model_names_sort_by_architecture_then_size(tmp_path):
         (tmp_path / name).mkdir()
         (tmp_path / name / "model.pt").write_bytes(b"")
     (tmp_path / "untrained").mkdir()
+    (tmp_path / "mnist_resnet_n16").mkdir()  # still training: its optimiser state is there
+    for f in ("model.pt", "checkpoint.pt"):
+        (tmp_path / "mnist_resnet_n16" / f).write_bytes(b"")
     assert memorisation.model_names(tmp_path) == ["mnist_resnet_n256", "mnist_unet_n16", "mnist_unet_n64",
                                                   "mnist_unet_n1024"]

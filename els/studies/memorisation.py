@@ -40,8 +40,10 @@ MACHINES = ("IS", "LS", "ELS")
 
 
 def model_names(models_dir: Path) -> list[str]:
-    """The trained networks under ``models_dir`` (folders with a ``model.pt``), smallest N first."""
-    found = [p.parent.name for p in Path(models_dir).glob("*/model.pt")]
+    """The trained networks under ``models_dir``, smallest N first: folders with a ``model.pt``
+    and no ``checkpoint.pt`` (a run still holding its optimiser state is unfinished; resume it
+    with ``scripts/train_memorisation.sh``)."""
+    found = [p.parent.name for p in Path(models_dir).glob("*/model.pt") if not (p.parent / "checkpoint.pt").exists()]
     return sorted(found, key=lambda name: (name.split("_n")[0], int(name.rsplit("_n", 1)[1])))
 
 
