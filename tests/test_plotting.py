@@ -188,17 +188,25 @@ def test_results_table_has_one_table_per_model_and_one_row_per_steps_and_machine
 
 
 def test_locality_figure_draws_every_quantity_of_every_network():
-    """One line per quantity and network, the Wiener width once, in the legend."""
+    """One panel per network, each with the four widths in their machines' colours, and one
+    legend in a panel of its own."""
+    from matplotlib.colors import to_hex
+
     t = [0.25, 0.5, 0.75, 1.0]
     loc = {"t": t, "Wiener": [2, 3, 5, 9], "ELS": [3, 3, 5, 7], "PCALocality": [1, 2, 2, 4], "network": [2, 3, 4, 6]}
-    fig = plotting.locality_figure({"resnet": loc, "unet": loc}, "mnist")
-    labels = [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
-    assert labels[0] == "Wiener gain (data only)" and len(labels) == 7
-    assert all(any(label.startswith(f"{net}: {what}") for label in labels)
-               for net in ("resnet", "unet") for what in ("network", "ELS", "PCA-locality"))
+    fig = plotting.locality_figure({"mnist_resnet_zeros": loc, "mnist_unet_zeros": loc})
+    panels = [ax for ax in fig.axes if ax.get_lines()]
+    assert [ax.get_title() for ax in panels] == ["MNIST ResNet", "MNIST UNet"]
+    for ax in panels:
+        colours = {line.get_label(): to_hex(line.get_color()) for line in ax.get_lines()}
+        assert colours == {"Wiener gain (data only)": plotting.machine_colour("Wiener"),
+                           "network, measured": plotting.machine_colour("network"),
+                           "ELS patch size P(t)": plotting.machine_colour("ELS"),
+                           "PCA-locality mask": plotting.machine_colour("PCALocality")}
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    assert len(legends) == 1 and len(legends[0].get_texts()) == 4
 
 
-# --------------------------------------------------------------------------- fit the book's page
 def _wide_figures():
     """Every figure function of els.book.plotting, given inputs wider than the page."""
     from els.calibrate import Calibration
@@ -242,7 +250,7 @@ def _wide_figures():
         "agreement_figure": plotting.agreement_figure(samples, "fashion mnist attention unet zeros"),
         "gallery_figure": plotting.gallery_figure(rows, title=long),
         "training_agreement_figure": plotting.training_agreement_figure(summaries, {n: 30.0 for n in summaries}),
-        "locality_figure": plotting.locality_figure({f"net {k}": loc for k in range(3)}, "mnist"),
+        "locality_figure": plotting.locality_figure({f"fashion_mnist_attention_unet_zeros_{k}": loc for k in range(7)}),
         "along_trajectory_figure": plotting.along_trajectory_figure(
             {f"fashion_mnist_attention_unet_zeros_{k}": mech for k in range(5)}),
         "sensitivity_figure": plotting.sensitivity_figure({"with self-attention": maps, "convolution only": maps},

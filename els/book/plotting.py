@@ -524,26 +524,35 @@ def results_table(summaries: Mapping[str, dict]) -> str:
     return "\n\n".join(tables)
 
 
-def locality_figure(localities: Mapping[str, dict], title: str, ax=None):
-    """How wide each denoiser's view of the centre pixel is against diffusion time, for the
-    networks of one dataset (``localities``: network label -> the ``locality`` entry of its
-    :mod:`els.standing` summary). One colour per network: its measured sensitivity (solid),
-    its calibrated ELS patch size (dashed) and PCA-locality mask (dotted); the Wiener gain's
-    width (black) depends on the data only. Draws on ``ax`` when given; returns the figure."""
+def locality_figure(localities: Mapping[str, dict]):
+    """How wide each view of the centre pixel is against diffusion time, one panel per network
+    (``localities``: model name -> the ``locality`` entry of its :mod:`els.studies.standing`
+    summary), the legend in a panel of its own: the Wiener gain's width (the data alone), the
+    network's measured sensitivity, its calibrated ELS patch size P(t) and PCA-locality mask,
+    each in its machine's colour. Returns the figure."""
     import matplotlib.pyplot as plt
 
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5.2, 3.8))
-    wiener = next(iter(localities.values()))
-    ax.plot(wiener["t"], wiener["Wiener"], color="black", lw=2, label="Wiener gain (data only)")
-    for (name, loc), colour in zip(localities.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
-        ax.plot(loc["t"], loc["network"], color=colour, lw=2, label=f"{name}: network")
-        ax.step(loc["t"], loc["ELS"], color=colour, ls="--", where="mid", label=f"{name}: ELS P(t)")
-        ax.plot(loc["t"], loc["PCALocality"], color=colour, ls=":", lw=2, label=f"{name}: PCA-locality mask")
-    ax.set(xlabel="diffusion time t", ylabel="width (pixels)", title=title, xlim=(0, 1.02))
-    ax.legend(fontsize=8, loc="upper left")
-    ax.figure.tight_layout()
-    return ax.figure
+    if not localities:
+        raise ValueError("localities is empty")
+    nrows, ncols, _ = panel_grid(len(localities) + 1, 2.0, ncols=2)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(TEXT_WIDTH - CROP_PAD, 1.8 * nrows + 0.4), squeeze=False,
+                             sharex=True, sharey=True, layout="constrained")
+    for ax, (name, loc) in zip(axes.flat, localities.items()):
+        ax.plot(loc["t"], loc["Wiener"], color=machine_colour("Wiener"), lw=2, label="Wiener gain (data only)")
+        ax.plot(loc["t"], loc["network"], color=machine_colour("network"), lw=2, label="network, measured")
+        ax.step(loc["t"], loc["ELS"], where="mid", color=machine_colour("ELS"), ls="--", label="ELS patch size P(t)")
+        ax.plot(loc["t"], loc["PCALocality"], color=machine_colour("PCALocality"), ls=":", lw=2,
+                label="PCA-locality mask")
+        ax.set_title(model_label(name), fontsize=9)
+    legend = axes.flat[len(localities)]
+    legend.legend(*axes.flat[0].get_legend_handles_labels(), loc="center", fontsize=9)
+    for ax in axes.flat[len(localities):]:
+        ax.axis("off")
+    for ax in axes.flat[:len(localities)]:
+        ax.xaxis.set_tick_params(labelbottom=True)
+    fig.supxlabel("diffusion time t", fontsize=9)
+    fig.supylabel("width (pixels)", fontsize=9)
+    return fig
 
 
 def along_trajectory_figure(summaries: Mapping[str, dict]):
