@@ -47,13 +47,13 @@ if "google.colab" in sys.modules:
 #
 # **What you will find here**
 #
-# - the protocol in full, including how the published PCA-locality recipe averages over
+# - the protocol in full, including how published PCA-locality averages over
 #   training images;
 # - the comparison by median $R^2$ and by the follow-up papers' mean $R^2$, and the paired
 #   verdicts of ELS against every machine;
 # - calibrated PCA-locality against the Wiener denoiser, measure by measure;
 # - every measure and the cost per sample, network by network;
-# - why the published recipe scores like the mean training image on MNIST;
+# - why published PCA-locality scores like the mean training image on MNIST;
 # - the galleries of all seven networks;
 # - golden subsets: GoldDiff's speed-up, applied to ELS as well.
 
@@ -109,8 +109,8 @@ Markdown("\n".join([
     f"| comparison seeds | {seeds[0]}-{seeds[-1]} ({len(seeds)} samples) |",
     f"| DDIM steps: network, machines | {first['reference'].split('@')[1]}, {len(first['pca_schedule'])} |",
     "| PCA-locality thresholds tried | " + ", ".join(f"{v:g}" for v in els.studies.standing.THRESHOLDS) + " |",
-    f"| published recipe: rule, threshold | whole-matrix, {first['peers_threshold']:g} |",
-    f"| published recipe: chunk of images averaged | {els.machines.pca_locality.PEERS_CHUNK} |",
+    f"| published PCA-locality: rule, threshold | published, {first['peers_threshold']:g} |",
+    f"| published PCA-locality: chunk of images averaged | {els.machines.pca_locality.PEERS_CHUNK} |",
     f"| width of a view: share of the largest influence | {first['width_fraction']:.0%} |"]))
 
 # %% [markdown]
@@ -120,8 +120,8 @@ Markdown("\n".join([
 # and steps):
 
 # %% tags=["remove-input"]
-lines = ["| network | per-output rule | whole-matrix rule | kept |", "|---|---|---|---|"]
-rule_name = {"column": "per-output", "peers": "whole-matrix"}
+lines = ["| network | per-output rule | published rule | kept |", "|---|---|---|---|"]
+rule_name = {"column": "per-output", "peers": "published"}
 lines += [f"| {label(n)} | {s['pca_agreement_along']['column']:.3f} | {s['pca_agreement_along']['peers']:.3f} "
           f"| {rule_name[s['pca_rule']]} |" for n, s in standing.items()]
 Markdown("\n".join(lines))
@@ -133,7 +133,7 @@ Markdown("\n".join(lines))
 # those means with equal weights: the *chunk average* (`aggregation="chunk_average"`). The
 # result depends on the chunk size and on the order of the images. With our 500 training
 # images there is one chunk, and the chunk average is the exact softmax; the published
-# recipe differs from calibrated PCA-locality only in its mask rule and its fixed threshold.
+# PCA-locality differs from calibrated PCA-locality only in its mask rule and its fixed threshold.
 #
 # **Two protocols.** Ours: the median over samples of Pearson $r$, $r^2$ and $R^2$
 # (appendix {ref}`appendix-metrics`). The follow-up papers': the *mean* over samples of
@@ -227,15 +227,16 @@ Markdown("\n".join(lines))
 Markdown("\n\n".join(f"**{label(name)}**\n\n{els.studies.standing.detail_table(s)}" for name, s in standing.items()))
 
 # %% [markdown]
-# ## The published recipe and the mean training image
+# ## Published PCA-locality and the mean training image
 #
-# On the four MNIST networks the published recipe scores like the mean training image. Its
-# whole-matrix masks at low noise look at pixels near the border, where almost every
-# training image is black; such pixels cannot tell training images apart, the softmax
-# weights stay nearly uniform, and the output drifts to the average training image whatever
-# the noise. The recipe has nothing to calibrate, so on the networks of one dataset it draws
-# nearly the same samples from the same seeds, and the rows repeat. The largest pixel
-# difference between its final samples and that average (pixel values span 2):
+# On the four MNIST networks published PCA-locality scores like the mean training image.
+# {doc}`10_standing` traces why: at the sampler's last step the published rule's masks drop
+# the pixel itself and keep a few near-blank border pixels or none, which cannot tell training
+# images apart, so the softmax weights stay nearly uniform and the final estimate is close to
+# the average training image whatever the noise. The published rule has nothing to calibrate,
+# so on the networks of one dataset it draws nearly the same samples from the same seeds, and
+# the rows repeat. The largest pixel difference between its final samples and that average
+# (pixel values span 2):
 
 # %% tags=["remove-input"]
 lines, gaps = ["| network | median over samples | largest |", "|---|---|---|"], {}
@@ -255,7 +256,7 @@ Markdown("\n".join(lines))
 # %% [markdown]
 # On MNIST the median over samples of that largest difference is
 # {glue:text}`gap_mnist:.2f`, though a few samples stray further. On FashionMNIST, where the
-# published recipe does agree with the networks, it is at least {glue:text}`gap_fashion:.1f`.
+# published PCA-locality does agree with the networks, it is at least {glue:text}`gap_fashion:.1f`.
 
 # %% [markdown]
 # ## Galleries
