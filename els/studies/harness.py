@@ -39,7 +39,7 @@ MODELS = (
     ModelSpec("fashion_mnist_resnet_zeros", ("15min",)),
     ModelSpec("fashion_mnist_unet_zeros"),
     ModelSpec("mnist_resnet_circular"),
-    ModelSpec("mnist_attention_unet_zeros"),  # self-attention: the paper's limit case (chapter 9)
+    ModelSpec("mnist_attention_unet_zeros"),  # self-attention: every pixel sees the whole image (chapter 9)
     ModelSpec("fashion_mnist_attention_unet_zeros"),
 )
 def study_folders(models_dir: str | Path | None, out: str | Path | None) -> tuple[Path, Path]:
