@@ -135,27 +135,14 @@ print(f"preset {PRESET!r}: a {SIZES['steps']}-step training run, {SIZES['n_sampl
 # it. We measure what it uses with gradients: the sensitivity of the noise prediction at the
 # centre pixel $u_0$ to each input pixel $u$,
 # $g(u) = \mathbb E\,\lvert \partial \hat\varepsilon_\theta(x_t, t)(u_0) / \partial x_t(u) \rvert$,
-# averaged over a few random inputs at $t = 0.5$. The `window` of a map $g$ is the side of the
-# smallest square holding every pixel where $g$ is not zero.
+# averaged over a few random inputs at $t = 0.5$ (`els.models.input_sensitivity`). The `window`
+# of a map $g$ is the side of the smallest square holding every pixel where $g$ is not zero
+# (`els.models.sensitive_window`).
 
 # %%
 models_dir = els.studies.artifacts.path("models")
 networks = {arch: els.models.load(models_dir / f"mnist_{arch.lower()}_zeros" / "model.pt") for arch in ("ResNet", "UNet")}
-
-
-def sensitivity(model, t: float, n: int = 8, size: int = 32) -> torch.Tensor:
-    """g(u): mean |d eps_hat(centre pixel) / d x_t(u)| over n random inputs, shape (size, size)."""
-    x = torch.randn(n, 1, size, size, generator=torch.Generator().manual_seed(0)).requires_grad_()
-    model(x, t)[:, 0, size // 2, size // 2].sum().backward()
-    return x.grad.abs().mean(0)[0]
-
-
-def window(g: torch.Tensor) -> int:
-    """Side of the smallest square holding every pixel with a non-zero gradient."""
-    rows, cols = (g > 0).nonzero().unbind(1)
-    return int(max(rows.max() - rows.min(), cols.max() - cols.min())) + 1
-
-
+sensitivity, window = els.models.input_sensitivity, els.models.sensitive_window  # g(u) and its window
 maps = {arch: sensitivity(net, 0.5) for arch, net in networks.items()}
 
 # %% mystnb={"figure": {"caption": "Sensitivity g(u) of the centre pixel's noise prediction to each input pixel, for the MNIST ResNet and UNet at t = 0.5 (log colour scale, six decades). The ResNet is blind outside a 17x17 square; the UNet's sensitivity reaches every pixel but is concentrated near the centre.", "name": "fig-receptive-field"}}

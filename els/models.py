@@ -298,3 +298,20 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu",
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def input_sensitivity(model: DiffusionNet, t: float = 0.5, n: int = 8, size: int = 32, seed: int = 0) -> torch.Tensor:
+    """How much the centre pixel's noise prediction depends on each input pixel (book chapter 7):
+    ``g(u) = mean |d eps_hat(x_t, t)(centre) / d x_t(u)|`` over ``n`` seeded standard-normal inputs
+    of ``size`` x ``size`` pixels (first channel; an unconditional network). Returns ``(size,
+    size)``, float32; zero outside what the network can see."""
+    x = torch.randn(n, model.config["channels"], size, size, generator=torch.Generator().manual_seed(seed)).requires_grad_()
+    model(x, t)[:, 0, size // 2, size // 2].sum().backward()
+    return x.grad.abs().mean(0)[0]
+
+
+def sensitive_window(g: torch.Tensor) -> int:
+    """Side (pixels) of the smallest square holding every pixel where the map ``g`` (H, W) is not
+    zero: the part of the input a network's output pixel actually depends on."""
+    rows, cols = (g > 0).nonzero().unbind(1)
+    return int(max(rows.max() - rows.min(), cols.max() - cols.min())) + 1

@@ -76,16 +76,7 @@ def test_every_pasted_number_is_glued_and_every_glued_number_is_pasted(path):
 
 
 # --------------------------------------------------------------------------- chapter 7
-def sensitivity(model, t: float = 0.5, n: int = 8, size: int = 32) -> torch.Tensor:
-    """The chapter's g(u): mean |d eps_hat(centre) / d x_t(u)| over n seeded random inputs."""
-    x = torch.randn(n, 1, size, size, generator=torch.Generator().manual_seed(0)).requires_grad_()
-    model(x, t)[:, 0, size // 2, size // 2].sum().backward()
-    return x.grad.abs().mean(0)[0]
-
-
-def window(g: torch.Tensor) -> int:
-    rows, cols = (g > 0).nonzero().unbind(1)
-    return int(max(rows.max() - rows.min(), cols.max() - cols.min())) + 1
+sensitivity, window = els.models.input_sensitivity, els.models.sensitive_window
 
 
 def test_the_resnet_sees_17_pixels_and_the_unet_the_whole_image_but_mostly_nearby(chapter):

@@ -154,3 +154,21 @@ def test_self_attention_against_a_written_out_attention():
         out = torch.einsum("bhij,bhdj->bhdi", weights, v).reshape(2, 16, 3, 4)
         expected = h + block.proj(out)
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_input_sensitivity_is_zero_exactly_outside_the_receptive_field():
+    """Fails if the sensitivity map reads the wrong output pixel or averages wrongly: for a
+    ResNet of depth L it is non-zero on exactly the (1 + 2(L + 2))-pixel square around the centre,
+    and sensitive_window measures that square's side."""
+    for depth in (1, 3):
+        net = models.ResNet(width=16, depth=depth, emb_half=8)
+        g = models.input_sensitivity(net, n=2, size=24)
+        side = models.sensitive_window(g)
+        assert side == net.receptive_field == 1 + 2 * (depth + 2)
+        half = side // 2
+        inside = torch.zeros(24, 24, dtype=torch.bool)
+        inside[12 - half:12 + half + 1, 12 - half:12 + half + 1] = True
+        assert bool((g[~inside] == 0).all()) and bool((g[inside] > 0).any())
+    one = torch.zeros(5, 5)
+    one[1, 3] = 1.0
+    assert models.sensitive_window(one) == 1
