@@ -329,18 +329,16 @@ def add_memorisation(sub: argparse._SubParsersAction) -> None:
 
 
 def run_memorisation(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from .studies import memorisation
 
-    from .studies import artifacts, memorisation
-
-    models_dir = Path(args.models_dir) if args.models_dir else artifacts.path("models", memorisation.STAGE)
+    models_dir, out = memorisation.folders(args.models_dir, args.out)
     names = args.models or memorisation.model_names(models_dir)
     missing = [n for n in names if not (models_dir / n / "model.pt").exists()]
     if missing:
         raise FileNotFoundError(f"no trained network {', '.join(missing)} in {models_dir}; train it with "
                                 "bash scripts/train_memorisation.sh")
     for name in names:
-        s = memorisation.memorisation_model(name, args.preset, models_dir, Path(args.out) if args.out else None,
+        s = memorisation.memorisation_model(name, args.preset, models_dir, out,
                                             seeds=args.seeds, progress=not args.no_progress, command=_command_line(),
                                             resume=args.resume, force=args.force)
         print(f"{name}: copies {s['copy_rate']:.0%}; median r IS {s['median_r']['IS']:.2f}, "
@@ -350,15 +348,9 @@ def run_memorisation(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- bench
 def add_bench(sub: argparse._SubParsersAction) -> None:
-    p = command(sub, "bench", help="engine benchmark (python -m els bench --help lists its options)")
-    p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the benchmark, e.g. --images 6000")
-    p.set_defaults(func=run_bench)
-
-
-def run_bench(args: argparse.Namespace) -> int:
-    from .studies import bench
-
-    return int(bench.main(args.args) or 0)
+    """Listed in ``python -m els --help`` only: :func:`main` hands everything after ``bench`` to
+    :func:`els.studies.bench.main`, whose options (and ``--help``) are its own."""
+    command(sub, "bench", help="engine benchmark (python -m els bench --help lists its options)")
 
 
 # --------------------------------------------------------------------------- entry point

@@ -212,10 +212,10 @@ def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 # --------------------------------------------------------------------------- labels
 def checked_label(label, batch: int) -> torch.Tensor:
     """A call's class label as a (batch,) int64 tensor: ``label`` is an int (one class for the
-    whole batch) or an integer tensor of shape (batch,); anything else (a bool, a float, a wrong
-    shape) is a TypeError (not a number) or ValueError (wrong dtype or shape) naming the fix. The one label check of networks and
-    machines; each then checks that the classes exist (a network's range, a machine's training
-    labels)."""
+    whole batch) or an integer tensor of shape (batch,); anything else is a TypeError (not a
+    number, or a bool) or a ValueError (a float or bool dtype, a wrong shape) naming the fix.
+    The one label check of networks and machines; each then checks that the classes exist (a
+    network's range, a machine's training labels)."""
     if isinstance(label, bool) or not isinstance(label, (int, torch.Tensor)):
         raise TypeError(f"label must be an int or a (B,) integer tensor, got {type(label).__name__}")
     if isinstance(label, int):

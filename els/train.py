@@ -135,6 +135,7 @@ class _Run:
     config: dict
     state: dict
     checkpoint_path: Path | None
+    _epoch_order: tuple[int, torch.Tensor | None] = (-1, None)  # (epoch, its permutation), drawn once an epoch
 
     @classmethod
     def start(cls, model, images, labels, *, batch_size, lr, lr_decay, warmup_steps, ema, seed, out, resume,
@@ -169,12 +170,15 @@ class _Run:
 
     def batch_indices(self, step: int) -> torch.Tensor:
         """The training images of optimiser step ``step``: the data order depends only on
-        (seed, epoch), so a resumed run draws the same batches."""
+        (seed, epoch), so a resumed run draws the same batches. Each epoch's permutation is
+        drawn once, at its first step."""
         n = len(self.data)
         b = min(self.batch_size, n)
         epoch, j = divmod(step, max(1, n // b))
-        perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + epoch + 1))
-        return perm[j * b:(j + 1) * b].to(self.data.device)
+        if self._epoch_order[0] != epoch:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch + 1)
+            self._epoch_order = (epoch, torch.randperm(n, generator=g).to(self.data.device))
+        return self._epoch_order[1][j * b:(j + 1) * b]
 
     def loop(self, total: int | None, budget_s: float, checkpoint_every: int | None,
              checkpoint_minutes: float | None, progress: bool) -> list[float]:

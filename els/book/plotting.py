@@ -85,7 +85,7 @@ MACHINE_COLOURS = {
     "Wiener": "#9467bd",        # purple
     "PCALocality": "#8c564b",   # brown
     "GoldDiff": "#e377c2",      # pink
-    "mean image": "#7f7f7f",    # grey
+    "mean training image": "#7f7f7f",  # grey: the chance predictor of the comparison
 }
 
 

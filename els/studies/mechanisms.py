@@ -29,7 +29,7 @@ from . import presets
 from ..calibrate import Calibration
 from ..evaluate import along_trajectory, read_images
 from ..machines.matched import machine_for, network_facts
-from .harness import RESULTS_BYTES, ModelSpec, read_summaries, study_folders, training_data, write_summary
+from .harness import RESULTS_BYTES, ModelSpec, study_folders, training_data, write_summary
 from .standing import network_sensitivity
 from ..storage import results_folder, save_atomic, write_atomic
 

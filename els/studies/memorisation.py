@@ -39,6 +39,13 @@ SEEDS = 50  # evaluation seeds per network and snapshot
 MACHINES = ("IS", "LS", "ELS")
 
 
+def folders(models_dir: str | Path | None = None, out: str | Path | None = None) -> tuple[Path, Path]:
+    """The networks' folder and the results folder of this study: the given ones, else the
+    committed artifacts' ``models/memorisation`` and ``results/memorisation``."""
+    return (Path(models_dir) if models_dir is not None else artifacts.path("models", STAGE),
+            Path(out) if out is not None else artifacts.path("results", required=False) / STAGE)
+
+
 def model_names(models_dir: Path) -> list[str]:
     """The trained networks under ``models_dir``, smallest N first: folders with a ``model.pt``
     and no ``checkpoint.pt`` (a run still holding its optimiser state is unfinished; resume it
@@ -69,8 +76,7 @@ def memorisation_model(name: str, preset: str = "laptop", models_dir: Path | Non
     """The study for the network ``models_dir/<name>`` and its snapshots, into ``out/<name>``
     (defaults: the committed artifacts' ``models/memorisation`` and ``results/memorisation``);
     returns its summary. Refuses results already there without ``resume`` or ``force``."""
-    models_dir = Path(models_dir or artifacts.path("models", STAGE))
-    out = Path(out or artifacts.path("results", required=False) / STAGE)
+    models_dir, out = folders(models_dir, out)
     p = sizes or presets.get(preset).evaluation
     with results_folder(out / name, resume, force, need_bytes=RESULTS_BYTES) as here:
         start = time.perf_counter()

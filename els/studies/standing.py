@@ -33,7 +33,7 @@ from ..calibrate import Calibration, calibrate
 from ..evaluate import agreement, evaluate, peers_agreement, read_images, summarise
 from ..machines.matched import machine_for, network_facts
 from ..machines.pca_locality import MASKS, gain_mask, mask_width
-from .harness import RESULTS_BYTES, ModelSpec, read_summaries, study_folders, training_data, write_summary
+from .harness import RESULTS_BYTES, ModelSpec, study_folders, training_data, write_summary
 from ..sampling import classes_of, seeded_inputs, trajectory
 from ..schedule import alpha_bar, x0_from_eps
 from ..storage import results_folder, timing_path, write_atomic
