@@ -322,6 +322,9 @@ def add_memorisation(sub: argparse._SubParsersAction) -> None:
                    help="folder of the networks (default: the committed artifacts/models/memorisation)")
     p.add_argument("--out", default=None, help="results folder (default: the committed artifacts/results/memorisation)")
     p.add_argument("--seeds", type=int, default=memorisation.SEEDS, help="evaluation seeds per network (default: %(default)s)")
+    p.add_argument("--whole-subset", nargs="*", choices=sorted(memorisation.WHOLE_SUBSET), default=None,
+                   help="instead, the last point: the book's networks of these architectures (default: both) "
+                        "trained on their whole subset, agreement from their dictionary-size study")
     p.add_argument("--resume", action="store_true", help="continue the results already in --out")
     p.add_argument("--force", action="store_true", help="delete the results already in --out and start again")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
@@ -331,6 +334,12 @@ def add_memorisation(sub: argparse._SubParsersAction) -> None:
 def run_memorisation(args: argparse.Namespace) -> int:
     from .studies import memorisation
 
+    if args.whole_subset is not None:
+        for arch in args.whole_subset or sorted(memorisation.WHOLE_SUBSET):
+            s = memorisation.whole_subset_point(arch, args.preset, args.out, args.seeds, not args.no_progress,
+                                                _command_line(), args.resume, args.force)
+            print(f"{arch} on {s['n_images']:,} images: copies {s['copy_rate']:.0%}")
+        return 0
     models_dir, out = memorisation.folders(args.models_dir, args.out)
     names = args.models or memorisation.model_names(models_dir)
     missing = [n for n in names if not (models_dir / n / "model.pt").exists()]

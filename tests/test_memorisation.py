@@ -66,3 +66,20 @@ def test_model_names_sort_by_architecture_then_size(tmp_path):
         (tmp_path / "mnist_resnet_n16" / f).write_bytes(b"")
     assert memorisation.model_names(tmp_path) == ["mnist_resnet_n256", "mnist_unet_n16", "mnist_unet_n64",
                                                   "mnist_unet_n1024"]
+
+
+def test_whole_subset_point_names_the_architectures_it_knows():
+    with pytest.raises(ValueError, match="resnet.*unet"):
+        memorisation.whole_subset_point("vit")
+
+
+def test_whole_subset_points_take_their_agreement_from_the_dictionary_study():
+    """The committed 4,000-image points: median r equals the dictionary study's rows at 4,000
+    images (P(t) recalibrated there), and the copy share is the share the copy rule marks."""
+    from els.studies import artifacts
+    for arch, name in memorisation.WHOLE_SUBSET.items():
+        s = json.loads(artifacts.path("results", "memorisation", f"mnist_{arch}_n4000", "summary.json").read_text())
+        d = json.loads(artifacts.path("results", name, "dictionary", "summary.json").read_text())["sizes"]["4000"]
+        assert s["n_images"] == 4000 and s["median_r"]["ELS"] == d["machines"]["ELS (recalibrated)"]["r"]
+        assert s["median_r"]["IS"] == d["machines"]["IS"]["r"]
+        assert s["copy_rate"] == pytest.approx(sum(i >= 0 for i in s["network"]["copied_image"]) / s["seeds"])

@@ -15,6 +15,12 @@ snapshot) this study calibrates P(t) for ELS and LS holding exactly that network
 ``python -m els memorisation [--models NAME ...] [--resume | --force]`` writes, per network,
 ``<out>/<name>/summary.json`` (``arch``, ``n_images``, ``copy_rate``, ``median_r`` with ``IS``,
 ``LS``, ``ELS``, ...) and ``manifest.json``; snapshots under ``snapshots/<steps>/``.
+
+The book's networks trained on their whole 4,000-image subset are the last point
+(``python -m els memorisation --whole-subset``: :func:`whole_subset_point`). ELS holding 4,000
+images costs about 47 s a sample on this CPU, so their agreement comes from the dictionary-size
+study, which already calibrated LS and ELS at 4,000 images; only the copy measures are sampled
+here (network and IS from the same seeds).
 """
 from __future__ import annotations
 
@@ -37,6 +43,8 @@ from .harness import RESULTS_BYTES, calibrated, training_data, write_summary
 STAGE = "memorisation"
 SEEDS = 50  # evaluation seeds per network and snapshot
 MACHINES = ("IS", "LS", "ELS")
+#: architecture -> the book's network trained on its whole subset (the last point of the study)
+WHOLE_SUBSET = {"unet": "mnist_unet_zeros", "resnet": "mnist_resnet_zeros"}
 
 
 def folders(models_dir: str | Path | None = None, out: str | Path | None = None) -> tuple[Path, Path]:
@@ -118,3 +126,48 @@ def _one_network(network_dir: Path, model_dir: Path, images, labels, p: presets.
             **{f"{m}_samples": copy_measures(stored["images"][m], images) for m in ("IS", "ELS")},
             "median_r": {m: agreement[m]["r"]["median"] for m in MACHINES},
             "median_R2": {m: agreement[m]["R2"]["median"] for m in MACHINES}}
+
+
+def whole_subset_point(arch: str, preset: str = "laptop", out: Path | None = None, seeds: int = SEEDS,
+                       progress: bool = True, command: str | None = None, resume: bool = False,
+                       force: bool = False) -> dict:
+    """The study's last point: the book's ``arch`` network trained on its whole subset
+    (:data:`WHOLE_SUBSET`), into ``out/mnist_<arch>_n<N>``; returns its summary.
+
+    The copy measures come from ``seeds`` network and IS samples drawn here from the same noise;
+    median r and R^2 with IS, LS and ELS come from the dictionary-size study at N images
+    (``results/<network>/dictionary/summary.json``: P(t) recalibrated at N, its own seeds), named
+    in the summary's ``agreement_from``. Refuses results already there without ``resume`` or
+    ``force``."""
+    if arch not in WHOLE_SUBSET:
+        raise ValueError(f"unknown architecture {arch!r}: choose one of {sorted(WHOLE_SUBSET)}")
+    name = WHOLE_SUBSET[arch]
+    model_dir = artifacts.path("models", name)
+    dictionary = artifacts.path("results", name, "dictionary", "summary.json")
+    images, labels = training_data(model_dir)
+    at_n = json.loads(dictionary.read_text())
+    machines_at_n = at_n["sizes"][str(len(images))]["machines"]
+    pick = {"IS": "IS", "LS": "LS (recalibrated)", "ELS": "ELS (recalibrated)"}
+    _, out = folders(None, out)
+    p = presets.get(preset).evaluation
+    with results_folder(out / f"mnist_{arch}_n{len(images)}", resume, force, need_bytes=RESULTS_BYTES) as here:
+        start = time.perf_counter()
+        network = models.load(model_dir / "model.pt")
+        reference = max(p.network_steps)
+        first = p.calibration_seeds
+        evaluate(network, {"IS": (machine_for(model_dir, "IS", images, labels), None)},
+                 seeds=list(range(first, first + seeds)), steps=p.steps, network_steps=(reference,),
+                 out=here / "samples.csv", batch_size=25, progress=progress, images_out=here / "final_images.pt")
+        stored = read_images(here / "final_images.pt")
+        net = copy_measures(stored["images"][f"network@{reference}"], images, stored["images"]["IS"])
+        summary = {"arch": arch, "n_images": len(images), "network_name": name,
+                   "training_steps": json.loads((model_dir / "manifest.json").read_text())["steps"],
+                   "seeds": len(stored["seeds"]), "copy_rate": net["copy_rate"], "network": net,
+                   "IS_samples": copy_measures(stored["images"]["IS"], images),
+                   "median_r": {m: machines_at_n[pick[m]]["r"] for m in MACHINES},
+                   "median_R2": {m: machines_at_n[pick[m]]["R2"] for m in MACHINES},
+                   "agreement_from": {"file": f"results/{name}/dictionary/summary.json", "size": str(len(images)),
+                                      "rows": pick, "seeds": at_n["seeds"], "network_steps": at_n["network_steps"]},
+                   "snapshots": {}}
+        write_summary(here, summary, command or f"els.studies.memorisation.whole_subset_point({arch!r})", p, start)
+        return summary
