@@ -55,7 +55,7 @@ SCOPE = {
                      "x__check_args", "x__checksum", "x__save_checkpoint", "x__load_checkpoint",
                      "x__stop_after_step_on_interrupt", "x_validation_loss", "xǁ_Runǁstart", "xǁ_Runǁbatch_indices",
                      "xǁ_Runǁcheckpoint"],
-    "els/studies/standing.py": ["x_summarise_machines", "x__shuffled", "x__quartiles", "x__width",
+    "els/studies/standing.py": ["x_summarise_machines", "x_shuffled", "x__quartiles", "x__width",
                                 "x_network_sensitivity"],
     "els/studies/harness.py": ["x_write_summary", "x_run_id", "x_earlier_runs"],
     "els/studies/memorisation.py": ["x_copy_measures", "x_model_names"],

@@ -30,10 +30,25 @@ def test_peers_metric_is_their_formula():
 def test_shuffled_chance_pairs_every_other_seed():
     target = torch.randn(4, 1, 3, 3, dtype=torch.float64)
     prediction = target.clone()
-    chance = standing._shuffled(prediction, target)
+    chance = standing.shuffled(prediction, target)
     assert chance["pairs"] == 12 and chance["r"] < 0.9  # a perfect machine is at chance when shuffled
-    same = standing._shuffled(target[:1].expand(4, -1, -1, -1), target[:1].expand(4, -1, -1, -1))
+    same = standing.shuffled(target[:1].expand(4, -1, -1, -1), target[:1].expand(4, -1, -1, -1))
     assert same["r"] == pytest.approx(1) and same["R2"] == pytest.approx(1)
+
+
+def test_shuffled_chance_of_a_conditional_network_pairs_only_seeds_of_one_class():
+    """Samples of class 0 all equal image a, of class 1 image b: shuffled within the class a
+    perfect machine still scores 1 (the class explains everything); shuffling across classes
+    would have paired a with b and set chance too low. Too few seeds for a pair is an error."""
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(2, 1, 1, 3, 3, dtype=torch.float64, generator=g)
+    target = torch.cat([a.expand(3, -1, -1, -1), b.expand(2, -1, -1, -1)])
+    labels = torch.tensor([0, 0, 0, 1, 1])
+    within = standing.shuffled(target, target, labels)
+    assert within["pairs"] == 3 * 2 + 2 * 1 and within["r"] == pytest.approx(1)
+    assert standing.shuffled(target, target)["pairs"] == 20
+    with pytest.raises(ValueError, match="more seeds"):
+        standing.shuffled(target[2:4], target[2:4], labels[2:4])
 
 
 @pytest.fixture(scope="module")
@@ -206,7 +221,7 @@ def test_chance_level_is_the_median_over_every_pair_of_different_seeds():
     target = torch.randn(5, 1, 3, 3, generator=g, dtype=torch.float64)
     prediction = target + torch.randn(5, 1, 3, 3, generator=g, dtype=torch.float64) ** 3  # skewed scores
     r = [np.corrcoef(prediction[j].ravel(), target[i].ravel())[0, 1] for i in range(5) for j in range(5) if i != j]
-    chance = standing._shuffled(prediction, target)
+    chance = standing.shuffled(prediction, target)
     assert chance["pairs"] == 20
     assert chance["r"] == pytest.approx(float(torch.tensor(r).median()), abs=1e-12)
     assert abs(chance["r"] - float(np.mean(r))) > 1e-6  # the check could tell a mean apart

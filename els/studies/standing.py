@@ -128,8 +128,9 @@ def summarise_machines(rows: list[dict], stored: dict, images: torch.Tensor, lab
     """Per machine (and for the mean training image as a predictor, per class when the network
     is class-conditional): the book's protocol (median and quartiles of r, r^2, R^2 over
     samples, from ``rows``), the peers' protocol (means of their R^2 and MSE on [0, 1] clamped
-    images) and the shuffled-seed chance level (machine seed j against network seed i != j:
-    median r and R^2, mean peers' R^2), from the stored final images."""
+    images) and the shuffled-seed chance level (machine seed j against network seed i != j,
+    both of the same class when the network is class-conditional: median r and R^2, mean
+    peers' R^2), from the stored final images."""
     target = stored["images"][reference]
     book = summarise(rows)[reference.split("@")[1]]
     if stored["labels"] is None:
@@ -145,15 +146,24 @@ def summarise_machines(rows: list[dict], stored: dict, images: torch.Tensor, lab
         entry = {"book": {m: entry[m] for m in ("r", "r2", "R2")}, "n": entry["n"],
                  "peers": {"R2": float(peers["R2"].mean()), "mse": float(peers["mse"].mean())}}
         if name != MEAN_IMAGE:
-            entry["chance"] = _shuffled(prediction, target)
+            entry["chance"] = shuffled(prediction, target, stored["labels"])
         out[name] = entry
     return out
 
 
-def _shuffled(prediction, target) -> dict:
+def shuffled(prediction: torch.Tensor, target: torch.Tensor, labels: torch.Tensor | None = None) -> dict:
+    """Chance level of a predictor: ``prediction[j]`` scored against ``target[i]`` for every
+    pair of samples i != j (both ``(S, C, H, W)``), restricted to pairs of the same class when
+    ``labels`` (S,) are given (a class-conditional network: shuffling across classes would set
+    chance too low). Returns the median r and R^2, the mean peers' R^2 and the number of pairs."""
     S = len(target)
     i, j = torch.meshgrid(torch.arange(S), torch.arange(S), indexing="ij")
     off = i != j
+    if labels is not None:
+        labels = torch.as_tensor(labels).reshape(-1)
+        off &= labels[i] == labels[j]
+    if not off.any():
+        raise ValueError("no pair of different samples of the same class to shuffle: draw more seeds")
     pairs_p, pairs_t = prediction[j[off]], target[i[off]]
     mine, peers = agreement(pairs_p, pairs_t), peers_agreement(pairs_p, pairs_t)
     return {"r": float(mine["r"].median()), "R2": float(mine["R2"].median()), "peers_R2": float(peers["R2"].mean()),
