@@ -268,7 +268,7 @@ glue("pcaone", sum(s["locality"]["PCALocality"][0] == 1 for s in standing.values
 #
 # Two rows are chance levels: the *mean training image* (per class for a class-conditional
 # network), and *ELS, shuffled seeds*, ELS's sample for seed $j$ against the network's for
-# seed $i \ne j$. The table gives the median $r$ over the 40 samples; the appendix
+# seed $i \ne j$ (of the same class, for a class-conditional network). The table gives the median $r$ over the 40 samples; the appendix
 # {ref}`appendix-comparison`, where the two PCA-localities are `PCALocality` and
 # `PCALocality (peers)`, adds $R^2$.
 

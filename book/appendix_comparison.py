@@ -139,7 +139,9 @@ Markdown("\n".join(lines))
 # (appendix {ref}`appendix-metrics`). The follow-up papers': the *mean* over samples of
 # $R^2$ on images mapped to $[0, 1]$ and clamped. **Chance levels**: the mean training
 # image (per class for the class-conditional networks) as the prediction, and ELS's sample
-# for seed $j$ against the network's for seed $i \ne j$ (`ELS, shuffled seeds`).
+# for seed $j$ against the network's for seed $i \ne j$, both of the same class for the
+# class-conditional networks (`ELS, shuffled seeds`; shuffling across classes would set chance
+# too low).
 
 # %% [markdown]
 # ## Three measures

@@ -208,12 +208,17 @@ def test_ctrl_c_stops_after_the_step_and_the_run_resumes_exactly(tmp_path, monke
             signal.raise_signal(signum)  # during the third step
         return step(*args)
 
+    # A process started in the background (nohup, `&`) inherits an ignored SIGINT, which training
+    # rightly leaves alone; the test needs the default handler a terminal gives.
+    default = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}[signum]
+    inherited = signal.signal(signum, default)
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     monkeypatch.setattr(train, "train_step", interrupted_step)
     with pytest.raises(train.TrainingInterrupted, match="after step 3.*--resume"):
         train.train(tiny_resnet(num_classes=3), images, labels, steps=5, out_dir=tmp_path, checkpoint_every=None,
                     **kw)
     assert {sig: signal.getsignal(sig) for sig in handlers} == handlers
+    signal.signal(signum, inherited)
     assert torch.load(tmp_path / train.CHECKPOINT, weights_only=True)["state"]["step"] == 3
     monkeypatch.undo()
     resumed = tiny_resnet(num_classes=3)
