@@ -83,3 +83,83 @@ def test_whole_subset_points_take_their_agreement_from_the_dictionary_study():
         assert s["n_images"] == 4000 and s["median_r"]["ELS"] == d["machines"]["ELS (recalibrated)"]["r"]
         assert s["median_r"]["IS"] == d["machines"]["IS"]["r"]
         assert s["copy_rate"] == pytest.approx(sum(i >= 0 for i in s["network"]["copied_image"]) / s["seeds"])
+
+
+# --------------------------------------------------------------------------- the read helpers of chapter 12
+def _point(out, arch, n, images, copied, snapshots=None):
+    """A fake study folder: summary.json and final_images.pt (network, IS and, below 100
+    images, ELS samples), the way the study writes them."""
+    folder = memorisation.result_folder(arch, n, out)
+    folder.mkdir(parents=True)
+    stored = {"network@150": images, "IS": -images, **({"ELS": images / 2} if n < 100 else {})}
+    torch.save({"seeds": list(range(6, 6 + len(images))), "labels": None, "images": stored}, folder / "final_images.pt")
+    summary = {"arch": arch, "n_images": n, "training_steps": 10, "copy_rate": sum(c >= 0 for c in copied) / len(copied),
+               "network": {"copied_image": copied}, "IS_samples": {"copied_image": [0] * len(copied)},
+               "median_r": {"IS": 0.1, "LS": 0.2, "ELS": 0.3}, "snapshots": snapshots or {}}
+    if n < 100:
+        summary["ELS_samples"] = {"copied_image": [-1] * len(copied)}
+    (folder / "summary.json").write_text(json.dumps(summary))
+    return summary
+
+
+def test_points_group_by_architecture_and_sort_by_size(tmp_path):
+    """Fails if a size is missed, if sizes are not in increasing N (not in name order: 256 after
+    64), or if the UNet does not come first."""
+    x = torch.zeros(2, 1, 4, 4)
+    for arch, n in (("resnet", 64), ("unet", 256), ("unet", 64), ("resnet", 16), ("unet", 16)):
+        _point(tmp_path, arch, n, x, [-1, -1])
+    (tmp_path / "mnist_unet_n32").mkdir()  # a run without a summary yet
+    found = memorisation.points(tmp_path)
+    assert list(found) == ["unet", "resnet"]
+    assert [s["n_images"] for s in found["unet"]] == [16, 64, 256]
+    assert [s["n_images"] for s in found["resnet"]] == [16, 64]
+
+
+def test_training_points_put_snapshots_and_the_network_in_step_order():
+    summary = {"training_steps": 12000, "copy_rate": 0.1,
+               "snapshots": {"6000": {"training_steps": 6000}, "1500": {"training_steps": 1500}}}
+    assert [p["training_steps"] for p in memorisation.training_points(summary)] == [1500, 6000, 12000]
+    assert memorisation.training_points(summary)[-1] is summary
+    assert memorisation.training_points({"training_steps": 5}) == [{"training_steps": 5}]
+
+
+def test_model_folder_names_the_book_network_for_the_whole_subset():
+    assert memorisation.model_folder({"arch": "unet", "n_images": 16}).parts[-2:] == ("memorisation", "mnist_unet_n16")
+    assert memorisation.model_folder({"arch": "unet", "n_images": 4000, "network_name": "mnist_unet_zeros"}
+                                     ).name == "mnist_unet_zeros"
+
+
+def test_same_noise_follows_one_seed_across_n_and_blanks_what_was_not_sampled(tmp_path):
+    """Fails if a column shows another seed or size than its caption says, if a copy is
+    captioned with another image, or if a sample that does not exist is drawn as an image."""
+    g = torch.Generator().manual_seed(0)
+    small, large = torch.rand(3, 1, 4, 4, generator=g), torch.rand(3, 1, 4, 4, generator=g)
+    _point(tmp_path, "unet", 16, small, [-1, 5, -1])
+    _point(tmp_path, "resnet", 16, small + 1, [-1, -1, -1])
+    _point(tmp_path, "unet", 4000, large, [-1, -1, -1])
+    rows, captions = memorisation.same_noise(memorisation.points(tmp_path), 1, tmp_path)
+    assert list(rows) == ["IS", "UNet", "ELS for UNet", "ResNet", "ELS for ResNet"]
+    assert all(r.shape == (2, 1, 4, 4) for r in rows.values())
+    assert torch.equal(rows["UNet"][0], small[1]) and torch.equal(rows["UNet"][1], large[1])
+    assert torch.equal(rows["IS"][1], -large[1]) and torch.equal(rows["ELS for UNet"][0], small[1] / 2)
+    assert captions["UNet"] == ["N = 16\ncopies #5", "N = 4000\nnew"]
+    assert captions["IS"] == ["N = 16\ncopies #0", "N = 4000\ncopies #0"]
+    assert captions["ELS for UNet"][1] == captions["ResNet"][1] == "N = 4000\nnot sampled"
+    assert rows["ELS for UNet"][1].isnan().all() and rows["ResNet"][1].isnan().all()
+    frames, titles = memorisation.slider_frames(memorisation.points(tmp_path), 2, tmp_path)
+    assert list(frames) == [16], "only the sizes every architecture has"
+    assert torch.equal(frames[16], torch.cat([small[:2], small[:2] + 1]))
+    assert titles == ["UNet, seed 6", "UNet, seed 7", "ResNet, seed 6", "ResNet, seed 7"]
+
+
+def test_distances_agree_with_the_committed_copy_measures():
+    """The per-sample distances the chapter draws are the ones the study's copy share counts."""
+    from els.provenance import COPY_RATIO
+
+    for s in (p[0] for p in memorisation.points().values()):
+        d = memorisation.distances(s)
+        d1, d2 = d["network"]
+        assert float(d1.median()) == pytest.approx(s["network"]["nearest_median"])
+        assert [i if c else -1 for i, c in enumerate(d1 <= COPY_RATIO * d2)] == \
+            [i if c >= 0 else -1 for i, c in enumerate(s["network"]["copied_image"])]
+        assert float(d["IS"][0].max()) < 1e-3, "IS samples are training images"

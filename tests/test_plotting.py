@@ -257,6 +257,11 @@ def _wide_figures():
                                                           times=(0.9, 0.5, 0.1)),
         "dictionary_size_figure": plotting.dictionary_size_figure({f"fashion_mnist_attention_unet_zeros_{k}": study
                                                                    for k in range(3)}),
+        "copy_agreement_figure": plotting.copy_agreement_figure(
+            {f"attention UNet, N = {n}": [{"training_steps": k, "copy_rate": 0.1 * (k % 3),
+                                           "median_r": {"IS": 0.3, "LS": 0.6, "ELS": 0.9}}
+                                          for k in (1500, 3000, 6000, 12000)] for n in (16, 64, 256, 1024, 4096)},
+            x="training_steps", xlabel="training steps", log=False),
     }
 
 
@@ -363,3 +368,26 @@ def test_glue_hands_the_value_to_myst_nb_and_is_silent_without_it(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", lambda name, *a, **k: (_ for _ in ()).throw(ImportError(name))
                         if name == "myst_nb" else real_import(name, *a, **k))
     assert glue("els_r", 0.875) is None
+
+
+def test_copy_agreement_figure_draws_each_curve_in_its_style_and_each_machine_in_its_colour():
+    """Fails if the copy panel does not show each curve's copy shares in its own line style, or
+    a machine's agreement is drawn in another machine's colour, or the x ticks are not the
+    points' values."""
+    from matplotlib.colors import to_hex
+
+    def point(n, copy):
+        return {"n_images": n, "copy_rate": copy, "median_r": {"IS": 0.3, "LS": 0.5, "ELS": 0.9}}
+
+    curves = {"UNet": [point(4000, 0.0), point(16, 0.14)], "ResNet": [point(16, 0.0), point(4000, 0.0)]}
+    fig = plotting.copy_agreement_figure(curves)
+    left, right = fig.axes
+    assert [line.get_label() for line in left.get_lines()] == ["UNet", "ResNet"]
+    assert list(left.get_lines()[0].get_xdata()) == [16, 4000] and list(left.get_lines()[0].get_ydata()) == [0.14, 0.0]
+    assert left.get_lines()[0].get_linestyle() != left.get_lines()[1].get_linestyle()
+    assert left.get_xscale() == "log" and [t.get_text() for t in left.get_xticklabels()] == ["16", "4000"]
+    colours = [to_hex(line.get_color()) for line in right.get_lines()]
+    assert colours == [plotting.machine_colour(m) for m in ("IS", "LS", "ELS")] * 2
+    assert [t.get_text() for t in right.get_legend().get_texts()] == ["IS", "LS", "ELS"]
+    with pytest.raises(ValueError, match="empty"):
+        plotting.copy_agreement_figure({})

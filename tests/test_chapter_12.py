@@ -1,0 +1,233 @@
+"""Chapter 12, "Copy or create": every number the chapter glues, recomputed here from the
+committed results of the copy-or-create study (``artifacts/results/memorisation``), and every
+claim it makes in words ("never copies", "not closer to IS", "falls", "rises", "hardly
+changes"), checked against the same files. The glued values are read from the executed
+notebook (``make book-exec``), so a result that changed in ``artifacts/`` but not in the book
+fails here, and so does a sentence the files no longer support. Sizes added to the study later
+are read too: the claims must hold at every N."""
+from __future__ import annotations
+
+import ast
+import math
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+import els.data
+import els.models
+from els.evaluate import agreement
+from els.provenance import COPY_RATIO, copies, nearest_two
+from els.studies import memorisation
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTER = ROOT / "book" / "12_copy_or_create.ipynb"
+GLUE = "application/papermill.record/text/plain"
+N_TEST = 500  # held-out test digits at the laptop preset, the one the committed outputs use
+
+
+def _glued(path: Path) -> dict:
+    """name -> value of every ``glue(name, value, display=False)`` stored in the notebook."""
+    out = {}
+    for cell in nbformat.read(path, as_version=4).cells:
+        for o in cell.get("outputs", []):
+            name = o.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name:
+                out[name] = ast.literal_eval(o["data"][GLUE])
+    return out
+
+
+def _markdown(path: Path) -> str:
+    """The page's prose, whitespace flattened (a sentence may wrap)."""
+    text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
+    return " ".join(text.split())
+
+
+@pytest.fixture(scope="module")
+def chapter():
+    return _glued(CHAPTER), _markdown(CHAPTER)
+
+
+@pytest.fixture(scope="module")
+def runs():
+    found = memorisation.points()
+    assert list(found) == ["unet", "resnet"], "the chapter reads a UNet and a ResNet"
+    for pts in found.values():
+        assert len(pts) >= 2 and pts[0]["n_images"] < pts[-1]["n_images"]
+    return found
+
+
+@pytest.fixture(scope="module")
+def small(runs):
+    return {arch: pts[0] for arch, pts in runs.items()}
+
+
+@pytest.fixture(scope="module")
+def big(runs):
+    return {arch: pts[-1] for arch, pts in runs.items()}
+
+
+@pytest.fixture(scope="module")
+def ratios(small):
+    """arch -> sampler -> d1 / d2 per sample, at the smallest N."""
+    return {arch: {name: d1 / d2 for name, (d1, d2) in memorisation.distances(s).items()} for arch, s in small.items()}
+
+
+def test_every_glued_name_is_used_and_every_used_name_is_glued(chapter):
+    """A {glue:text} role without its glue renders as a build warning; a glue nobody reads is a
+    number the text forgot."""
+    glued, text = chapter
+    used = set(re.findall(r"\{glue:text\}`([^`:]+)", text))
+    assert used == set(glued), used ^ set(glued)
+
+
+def test_the_set_up_numbers(chapter, small, big):
+    """The ResNet's window, the image side, N at both ends, ln N, seeds and pixels."""
+    glued, text = chapter
+    resnet = els.models.load(memorisation.model_folder(small["resnet"]) / "model.pt")
+    images = memorisation.training_images(small["resnet"])
+    assert glued["rf"] == resnet.receptive_field < glued["side"] == images.shape[-1], "a window smaller than the image"
+    assert glued["pixels"] == images[0].numel()
+    assert glued["n_small"] == small["unet"]["n_images"] == small["resnet"]["n_images"] == len(images)
+    assert glued["n_big"] == big["unet"]["n_images"] == big["resnet"]["n_images"]
+    assert glued["ln_n"] == pytest.approx(math.log(glued["n_small"]), rel=1e-6)
+    assert glued["seeds"] == small["unet"]["seeds"] == 50
+    assert "That formula is not available to us" in text, "the crossover formula is compared only qualitatively"
+
+
+def test_the_copy_rule_separates_copies_new_digits_and_mosaics(chapter, small, big, ratios):
+    """IS samples lie on a training image; held-out test digits and ELS mosaics lie far above a
+    ratio of a third; the ResNet's samples are nowhere near it, the UNet's spread with a few
+    near the line."""
+    glued, text = chapter
+    d = memorisation.distances(small["unet"])
+    assert glued["is_d1"] == pytest.approx(float(d["IS"][0].max())) and glued["is_d1"] < 1e-3
+    test, _ = els.data.load("mnist", "test", max_images=N_TEST, seed=0, verbose=False)
+    t1, t2, _ = nearest_two(test, memorisation.training_images(big["unet"]))
+    assert glued["test_d1"] == pytest.approx(float(t1.median()))
+    assert glued["test_ratio"] == pytest.approx(float((t1 / t2).min())) and glued["test_ratio"] > COPY_RATIO
+    assert glued["els_ratio"] == pytest.approx(min(float(r["ELS"].min()) for r in ratios.values()))
+    assert glued["els_ratio"] > 2 * COPY_RATIO, "no ELS sample comes near the line"
+    assert glued["resnet_ratio"] == pytest.approx(float(ratios["resnet"]["network"].min()))
+    assert glued["resnet_ratio"] > 2 * COPY_RATIO, "the ResNet's samples are nowhere near the line"
+    unet = ratios["unet"]["network"]
+    assert ((unet > 0.2) & (unet < 0.5)).sum() >= 2, "a few UNet samples sit close to the line"
+    assert (unet < 0.1).any() and (unet > 0.5).any(), "some lie on a training image, the rest far from it"
+    for words in ("A copy lies on one image", "no ELS sample's ratio is below",
+                  "The ResNet's samples are nowhere near it"):
+        assert words in text, words
+
+
+def test_the_same_noise_gallery(chapter, runs, small, big):
+    """The gallery follows the first seed on which the UNet copies, and names the images the
+    UNet and IS end on; the ResNet's samples hardly change with N, the UNet's do."""
+    glued, text = chapter
+    index = next(i for i, c in enumerate(small["unet"]["network"]["copied_image"]) if c >= 0)
+    assert glued["g_unet"] == small["unet"]["network"]["copied_image"][index] >= 0
+    assert glued["g_is"] == small["unet"]["IS_samples"]["copied_image"][index] >= 0
+    rows, captions = memorisation.same_noise(runs, index)
+    assert f"copies #{glued['g_unet']}" in captions["UNet"][0] and f"copies #{glued['g_is']}" in captions["IS"][0]
+    same = {arch: float(agreement(memorisation.samples(small[arch])["network"],
+                                  memorisation.samples(big[arch])["network"])["r"].median()) for arch in runs}
+    assert glued["resnet_same"] == pytest.approx(same["resnet"]) and glued["unet_same"] == pytest.approx(same["unet"])
+    assert same["resnet"] > 0.85 and same["resnet"] - same["unet"] > 0.2, "hardly changes ... the UNet's only"
+    assert all(s["ELS_samples"]["copy_rate"] == 0 for s in small.values()), "the ELS machines make mosaics"
+    assert "The ResNet hardly changes with $N$" in text
+
+
+def test_copying_and_agreement_against_n(chapter, runs, small, big):
+    """The UNet copies at the smallest N and not at the largest; the ResNet never copies and ELS
+    leads IS on it at every N; the UNet at the smallest N is no closer to IS than to LS or ELS,
+    and all three sit well below ELS at the largest N."""
+    glued, text = chapter
+    for arch in runs:
+        for m in memorisation.MACHINES:
+            assert glued[f"r_{m}_{arch}"] == pytest.approx(small[arch]["median_r"][m])
+        assert glued[f"r_ELS_{arch}_big"] == pytest.approx(big[arch]["median_r"]["ELS"])
+    assert glued["copy_unet"] == small["unet"]["copy_rate"] > 0
+    assert glued["unet_copy_big"] == big["unet"]["copy_rate"] == 0
+    resnet_points = [p for s in runs["resnet"] for p in memorisation.training_points(s)]
+    assert all(p["copy_rate"] == 0 for p in resnet_points), "the ResNet never copies, at any N or snapshot"
+    lead = min(s["median_r"]["ELS"] - s["median_r"]["IS"] for s in runs["resnet"])
+    assert glued["resnet_lead"] == pytest.approx(lead) and lead > 0.3
+    assert all(s["median_r"]["ELS"] > 0.85 for s in runs["resnet"]), "high at every N"
+    r = small["unet"]["median_r"]
+    assert r["IS"] <= min(r["LS"], r["ELS"]), "the UNet is not closer to IS than to the local machines"
+    assert max(r.values()) + 0.2 < big["unet"]["median_r"]["ELS"], "all well below"
+    assert glued["big_seeds"] == big["unet"]["agreement_from"]["seeds"]
+    for s in big.values():
+        assert s["agreement_from"]["rows"]["ELS"] == "ELS (recalibrated)", "P(t) recalibrated at that N"
+    for words in ("The ResNet never copies.", "is not closer to IS than to the local machines"):
+        assert words in text, words
+
+
+def test_when_copying_starts(chapter, small):
+    """Along training the UNet goes from no copies, close to ELS, to its final copy share, with
+    agreement with ELS falling and with IS rising; the ResNet copies nothing and stays with ELS."""
+    glued, text = chapter
+    along = memorisation.training_points(small["unet"])
+    assert len(along) >= 3 and along[-1] is small["unet"]
+    first, last = along[0], along[-1]
+    assert (glued["steps_first"], glued["steps_last"]) == (first["training_steps"], last["training_steps"])
+    for k, p in (("first", first), ("last", last)):
+        assert glued[f"unet_copy_{k}"] == p["copy_rate"]
+        assert glued[f"unet_els_{k}"] == pytest.approx(p["median_r"]["ELS"])
+        assert glued[f"unet_is_{k}"] == pytest.approx(p["median_r"]["IS"])
+    assert first["copy_rate"] == 0 and last["copy_rate"] == max(p["copy_rate"] for p in along) > 0, "copies appear and grow"
+    assert first["median_r"]["ELS"] - first["median_r"]["IS"] > 0.2, "far more with ELS than with IS"
+    assert last["median_r"]["ELS"] < first["median_r"]["ELS"], "agreement with ELS falls"
+    assert last["median_r"]["IS"] > first["median_r"]["IS"], "agreement with IS rises"
+    resnet = memorisation.training_points(small["resnet"])
+    assert all(p["copy_rate"] == 0 for p in resnet)
+    assert glued["resnet_els_min"] == pytest.approx(min(p["median_r"]["ELS"] for p in resnet))
+    assert glued["resnet_els_min"] > 0.85, "never drops below"
+    assert "The ResNet copies nothing at any snapshot" in text
+
+
+def test_theory_against_measurement(chapter, small):
+    """The ResNet: ELS predicts it (r and R^2 high), IS worse than a constant (R^2 < 0). The
+    UNet: no machine predicts it well; some of its copies are IS's image, some another."""
+    glued, text = chapter
+    R2 = small["resnet"]["median_R2"]
+    assert glued["R2_ELS_resnet"] == pytest.approx(R2["ELS"]) and R2["ELS"] > 0.8
+    assert glued["R2_IS_resnet"] == pytest.approx(R2["IS"]) and R2["IS"] < 0, "worse than a constant"
+    assert glued["R2_unet_max"] == pytest.approx(max(small["unet"]["median_R2"].values()))
+    assert glued["R2_unet_max"] < 0.3, "no machine predicts it well"
+    net = small["unet"]["network"]
+    n_copies = sum(c >= 0 for c in net["copied_image"])
+    assert glued["unet_copies"] == n_copies == round(small["unet"]["copy_rate"] * small["unet"]["seeds"])
+    assert glued["unet_same_is"] == round(net["same_as_IS"] * small["unet"]["seeds"]) > 0
+    assert glued["unet_other"] == n_copies - glued["unet_same_is"] > 0, "a network can copy another image than IS"
+    is_pick = small["unet"]["IS_samples"]["copied_image"]
+    assert sum(c >= 0 and c == is_pick[i] for i, c in enumerate(net["copied_image"])) == glued["unet_same_is"]
+    for words in ("**The ResNet: as predicted.**", "**The UNet: in part.**", "and only it does",
+                  "it copies while disagreeing with IS"):
+        assert words in text, words
+
+
+def test_exercise_solutions(chapter, small, ratios):
+    """Each folded solution's numbers and the claims around them."""
+    glued, _ = chapter
+    unet = small["unet"]
+    copied = [c for c in unet["network"]["copied_image"] if c >= 0]
+    assert glued["ex_distinct"] == len(set(copied)) == len(copied), "one image per copy"
+    early = next(p for p in memorisation.training_points(unet) if p["copy_rate"] > 0)
+    assert glued["ex_early_steps"] == early["training_steps"]
+    assert glued["ex_early"] == next(c for c in early["network"]["copied_image"] if c >= 0)
+    assert glued["ex_early"] in copied, "which the final network still copies"
+    images = memorisation.training_images(unet)
+    test, _ = els.data.load("mnist", "test", max_images=N_TEST, seed=0, verbose=False)
+    alarm = copies(test, images)[0]
+    assert glued["ex_test_n"] == N_TEST and glued["ex_test_count"] == int(alarm.sum())
+    assert glued["ex_test_share"] == pytest.approx(float(alarm.double().mean()))
+    assert glued["ex_test_share"] < unet["copy_rate"] / 4, "far below the UNet's share"
+    D = float(torch.pdist(images.flatten(1).double()).min())
+    assert glued["ex_D"] == pytest.approx(D) and glued["ex_quarter"] == pytest.approx(D / 4)
+    d1 = memorisation.distances(unet)["network"][0]
+    assert glued["ex_within"] == int((d1 <= D / 4).sum()) < glued["unet_copies"], "a copy farther out still counts"
+    shares = {r: float((ratios["unet"]["network"] <= r).double().mean()) for r in (1 / 5, 1 / 2)}
+    assert glued["ex_tight"] == pytest.approx(shares[1 / 5]) and glued["ex_loose"] == pytest.approx(shares[1 / 2])
+    assert shares[1 / 5] < unet["copy_rate"] < shares[1 / 2], "the line moves the share"
+    assert glued["ex_resnet_loose"] == float((ratios["resnet"]["network"] <= 1 / 2).double().mean()) == 0
