@@ -625,42 +625,50 @@ def copy_agreement_figure(curves: Mapping[str, Sequence[Mapping]], x: str = "n_i
     """Copying and agreement of networks against one quantity, in two panels: left, the share
     of a network's samples that copy a training image; right, its median Pearson r with each of
     ``machines``, in the machines' colours. ``curves`` maps a label (one line style and marker
-    each) to points, dicts with the quantity ``x`` (e.g. ``n_images`` or ``training_steps``),
-    ``copy_rate`` and ``median_r`` (machine -> r); the ticks are the points' values, on a
-    logarithmic axis when ``log``. Returns the figure."""
+    each, keyed in both panels) to points, dicts with the quantity ``x`` (e.g. ``n_images`` or
+    ``training_steps``), ``copy_rate`` and ``median_r`` (machine -> r). Each measured point is a
+    marker; thin lines only join them, so they claim nothing about values in between. The
+    ticks are the points' values, on a logarithmic axis when ``log``. Returns the figure."""
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
     if not curves:
         raise ValueError("curves is empty")
     styles = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D")]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(TEXT_WIDTH - CROP_PAD, 3.2), layout="constrained")
-    ticks, top = set(), 0.0
+    thin = dict(lw=0.7)  # joins the markers without looking like a measured curve
+    fig, (left, right) = plt.subplots(1, 2, figsize=(TEXT_WIDTH - CROP_PAD, 3.3), layout="constrained")
+    ticks, top, keys = set(), 0.0, []
     for k, (label, pts) in enumerate(curves.items()):
         line, marker = styles[k % len(styles)]
         pts = sorted(pts, key=lambda p: p[x])
         xs = [p[x] for p in pts]
         ticks |= set(xs)
         top = max([top, *(p["copy_rate"] for p in pts)])
-        left.plot(xs, [p["copy_rate"] for p in pts], ls=line, marker=marker, color=machine_colour("network"),
-                  label=label)
+        left.plot(xs, [p["copy_rate"] for p in pts], ls=line, marker=marker, ms=6,
+                  color=machine_colour("network"), label=label, **thin)
+        keys.append(Line2D([], [], ls=line, marker=marker, ms=5, color="0.3", label=label, **thin))
         for machine in machines:
-            right.plot(xs, [p["median_r"][machine] for p in pts], ls=line, marker=marker, ms=4,
-                       color=machine_colour(machine))
+            right.plot(xs, [p["median_r"][machine] for p in pts], ls=line, marker=marker, ms=5,
+                       color=machine_colour(machine), **thin)
     for ax in (left, right):
         if log:
             ax.set_xscale("log")
             ax.minorticks_off()
-        ax.set_xticks(sorted(ticks), [f"{v:g}" for v in sorted(ticks)], fontsize=MIN_FONTSIZE)
+        ax.set_xticks(sorted(ticks), [f"{v:g}" for v in sorted(ticks)], fontsize=9)
+        ax.tick_params(axis="y", labelsize=9)
         ax.set_xlabel(xlabel, fontsize=9)
         ax.grid(alpha=0.3)
+        if log and len(ticks) > 1:  # room for the end markers
+            lo, hi = min(ticks), max(ticks)
+            ax.set_xlim(lo / (hi / lo) ** 0.08, hi * (hi / lo) ** 0.08)
     left.set(ylim=(-0.01, max(0.25, 1.15 * top)))
     left.set_ylabel("share of samples that copy", fontsize=9)
-    left.set_title("copying", fontsize=9)
+    left.set_title("Copying", fontsize=10)
     left.legend(fontsize=MIN_FONTSIZE, loc="upper right")
     right.set(ylim=(0, 1.02))
     right.set_ylabel("median r with the network", fontsize=9)
-    right.set_title("agreement", fontsize=9)
+    right.set_title("Agreement with the machines", fontsize=10)
+    right.add_artist(right.legend(handles=keys, fontsize=MIN_FONTSIZE, loc="lower left"))
     right.legend([Line2D([], [], color=machine_colour(m), lw=2) for m in machines], list(machines),
                  fontsize=MIN_FONTSIZE, loc="lower right")
     return fig

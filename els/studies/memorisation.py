@@ -233,13 +233,22 @@ def distances(summary: dict, out: str | Path | None = None) -> dict[str, tuple[t
     return {name: nearest_two(x, images)[:2] for name, x in samples(summary, out).items()}
 
 
-def _caption(n_images: int, copied: int | None) -> str:
+def evaluation_seeds(summary: dict, out: str | Path | None = None) -> list[int]:
+    """The noise seeds of a point's evaluation samples, in the order of :func:`samples` and of
+    the summary's per-sample lists (``copied_image``); the same in every folder."""
+    stored = read_images(result_folder(summary["arch"], summary["n_images"], out) / "final_images.pt")
+    return [int(seed) for seed in stored["seeds"]]
+
+
+def _verdict(copied: int | None) -> str:
+    """How a gallery captions one sample: ``copied`` is the index of the training image it
+    copies, -1 when it is new, None when that sampler was not sampled there."""
     if copied is None:
-        return f"N = {n_images}\nnot sampled"
-    return f"N = {n_images}\n" + (f"copies #{copied}" if copied >= 0 else "new")
+        return "not sampled"
+    return f"copies #{copied}" if copied >= 0 else "new"
 
 
-def same_noise(runs: dict[str, list[dict]], index: int, out: str | Path | None = None
+def same_noise(runs: dict[str, list[dict]], index: int, out: str | Path | None = None, by_size: bool = False
                ) -> tuple[dict[str, torch.Tensor], dict[str, list[str]]]:
     """A gallery of evaluation sample ``index`` (the same noise in every folder) across the
     training-set sizes of :func:`points` ``runs``: rows ``"IS"`` and, per architecture, the
@@ -247,26 +256,34 @@ def same_noise(runs: dict[str, list[dict]], index: int, out: str | Path | None =
     ``(rows, captions)``: row label -> images ``(len(Ns), 1, H, W)`` (NaN, drawn blank, where a
     folder holds no such sample) and row label -> one caption per column, ``"N = 16\\ncopies
     #5"`` (index among that network's N training images), ``"N = 16\\nnew"`` or ``"N =
-    4000\\nnot sampled"``."""
+    4000\\nnot sampled"``.
+
+    With ``by_size`` the gallery is transposed, so that it keeps its width as sizes are added:
+    one row per N (``"N = 16"``) and one column per machine, captioned with the machine's name
+    over its verdict (``"UNet\\ncopies #5"``). Chapter 12 draws it that way."""
     sizes = sorted({s["n_images"] for pts in runs.values() for s in pts})
     rows: dict[str, list[torch.Tensor | None]] = {"IS": [None] * len(sizes)}
-    captions: dict[str, list[str]] = {"IS": [_caption(n, None) for n in sizes]}
+    verdicts: dict[str, list[str]] = {"IS": [_verdict(None)] * len(sizes)}
     fields = {"network": "network", "ELS": "ELS_samples", "IS": "IS_samples"}
     for arch, pts in runs.items():
         label = ARCH_LABELS.get(arch, arch)
         mine = {label: "network", f"ELS for {label}": "ELS"}
         for row in mine:
-            rows[row], captions[row] = [None] * len(sizes), [_caption(n, None) for n in sizes]
+            rows[row], verdicts[row] = [None] * len(sizes), [_verdict(None)] * len(sizes)
         for s in pts:
             k = sizes.index(s["n_images"])
             stored = samples(s, out)
             for row, name in [*mine.items(), ("IS", "IS")]:
                 if name in stored and fields[name] in s:
                     rows[row][k] = stored[name][index]
-                    captions[row][k] = _caption(s["n_images"], s[fields[name]]["copied_image"][index])
+                    verdicts[row][k] = _verdict(s[fields[name]]["copied_image"][index])
     shape = next(x.shape for r in rows.values() for x in r if x is not None)
     blank = torch.full(shape, float("nan"))
-    return {row: torch.stack([blank if x is None else x for x in r]) for row, r in rows.items()}, captions
+    stacked = {row: torch.stack([blank if x is None else x for x in r]) for row, r in rows.items()}
+    if not by_size:
+        return stacked, {row: [f"N = {n}\n{v}" for n, v in zip(sizes, vs)] for row, vs in verdicts.items()}
+    return ({f"N = {n}": torch.stack([stacked[row][k] for row in stacked]) for k, n in enumerate(sizes)},
+            {f"N = {n}": [f"{row}\n{verdicts[row][k]}" for row in stacked] for k, n in enumerate(sizes)})
 
 
 def slider_frames(runs: dict[str, list[dict]], count: int, out: str | Path | None = None
@@ -280,6 +297,17 @@ def slider_frames(runs: dict[str, list[dict]], count: int, out: str | Path | Non
     for n in common:
         at_n = [next(s for s in p if s["n_images"] == n) for p in runs.values()]
         frames[n] = torch.cat([samples(s, out)["network"][:count] for s in at_n])
-    some = runs[next(iter(runs))][0]
-    seeds = read_images(result_folder(some["arch"], some["n_images"], out) / "final_images.pt")["seeds"][:count]
+    seeds = evaluation_seeds(runs[next(iter(runs))][0], out)[:count]
     return frames, [f"{ARCH_LABELS.get(a, a)}, seed {seed}" for a in runs for seed in seeds]
+
+
+def slider_copies(runs: dict[str, list[dict]], count: int, out: str | Path | None = None
+                  ) -> list[tuple[str, int, int, int]]:
+    """The copies among the images of :func:`slider_frames` (whose captions, shared by every
+    frame, cannot say so): ``(architecture label, N, seed, copied training image)`` for each
+    network sample from the first ``count`` seeds that copies, fewest images first."""
+    common = set.intersection(*({s["n_images"] for s in p} for p in runs.values()))
+    seeds = evaluation_seeds(runs[next(iter(runs))][0], out)[:count]
+    found = [(ARCH_LABELS.get(arch, arch), s["n_images"], seed, c) for arch, pts in runs.items() for s in pts
+             if s["n_images"] in common for seed, c in zip(seeds, s["network"]["copied_image"]) if c >= 0]
+    return sorted(found, key=lambda f: f[1])
