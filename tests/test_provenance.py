@@ -185,3 +185,16 @@ def test_nearest_two_and_copies_against_a_brute_force():
     assert not bool(provenance.copies(samples[1:2], images, ratio=ratio - 1e-9)[0][0])
     with pytest.raises(ValueError, match="at least two"):
         provenance.nearest_two(samples, images[:1])
+
+
+def test_copies_counts_an_exact_copy_as_a_copy_on_the_boundary():
+    """Fails if the copy rule is strict (``d1 < ratio * d2``) instead of ``d1 <= ratio * d2``: a
+    sample identical to a training image that appears twice in the set (d1 = d2 = 0), or identical
+    to one image with ratio 0 (d1 = 0 = 0 * d2), sits exactly on the threshold and is a copy."""
+    images = torch.tensor([0.0, 0.0, 1.0]).view(3, 1, 1, 1)   # image 0 duplicated as image 1
+    copied, index = provenance.copies(images[:1].clone(), images)
+    assert bool(copied[0]) and int(index[0]) in (0, 1)
+    copied, index = provenance.copies(images[2:].clone(), images, ratio=0.0)
+    assert bool(copied[0]) and int(index[0]) == 2
+    far = torch.tensor([0.5]).view(1, 1, 1, 1)                 # halfway: d1 = d2, never a copy below ratio 1
+    assert not bool(provenance.copies(far, images, ratio=0.0)[0][0])
