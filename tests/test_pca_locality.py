@@ -208,3 +208,18 @@ def test_class_masks_on_a_subset_keep_the_whole_class_statistics():
     alone = els.PCALocality(images[torch.arange(0, 30, 5)], labels[torch.arange(0, 30, 5)], mask="column",
                             mask_statistics="class", threshold=0.3, device="cpu", dtype=torch.float64)
     assert not torch.equal(alone.mask(0.5, label=0), whole.mask(0.5, label=0))  # the check can fail
+
+
+def test_mask_width_counts_one_channel_by_default():
+    """Fails if mask_width's default ``channels`` is not 1: nine non-zero entries in the centre
+    pixel's column of a one-channel 5 x 5 mask make a 3-pixel square, sqrt(9 / 1)."""
+    mask = torch.zeros(25, 25)
+    mask[[6, 7, 8, 11, 12, 13, 16, 17, 18], 2 * 5 + 2] = 1
+    assert mask_width(mask, 5, 5) == pytest.approx(3.0)
+
+
+def test_repr_names_the_image_shape_and_settings():
+    """Fails if the repr loses the per-image shape (C, H, W) or the settings it names."""
+    images = torch.zeros(3, 2, 5, 6, dtype=torch.float64)
+    m = els.PCALocality(images, threshold=0.25, mask="column", device="cpu", dtype=torch.float64)
+    assert repr(m) == "PCALocality(3 images of (2, 5, 6), threshold=0.25, mask='column', aggregation='exact')"

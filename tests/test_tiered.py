@@ -54,3 +54,19 @@ def test_sampling_with_switch_one_is_the_exact_machine_and_bad_settings_are_refu
             Tiered(machine, k=k, switch=0.5)
     with pytest.raises(ValueError, match="switch is a diffusion time"):
         Tiered(machine, k=3, switch=1.5)
+
+
+def test_eps_passes_the_label_and_the_scale_to_denoise():
+    """Fails if SubsetView.eps drops ``label`` or the scale keyword (``patch_size=``) on its way
+    to ``denoise``: the noise must be the one implied by the subset machine's class-1 estimate
+    with 5 x 5 patches, computed here from a machine built on the subset's images alone."""
+    images = _images(16)
+    labels = torch.arange(16) % 2
+    machine = els.ELS(images, labels, patch_size=3, device="cpu", dtype=torch.float64)
+    fast = Tiered(machine, k=8, switch=0.3)
+    alone = els.ELS(images[fast.subset], labels[fast.subset], patch_size=3, device="cpu", dtype=torch.float64)
+    x = torch.randn(2, 1, 6, 6, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    expected = els.machines.implied_noise(x, 0.8, alone.denoise(x, 0.8, label=1, patch_size=5))
+    torch.testing.assert_close(fast.eps(x, 0.8, label=1, patch_size=5), expected)
+    for other in (alone.denoise(x, 0.8, patch_size=5), alone.denoise(x, 0.8, label=1)):  # the test can tell
+        assert not torch.allclose(els.machines.implied_noise(x, 0.8, other), expected)
