@@ -249,3 +249,111 @@ def test_network_sensitivity_converts_eps_to_x0_with_the_square_roots():
         expected = torch.zeros(1, 5, 5, dtype=torch.float64)
         expected[0, 2, 2] = abs(1 - k * (1 - ab) ** 0.5) / ab ** 0.5
         torch.testing.assert_close(out[i], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_width_counts_inputs_at_the_fraction_of_the_largest_per_channel():
+    """Fails if an input exactly at the fraction of the largest stops counting (> for >=), if the
+    threshold divides by the largest instead of multiplying, if the count is not divided by the
+    channels (dim 0) or multiplied instead, or if the side is not the square root of the area."""
+    influence = torch.full((2, 3, 4), 0.2, dtype=torch.float64)  # below 0.25 * 2 = 0.5, above 0.25 / 2
+    flat = influence.view(-1)
+    flat[:10] = 0.5  # exactly at the threshold: counts
+    flat[10:17] = 1.0
+    flat[17] = 2.0  # the largest
+    assert standing._width(influence, 0.25) == pytest.approx((18 / 2) ** 0.5)  # 3 pixels wide
+    assert standing._width(influence, 1.0) == pytest.approx((1 / 2) ** 0.5)  # only the largest
+
+
+def _conditional_stored(labels_of_seeds):
+    g = torch.Generator().manual_seed(5)
+    target = torch.randn(len(labels_of_seeds), 1, 2, 3, generator=g, dtype=torch.float64)
+    prediction = target + 0.5 * torch.randn(target.shape, generator=g, dtype=torch.float64)
+    return {"seeds": list(range(len(labels_of_seeds))), "labels": list(labels_of_seeds),
+            "images": {"network@3": target.float(), "ELS": prediction.float()}}
+
+
+def test_summarise_machines_of_a_conditional_network_predicts_with_the_mean_of_the_sample_class():
+    """The mean-image chance level of a class-conditional network: each sample is predicted by
+    the mean training image of its own class (written out here). Fails if that branch crashes,
+    averages over the other classes or over the channel axis, or reads the wrong labels; the
+    book's numbers of a machine come from its rows, not recomputed from the stored images."""
+    g = torch.Generator().manual_seed(4)
+    images = torch.randn(9, 1, 2, 3, generator=g)
+    labels = torch.tensor([0, 0, 0, 1, 1, 1, 1, 2, 2])
+    seed_labels = [1, 0, 2, 1, 2]
+    stored = _conditional_stored(seed_labels)
+    target = stored["images"]["network@3"].double()
+    rows = [{"seed": s, "machine": "ELS", "network_steps": 3, "r": 0.1 * (s + 1), "r2": 0.01 * (s + 1),
+             "R2": -0.1 * (s + 1), "mse": 1.0} for s in range(5)]
+    out = standing.summarise_machines(rows, stored, images, labels, "network@3")
+    assert set(out) == {"ELS", standing.MEAN_IMAGE}
+    # ELS: the book's protocol from the rows (median of 0.1 .. 0.5), the peers' from the images
+    assert out["ELS"]["book"]["r"]["median"] == pytest.approx(0.3) and out["ELS"]["n"] == 5
+    assert out["ELS"]["book"]["R2"]["q25"] == pytest.approx(-0.4)
+    # mean image of each sample's own class, written out
+    r = []
+    for s, c in enumerate(seed_labels):
+        mean = images[labels == c].double().mean(0).numpy().ravel()
+        r.append(np.corrcoef(mean, target[s].numpy().ravel())[0, 1])
+    entry = out[standing.MEAN_IMAGE]
+    assert entry["book"]["r"]["median"] == pytest.approx(float(np.median(r)), abs=1e-6)
+    assert entry["book"]["r"]["q25"] == pytest.approx(float(np.quantile(r, 0.25)), abs=1e-6)
+    assert entry["n"] == 5 and "chance" not in entry
+    assert out["ELS"]["chance"]["pairs"] == 2 + 2  # within class 1 (seeds 0, 3) and class 2 (seeds 2, 4)
+
+
+class _LabelledLinear(torch.nn.Module):
+    """eps = k[label] x: the gradient of x0_hat at the centre depends on the label given."""
+    conditional = True
+    k = torch.tensor([0.5, 0.25, 0.75], dtype=torch.float64)
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def forward(self, x, t, label=None):
+        assert label is not None, "a class-conditional network was sampled without its labels"
+        self.seen.append(label.tolist())
+        return self.k[label].reshape(-1, 1, 1, 1).to(x.dtype) * x
+
+    eps = forward
+
+
+def test_network_sensitivity_gives_a_conditional_network_the_labels_of_its_seeds():
+    """Fails if the sensitivity of a class-conditional network is taken without the labels each
+    seed draws from the training classes (seeded_inputs): per seed, d x0[centre] / d x_t is
+    (1 - k[label] sqrt(1 - abar)) / sqrt(abar) at the centre, averaged over seeds."""
+    from els.sampling import seeded_inputs
+
+    net = _LabelledLinear()
+    labels = torch.tensor([0, 1, 2, 2])
+    machine = els.IS(torch.zeros(4, 1, 3, 3, dtype=torch.float64), labels=labels, device="cpu",
+                     dtype=torch.float64)
+    seeds = [0, 1, 2, 3, 4, 5]
+    drawn = seeded_inputs(seeds, (1, 3, 3), [0, 1, 2])[1]
+    assert len(set(drawn.tolist())) > 1  # the check can tell labels apart
+    out = standing.network_sensitivity(net, machine, seeds, 3, progress=False)
+    assert all(seen == drawn.tolist() for seen in net.seen)
+    for i in range(3):
+        ab = float(els.alpha_bar((i + 1) / 3))
+        expected = float((1 - net.k[drawn] * (1 - ab) ** 0.5).abs().mean()) / ab ** 0.5
+        assert out[i, 0, 1, 1].item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_network_sensitivity_gives_an_unconditional_network_no_labels():
+    """Fails if an unconditional network is handed labels because its machine holds training
+    labels (the network's conditional flag decides, els.sampling.classes_of)."""
+
+    class Plain(torch.nn.Module):
+        conditional = False
+
+        def forward(self, x, t, label=None):
+            assert label is None, "an unconditional network was given labels"
+            return 0.5 * x
+
+        eps = forward
+
+    machine = els.IS(torch.zeros(2, 1, 3, 3, dtype=torch.float64), labels=torch.tensor([0, 1]), device="cpu",
+                     dtype=torch.float64)
+    out = standing.network_sensitivity(Plain(), machine, [0, 1], 2, progress=False)
+    assert out.shape == (2, 1, 3, 3) and out[:, 0, 1, 1].gt(0).all()
