@@ -209,8 +209,9 @@ def paired_difference(rows: Sequence[dict], first: str, second: str, metric: str
     bootstrap 95% interval: the seeds are resampled with replacement ``resamples`` times, both
     machines' medians recomputed on the same draw each time (medians as :func:`summarise` takes
     them: the mean of the two middle values of an even count). Returns ``{"difference", "low",
-    "high", "n", "verdict"}``; ``verdict`` is ``"lead"``, ``"behind"`` or ``"tie"`` (the interval
-    contains zero). Deterministic in ``seed``."""
+    "high", "n", "verdict"}``; ``verdict`` is ``"lead"`` (the interval lies above zero),
+    ``"behind"`` (below) or ``"tie"`` (it contains zero), whatever the sign of ``difference``.
+    Deterministic in ``seed``."""
     k = network_steps if network_steps is not None else max(r["network_steps"] for r in rows)
     values = {name: {r["seed"]: r[metric] for r in rows if r["network_steps"] == k and r["machine"] == name}
               for name in (first, second)}
@@ -224,7 +225,7 @@ def paired_difference(rows: Sequence[dict], first: str, second: str, metric: str
     spread = a[draw].quantile(0.5, dim=1) - b[draw].quantile(0.5, dim=1)  # medians as summarise takes them
     low, high = (float(v) for v in spread.quantile(torch.tensor([0.025, 0.975], dtype=torch.float64)))
     difference = float(a.quantile(0.5) - b.quantile(0.5))
-    verdict = "tie" if low <= 0 <= high else ("lead" if difference > 0 else "behind")
+    verdict = "lead" if low > 0 else ("behind" if high < 0 else "tie")  # the side of zero the interval is on
     return {"difference": difference, "low": low, "high": high, "n": len(seeds), "verdict": verdict}
 
 

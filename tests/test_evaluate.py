@@ -454,3 +454,109 @@ def test_paired_difference_takes_the_medians_summarise_reports():
         table["A"]["r"]["median"] - table["B"]["r"]["median"])
     renamed = relabelled(rows, "A", "early")
     assert {r["machine"] for r in renamed} == {"early"} and [r["r"] for r in renamed] == [0.1, 0.2, 0.3, 0.4]
+
+
+def _paired_rows(values: dict[str, list[float]], steps: int = 20) -> list[dict]:
+    return [{"seed": s, "network_steps": steps, "machine": name, "r": float(v)}
+            for name, vs in values.items() for s, v in enumerate(vs)]
+
+
+def test_paired_difference_defaults_resample_ten_thousand_times_from_seed_zero():
+    """Fails if the interval is not the paired bootstrap written out here (10,000 draws of the
+    seeds from a generator seeded 0 by default, the same draw for both machines), if the draw
+    ignores ``seed`` (another seed must give another interval, the same seed the same one), or
+    if it comes from the global random state."""
+    from els.evaluate import paired_difference
+
+    g = torch.Generator().manual_seed(5)
+    a, b = torch.rand(12, generator=g, dtype=torch.float64), torch.rand(12, generator=g, dtype=torch.float64)
+    rows = _paired_rows({"A": a.tolist(), "B": b.tolist()})
+    torch.manual_seed(123)
+    got = paired_difference(rows, "A", "B")
+    draw = torch.randint(12, (10_000, 12), generator=torch.Generator().manual_seed(0))
+    spread = (a[draw].quantile(0.5, dim=1) - b[draw].quantile(0.5, dim=1)).numpy()
+    assert got["low"] == pytest.approx(np.quantile(spread, 0.025), abs=1e-12)
+    assert got["high"] == pytest.approx(np.quantile(spread, 0.975), abs=1e-12)
+    assert got["low"] < got["difference"] < got["high"] and got["high"] - got["low"] > 0.1  # a real spread
+    torch.manual_seed(456)
+    assert paired_difference(rows, "A", "B") == got  # deterministic, whatever the global state
+    other = paired_difference(rows, "A", "B", seed=1)
+    assert (other["low"], other["high"]) != (got["low"], got["high"])
+    assert other["difference"] == got["difference"]
+
+
+def test_paired_difference_reads_the_requested_step_count_and_needs_two_shared_seeds():
+    """Fails if ``network_steps`` is ignored (the largest step count read instead), or if two
+    seeds scored for both machines are refused or one is accepted."""
+    from els.evaluate import paired_difference
+
+    rows = _paired_rows({"A": [0.9, 0.8, 0.7], "B": [0.1, 0.2, 0.3]}, steps=10)
+    rows += _paired_rows({"A": [0.1, 0.2, 0.3], "B": [0.9, 0.8, 0.7]}, steps=20)
+    assert paired_difference(rows, "A", "B", resamples=50)["difference"] == pytest.approx(0.2 - 0.8)
+    assert paired_difference(rows, "A", "B", network_steps=10, resamples=50)["difference"] == pytest.approx(0.6)
+    two = _paired_rows({"A": [0.5, 0.7], "B": [0.1, 0.2]})
+    got = paired_difference(two, "A", "B", resamples=50)
+    assert got["n"] == 2 and got["difference"] == pytest.approx(0.6 - 0.15)
+    with pytest.raises(ValueError, match="at least two seeds.*got 1"):
+        paired_difference(two[:1] + two[2:3], "A", "B")
+
+
+def test_paired_difference_an_interval_ending_at_zero_is_a_tie():
+    """Fails if an interval whose lower or upper end is exactly zero is not called a tie (the
+    interval contains zero). Five seeds, A scores 1 on three and 0 on two, B scores 0: a draw's
+    median difference is 0 or 1, each with far more than 2.5% chance, so the interval is [0, 1]."""
+    from els.evaluate import paired_difference
+
+    rows = _paired_rows({"A": [1, 0, 1, 0, 1], "B": [0, 0, 0, 0, 0]})
+    ahead = paired_difference(rows, "A", "B", resamples=400)
+    assert (ahead["low"], ahead["high"], ahead["difference"], ahead["verdict"]) == (0.0, 1.0, 1.0, "tie")
+    behind = paired_difference(rows, "B", "A", resamples=400)
+    assert (behind["low"], behind["high"], behind["difference"], behind["verdict"]) == (-1.0, 0.0, -1.0, "tie")
+
+
+def test_paired_difference_verdict_follows_the_side_of_the_interval():
+    """Fails if the verdict contradicts the interval: when every resampled median difference is
+    positive (the interval lies above zero) the first machine leads, even where the two medians
+    of the full sample happen to be equal. A scores b + 0.5 on every seed but the middle one,
+    where both score the same: a draw's median difference is 0.5 unless its median is that
+    seed, and none of the ten draws of seed 31 has it there."""
+    from els.evaluate import paired_difference
+
+    b = [float(i) for i in range(9)]
+    a = [v + 0.5 if i != 4 else v for i, v in enumerate(b)]
+    rows = _paired_rows({"A": a, "B": b})
+    got = paired_difference(rows, "A", "B", resamples=10, seed=31)
+    assert got["difference"] == 0.0 and got["low"] == got["high"] == 0.5
+    assert got["verdict"] == "lead"
+    back = paired_difference(rows, "B", "A", resamples=10, seed=31)
+    assert back["difference"] == 0.0 and back["low"] == back["high"] == -0.5
+    assert back["verdict"] == "behind"
+
+
+class _WidthMachine:
+    """A stand-in machine written apart from els whose locality keyword is ``width`` (not
+    ``patch_size``): it records the width of every call and shrinks x_t by it."""
+
+    scale_name = "width"
+    labels = None
+
+    def __init__(self):
+        self.images = torch.zeros(3, 1, 4, 4)
+        self.widths = []
+
+    def denoise(self, x_t, t, label=None, width=None):
+        if width is None:
+            raise AssertionError("called without its width")
+        self.widths.append(width)
+        return x_t / width + t
+
+
+def test_along_trajectory_passes_each_steps_scale_under_the_machines_own_keyword():
+    """Fails if single-step agreement passes a machine's schedule under another keyword than the
+    machine's ``scale_name`` (e.g. ``patch_size=`` to a thresholded machine), or reads another
+    step's entry: the widths must arrive high noise first, entry i - 1 at t = i / steps."""
+    from els.evaluate import along_trajectory
+
+    network, machine = els.IS(torch.rand(5, 1, 4, 4, generator=torch.Generator().manual_seed(2)), device="cpu"), _WidthMachine()
+    got = along_trajectory(network, {"W": (machine, [2, 3, 5])}, seeds=[0, 1], steps=3)
+    assert machine.widths == [5, 3, 2] and got["W"].shape == (3, 2)
