@@ -126,3 +126,29 @@ def test_json_lines_after_a_torn_line_are_kept(tmp_path):
     assert storage.read_jsonl(path) == [{"seed": 0}, {"seed": 2}, {"seed": 3}]
     storage.append_jsonl(path, {"seed": 4})
     assert storage.read_jsonl(path)[-1] == {"seed": 4}
+
+
+def test_append_line_writes_exactly_one_line_and_closes_a_torn_one(tmp_path):
+    """Fails if append_line adds a newline that is not needed (new, empty or complete file), does
+    not close a torn last line before the new one, looks at any byte but the last, cannot create
+    missing folders, or if read_jsonl fails on a file that does not exist yet."""
+    path = tmp_path / "deep" / "er" / "rows.txt"
+    assert storage.read_jsonl(path) == []
+    storage.append_line(path, "a")                      # new file in new folders
+    assert path.read_text() == "a\n"
+    storage.append_line(path, "b")                      # complete last line: nothing to close
+    assert path.read_text() == "a\nb\n"
+    path.write_text("a\nb\n\nxy")                       # torn last line (its second-last byte is 'x')
+    storage.append_line(path, "c")
+    assert path.read_text() == "a\nb\n\nxy\nc\n"
+    path.write_text("a\n\n")                            # ends in newline, second-last byte also newline
+    storage.append_line(path, "d")
+    assert path.read_text() == "a\n\nd\n"
+    path.write_text("z\nq")                             # torn, second-last byte is a newline
+    storage.append_line(path, "e")
+    assert path.read_text() == "z\nq\ne\n"
+    path.write_text("")                                 # empty file: nothing torn
+    storage.append_line(path, "f")
+    assert path.read_text() == "f\n"
+    storage.append_jsonl(tmp_path / "rec.jsonl", {"k": [1, 2]})
+    assert (tmp_path / "rec.jsonl").read_text() == '{"k": [1, 2]}\n'
