@@ -310,3 +310,56 @@ def test_balanced_subset_is_never_short_whatever_the_class_sizes():
         open_ = counts < sizes  # classes with images left over
         if open_.any():
             assert int(counts[open_].min()) >= int(counts.max()) - 1
+
+
+def test_checked_label_accepts_ints_and_integer_tensors_and_refuses_the_rest():
+    """Fails if an int label is not repeated over the batch as int64, a 0-d tensor is not
+    broadcast, a (B,) tensor is not passed through as int64, or a bool (Python or tensor), a float
+    tensor, a wrong shape or a non-number is accepted."""
+    out = data.checked_label(3, 4)
+    assert out.dtype == torch.int64 and out.tolist() == [3, 3, 3, 3]
+    out = data.checked_label(torch.tensor(2, dtype=torch.int32), 3)
+    assert out.dtype == torch.int64 and out.tolist() == [2, 2, 2]
+    out = data.checked_label(torch.tensor([1, 0], dtype=torch.int16), 2)
+    assert out.dtype == torch.int64 and out.tolist() == [1, 0]
+    for bad in (True, 1.0, "1", None):
+        with pytest.raises(TypeError, match="label must be an int"):
+            data.checked_label(bad, 2)
+    for bad in (torch.tensor([0.0, 1.0]), torch.tensor([True, False]), torch.tensor(1.0)):
+        with pytest.raises(ValueError, match="dtype"):
+            data.checked_label(bad, 2)
+    for bad in (torch.tensor([0, 1, 2]), torch.tensor([[0, 1]])):
+        with pytest.raises(ValueError, match="shape"):
+            data.checked_label(bad, 2)
+
+
+def test_balanced_subset_edges_and_default_seed():
+    """Fails if n = 0 (or less) is not refused while n = 1 works, if asking for at least as many
+    items as there are (more than none, or exactly all) does not give them all, or if the default
+    seed is not 0 (the subset load() picks when no seed is given)."""
+    labels = torch.tensor([0, 0, 0, 1, 1, 1, 2, 2])
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match="positive"):
+            data.balanced_subset(labels, bad)
+    one = data.balanced_subset(labels, 1)
+    assert len(one) == 1 and int(labels[one]) == 0  # the extra single item goes to the lowest label
+    assert data.balanced_subset(torch.zeros(0, dtype=torch.long), 3).tolist() == []
+    assert torch.equal(data.balanced_subset(labels, 8), torch.arange(8))
+    many = torch.arange(200) % 4
+    assert torch.equal(data.balanced_subset(many, 10), data.balanced_subset(many, 10, seed=0))
+    assert not torch.equal(data.balanced_subset(many, 10), data.balanced_subset(many, 10, seed=1))
+
+
+def test_select_takes_one_class_as_an_int_and_refuses_a_non_int_count(offline, monkeypatch):
+    """Fails if classes= a single int is not taken as that one class, if max_images that is a
+    bool or a float is accepted (True would silently mean one image), or if a class list mixing
+    present and absent labels is accepted."""
+    write_idx_folder(offline / "fm", n=40)
+    monkeypatch.setattr(data, "FASHION_MNIST_DIRS", [offline / "fm"])
+    x, y = data.load("fashion_mnist", classes=3)
+    assert y.tolist() == [3, 3, 3, 3] and x.shape == (4, 1, 32, 32)
+    for bad in (True, 2.0):
+        with pytest.raises(TypeError, match="max_images must be an int"):
+            data.load("fashion_mnist", max_images=bad)
+    with pytest.raises(ValueError, match=r"classes \[12\]"):
+        data.load("fashion_mnist", classes=[3, 12])
