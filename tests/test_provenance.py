@@ -198,3 +198,12 @@ def test_copies_counts_an_exact_copy_as_a_copy_on_the_boundary():
     assert bool(copied[0]) and int(index[0]) == 2
     far = torch.tensor([0.5]).view(1, 1, 1, 1)                 # halfway: d1 = d2, never a copy below ratio 1
     assert not bool(provenance.copies(far, images, ratio=0.0)[0][0])
+
+
+def test_nearest_two_works_with_exactly_two_training_images():
+    """Fails if two training images, the fewest the rule needs, are refused: d1 and d2 are then
+    the distances to the nearer and the farther image."""
+    images = torch.tensor([0.0, 1.0]).view(2, 1, 1, 1)
+    d1, d2, index = provenance.nearest_two(torch.tensor([0.9, 0.2]).view(2, 1, 1, 1), images)
+    assert torch.allclose(d1, torch.tensor([0.1, 0.2], dtype=torch.float64))
+    assert torch.allclose(d2, torch.tensor([0.9, 0.8], dtype=torch.float64)) and index.tolist() == [1, 0]
