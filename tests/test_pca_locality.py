@@ -223,3 +223,71 @@ def test_repr_names_the_image_shape_and_settings():
     images = torch.zeros(3, 2, 5, 6, dtype=torch.float64)
     m = els.PCALocality(images, threshold=0.25, mask="column", device="cpu", dtype=torch.float64)
     assert repr(m) == "PCALocality(3 images of (2, 5, 6), threshold=0.25, mask='column', aggregation='exact')"
+
+
+def test_peers_chunk_must_be_a_positive_int_and_one_averages_single_image_posteriors():
+    """Fails if peers_chunk accepts 0, a bool or a float, or refuses 1. With chunks of one
+    image every chunk's softmax has weight 1 on its image, so chunk_average returns the mean
+    training image whatever x_t."""
+    images, x, _ = _data(n=7)
+    for bad in (0, -2, True, 2.0):
+        with pytest.raises(ValueError, match="peers_chunk must be a positive int"):
+            els.PCALocality(images, aggregation="chunk_average", peers_chunk=bad, **F64)
+    m = els.PCALocality(images, threshold=0.1, aggregation="chunk_average", peers_chunk=1, **F64)
+    np.testing.assert_allclose(m.denoise(x, 0.5), images.mean(0, keepdim=True).expand_as(x), atol=1e-12)
+
+
+def test_exact_aggregation_ignores_peers_chunk():
+    """Fails if the exact aggregation splits the training images into chunks of peers_chunk:
+    with 10 images and peers_chunk = 3 it must equal the brute-force softmax over all 10."""
+    images, x, _ = _data(n=10)
+    m = els.PCALocality(images, threshold=0.1, mask="column", aggregation="exact", peers_chunk=3, **F64)
+    np.testing.assert_allclose(m.denoise(x, 0.5), _brute(images, x, 0.5, m.mask(0.5)), rtol=1e-9, atol=1e-11)
+
+
+def test_bad_mask_statistics_is_named():
+    """Fails if the refusal of an unknown mask_statistics names another argument."""
+    images, _, _ = _data()
+    with pytest.raises(ValueError, match=r"^mask_statistics must be one of \('global', 'class'\), got 'pooled'$"):
+        els.PCALocality(images, mask_statistics="pooled", **F64)
+
+
+def test_class_statistics_without_labels_can_be_restricted():
+    """Fails if restricting a mask_statistics="class" machine that has no labels asks for its
+    labels' classes: it must work like the global machine, on the subset's images."""
+    images, x, _ = _data(n=20)
+    m = els.PCALocality(images, threshold=0.2, mask="column", mask_statistics="class", **F64)
+    sub = m.restricted(torch.arange(0, 20, 2))
+    np.testing.assert_array_equal(sub.mask(0.5), m.mask(0.5))
+    np.testing.assert_allclose(sub.denoise(x, 0.5), _brute(images[::2], x, 0.5, m.mask(0.5)), rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("rule", ["peers", "column"])
+def test_float32_agrees_with_float64(rule):
+    """Fails if a float32 machine cannot build its float64 mask (the gain's basis must be cast
+    to float64) or returns another dtype: it must match the float64 machine on the same
+    (float32-rounded) images."""
+    images, x, _ = _data(n=12)
+    images, x = images.float(), x.float()
+    m32 = els.PCALocality(images, threshold=0.1, mask=rule, device="cpu")
+    m64 = els.PCALocality(images.double(), threshold=0.1, mask=rule, **F64)
+    np.testing.assert_array_equal(m32.mask(0.5), m64.mask(0.5))
+    got = m32.denoise(x, 0.5)
+    assert got.dtype == torch.float32
+    np.testing.assert_allclose(got.double(), m64.denoise(x.double(), 0.5), atol=1e-5)
+
+
+def test_the_mask_cache_keeps_the_last_few_noise_levels():
+    """Fails if the mask cache grows past MASK_CACHE masks (each D x D float64) or drops the
+    most recent ones instead of the oldest: after six noise levels it holds the last four."""
+    from els.machines.pca_locality import MASK_CACHE
+
+    images, x, _ = _data(n=8)
+    m = els.PCALocality(images, threshold=0.1, mask="column", **F64)
+    times = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
+    for t in times:
+        m.denoise(x, t)
+    assert MASK_CACHE == 4 and len(m._masks) == MASK_CACHE
+    kept = sorted(key[1] for key in m._masks)  # keys are (a, s2, threshold, label)
+    want = sorted(float(1 - els.alpha_bar(t)) for t in times[-MASK_CACHE:])
+    np.testing.assert_allclose(kept, want, atol=1e-9)

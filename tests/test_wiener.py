@@ -81,3 +81,31 @@ def test_float32_agrees_with_float64_and_no_patches():
     np.testing.assert_allclose(got.double(), want, atol=1e-5)
     with pytest.raises(ValueError, match="no patch size"):
         els.Wiener(images, **F64).denoise(x, 0.5, patch_size=3)
+
+
+def test_two_images_use_the_divisor_n_minus_one():
+    """Fails if the covariance divisor is not N - 1 for N = 2 (max(2, N - 1) would halve it):
+    two images against the explicit posterior with torch.cov(correction=1)."""
+    images, x = _data(n=2)
+    for t in (0.3, 0.7):
+        np.testing.assert_allclose(els.Wiener(images, **F64).denoise(x, t), _explicit(images, x, t),
+                                   rtol=1e-9, atol=1e-10)
+
+
+def test_float32_machine_keeps_the_statistics_in_float64_at_no_noise():
+    """Fails if a float32 machine's mean, covariance and eigendecomposition are computed in
+    float32: with 3 images of 9 pixels the covariance has rank 2, and at t = 0 the estimate must
+    be x_t projected onto the images' affine span (the module docstring's g = 0 off the span).
+    A float32 eigendecomposition leaves null eigenvalues of about 1e-8, far above s2 = 1e-12,
+    whose gain is then near 1 instead of 0."""
+    images, x = _data(n=3)
+    images = images.float().double()  # exactly what the float32 machine holds
+    flat = images.flatten(1)
+    mu = flat.mean(0)
+    q, _ = torch.linalg.qr((flat - mu).T)  # (9, 3): an orthonormal basis holding the span
+    q = q[:, :2]  # the centred images span 2 dimensions
+    want = mu + ((x.flatten(1) - mu) @ q) @ q.T
+    got = els.Wiener(images.float(), device="cpu").denoise(x.float(), 0.0)
+    assert got.dtype == torch.float32
+    np.testing.assert_allclose(got.double().flatten(1), want, atol=1e-3)
+    assert (x.flatten(1) - want).norm(dim=1).min() > 0.5  # x_t itself is far from the span
