@@ -170,7 +170,9 @@ class _Run:
 
     def batch_indices(self, step: int) -> torch.Tensor:
         """The training images of optimiser step ``step``: the data order depends only on
-        (seed, epoch), so a resumed run draws the same batches. Each epoch's permutation is
+        (seed, epoch), so a resumed run draws the same batches: epoch ``e`` is
+        ``torch.randperm(N)`` from a generator seeded ``seed * 1_000_003 + e + 1``, cut into
+        ``N // batch_size`` batches (checkpoints rely on this rule). Each epoch's permutation is
         drawn once, at its first step."""
         n = len(self.data)
         b = min(self.batch_size, n)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import signal
 import subprocess
 import sys
@@ -512,3 +513,256 @@ def test_a_resumed_run_keeps_its_loss_average_and_spends_only_the_rest_of_its_bu
     again = train.train(tiny_resnet(num_classes=3), images, labels, steps=100, max_minutes=spent / 60,
                         out_dir=tmp_path, resume=True, **kw)
     assert again.step == 4 and again.losses == []
+
+
+# --------------------------------------------------------------------------- mutation-testing additions
+def test_training_arguments_are_checked_on_each_side_of_every_boundary():
+    """Fails if a value on the accepted side of a documented limit is refused (steps = 0,
+    max_minutes = 0 alone, batch_size = 1, warmup_steps = 0, lr_decay = 1, n_samples = 0) or one
+    just outside is accepted (a negative or non-int count, lr = 0, lr_decay = 0 or above 1, ema = 0
+    or 1, wrong images or labels)."""
+    images, labels = toy_data(n=4)
+    kw = dict(progress=False, device="cpu", n_samples=0)
+    assert train.train(tiny_resnet(), images, steps=0, **kw).step == 0
+    assert train.train(tiny_resnet(), images, max_minutes=0, **kw).step == 0
+    assert train.train(tiny_resnet(), images, steps=1, batch_size=1, warmup_steps=0, lr_decay=1.0,
+                       ema=1e-3, **kw).images_seen == 1
+    bad = [(dict(steps=-1), ValueError, "steps must be"), (dict(steps=1.5), ValueError, "steps must be"),
+           (dict(steps=1, max_minutes=-0.01), ValueError, "max_minutes"),
+           (dict(steps=1, batch_size=0), ValueError, "batch_size"),
+           (dict(steps=1, batch_size=2.0), ValueError, "batch_size"),
+           (dict(steps=1, lr=0.0), ValueError, "lr > 0"), (dict(steps=1, lr=-1e-3), ValueError, "lr > 0"),
+           (dict(steps=1, lr_decay=0.0), ValueError, "lr_decay"), (dict(steps=1, lr_decay=1.5), ValueError, "lr_decay"),
+           (dict(steps=1, warmup_steps=-1), ValueError, "warmup_steps"),
+           (dict(steps=1, warmup_steps=1.5), ValueError, "warmup_steps"),
+           (dict(steps=1, ema=0.0), ValueError, "ema"), (dict(steps=1, ema=1.0), ValueError, "ema"),
+           (dict(steps=1, n_samples=-1), ValueError, "n_samples")]
+    for args, error, match in bad:
+        with pytest.raises(error, match=match):
+            train.train(tiny_resnet(), images, **args, **{k: v for k, v in kw.items() if k not in args})
+    with pytest.raises(TypeError, match="images must be"):
+        train.train(tiny_resnet(), images[0], steps=1, **kw)
+    with pytest.raises(TypeError, match="images must be"):
+        train.train(tiny_resnet(), images.tolist(), steps=1, **kw)
+    with pytest.raises(TypeError, match="labels must be"):
+        train.train(tiny_resnet(num_classes=3), images, labels[:3], steps=1, **kw)
+    with pytest.raises(TypeError, match="labels must be"):
+        train.train(tiny_resnet(num_classes=3), images, labels.tolist(), steps=1, **kw)
+    with pytest.raises(TypeError, match="model must be"):
+        train.train(torch.nn.Linear(2, 2), images, steps=1, **kw)
+
+
+def test_resume_refuses_other_data_labels_seed_or_network_naming_each(tmp_path):
+    """Fails if a resume is accepted with other images (same count or fewer), other labels of a
+    class-conditional network, another seed or another network, or if the refusal does not name
+    the setting and both values."""
+    images, labels = toy_data(n=8)
+    kw = dict(batch_size=4, lr=1e-3, seed=5, progress=False, device="cpu", n_samples=0, out_dir=tmp_path)
+    train.train(tiny_resnet(num_classes=3), images, labels, steps=1, **kw)
+    nudged = images.clone()
+    nudged[3, 0, 2, 2] += 0.01
+    cases = [(dict(seed=1), "seed: checkpoint 5 vs now 1"),
+             (dict(images=nudged), "data_checksum: checkpoint"),
+             (dict(images=images[:6], labels=labels[:6]), "n_images: checkpoint 8 vs now 6"),
+             (dict(labels=labels.roll(1)), "data_checksum: checkpoint"),
+             (dict(model=models.ResNet(width=24, depth=2, emb_half=8, num_classes=3)), "model: checkpoint")]
+    for change, match in cases:
+        args = dict(dict(model=tiny_resnet(num_classes=3), images=images, labels=labels), **kw)
+        args.update(change)
+        with pytest.raises(ValueError, match=match):
+            train.train(args.pop("model"), args.pop("images"), args.pop("labels"), steps=2, resume=True, **args)
+    assert train.train(tiny_resnet(num_classes=3), images, labels, steps=2, resume=True, **kw).step == 2
+
+
+def test_data_checksum_is_the_documented_fingerprint():
+    """Fails if the resume fingerprint is not [sum_i s_i, sum_i i s_i, sum_i i y_i] (s_i the float64
+    sum of image i, i = 1..N, labels only when given), rounded to 3 decimals: checkpoints written
+    earlier carry it, so another formula would refuse to resume them (or a permutation of the data
+    would go unnoticed)."""
+    g = torch.Generator().manual_seed(3)
+    images = torch.rand(5, 2, 3, 3, generator=g) * 2 - 1
+    labels = torch.tensor([2, 0, 1, 1, 0])
+    s = images.double().flatten(1).sum(1)
+    i = torch.arange(1, 6, dtype=torch.float64)
+    expected = [round(float(s.sum()), 3), round(float((i * s).sum()), 3)]
+    assert train._checksum(images, None) == expected
+    assert train._checksum(images, labels) == expected + [round(float((i * labels.double()).sum()), 3)]
+    assert train._checksum(images.flip(0), None) != expected  # the order of the images counts
+
+
+def test_the_export_is_the_frozen_ema_copy_moved_by_its_warm_up_decay():
+    """Fails if training with ema returns the raw network instead of a separate EMA copy, if that
+    copy is not lerp(initial, trained, 1 - d) with d = min(ema, 1/10) after one step, or if it is
+    left trainable or in training mode."""
+    images, _ = toy_data(n=4)
+    model = tiny_resnet()
+    initial = [p.detach().clone() for p in model.parameters()]
+    result = train.train(model, images, steps=1, batch_size=4, lr=1e-2, ema=0.5, progress=False, device="cpu")
+    assert result.model is not model and not result.model.training
+    for p0, p1, e in zip(initial, model.parameters(), result.model.parameters()):
+        assert not e.requires_grad
+        torch.testing.assert_close(e, 0.1 * p0 + 0.9 * p1.detach(), rtol=0, atol=1e-6)
+    assert any(not torch.equal(p0, p1) for p0, p1 in zip(initial, model.parameters()))
+
+
+def test_adamw_has_no_weight_decay():
+    """Fails if the optimiser decays weights: a parameter that never gets a gradient (the class
+    vector of a class absent from the data) must not move at all."""
+    images, labels = toy_data(n=6)  # labels 0, 1, 2 only
+    model = tiny_resnet(num_classes=4)
+    unused = model.embed.classes.weight[3].detach().clone()
+    used = model.embed.classes.weight[0].detach().clone()
+    train.train(model, images, labels, steps=3, batch_size=6, lr=1e-2, progress=False, device="cpu")
+    assert torch.equal(model.embed.classes.weight[3].detach(), unused)
+    assert not torch.equal(model.embed.classes.weight[0].detach(), used)
+
+
+def test_reported_loss_is_the_bias_corrected_running_average():
+    """Fails if the loss train reports is not sum_k (1 - b) b^(n-1-k) l_k / (1 - b^n) with b = 0.99
+    over the step losses l_k (starting from an average of 0), or if a run of no steps reports
+    anything but nan."""
+    images, _ = toy_data(n=8)
+    for steps in (1, 3):
+        result = train.train(tiny_resnet(), images, steps=steps, batch_size=4, progress=False, device="cpu")
+        b, n = 0.99, len(result.losses)
+        expected = sum((1 - b) * b ** (n - 1 - k) * l for k, l in enumerate(result.losses)) / (1 - b ** n)
+        assert n == steps and result.loss == pytest.approx(expected, rel=1e-5)
+    assert math.isnan(train.train(tiny_resnet(), images, steps=0, progress=False, device="cpu").loss)
+
+
+def test_a_run_puts_network_images_and_labels_on_its_device_as_float32_and_int64():
+    """Fails if the run leaves the network, the images or the labels off its device, or keeps
+    float64 images / int32 labels (the meta device stands in for a GPU)."""
+    images, labels = toy_data(n=4)
+    model = tiny_resnet(num_classes=3)
+    run = train._Run.start(model, images.double(), labels.int(), batch_size=2, lr=1e-3, lr_decay=1.0,
+                           warmup_steps=0, ema=0.5, seed=0, out=None, resume=False, device=torch.device("meta"))
+    assert all(p.device.type == "meta" for p in model.parameters()) and model.training
+    assert run.data.device.type == "meta" and run.data.dtype == torch.float32
+    assert run.lab.device.type == "meta" and run.lab.dtype == torch.int64
+    assert all(p.device.type == "meta" for p in run.ema_model.parameters())
+
+
+def test_an_unconditional_network_ignores_labels():
+    """Fails if labels given with an unconditional network reach the network (it refuses them)
+    or change the run, or block resuming with other labels."""
+    images, labels = toy_data(n=8)
+    kw = dict(steps=2, batch_size=4, progress=False, device="cpu", n_samples=0)
+    a, b = tiny_resnet(), tiny_resnet()
+    train.train(a, images, labels, **kw)
+    train.train(b, images, **kw)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def test_an_unconditional_run_resumes_whatever_labels_come_with_it(tmp_path):
+    """Fails if the labels passed with an unconditional network enter the resume fingerprint
+    (they do not affect its training)."""
+    images, labels = toy_data(n=8)
+    kw = dict(batch_size=4, progress=False, device="cpu", n_samples=0, out_dir=tmp_path)
+    train.train(tiny_resnet(), images, labels, steps=1, **kw)
+    assert train.train(tiny_resnet(), images, labels.roll(1), steps=2, resume=True, **kw).step == 2
+
+
+def test_resume_into_a_folder_without_checkpoint_says_it_starts_anew(tmp_path, capsys):
+    """Fails if resume=True on a folder without a checkpoint silently starts a new run."""
+    images, _ = toy_data(n=4)
+    result = train.train(tiny_resnet(), images, steps=1, batch_size=4, progress=False, device="cpu", n_samples=0,
+                         out_dir=tmp_path / "run", resume=True)
+    assert result.step == 1
+    assert f"els.train: no checkpoint in {tmp_path / 'run'}; starting a new run" in capsys.readouterr().out
+
+
+def fake_cuda_while_checkpointing(monkeypatch, states, restored):
+    """CUDA 'available' (with the generator states ``states``; restores recorded in ``restored``)
+    only inside the checkpoint writer and reader: training itself stays on the CPU."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def fake():
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(torch.cuda, "is_available", lambda: True)
+            m.setattr(torch.cuda, "get_rng_state_all", lambda: [s.clone() for s in states])
+            m.setattr(torch.cuda, "set_rng_state_all", lambda new: restored.append([s.clone() for s in new]))
+            yield
+
+    for name in ("_save_checkpoint", "_load_checkpoint"):
+        def wrapped(*args, _f=getattr(train, name)):
+            with fake():
+                return _f(*args)
+        monkeypatch.setattr(train, name, wrapped)
+
+
+def test_a_checkpoint_holds_and_restores_the_cuda_generators(tmp_path, monkeypatch):
+    """Fails if a checkpoint written where CUDA is available does not store every CUDA generator's
+    state under rng/torch_cuda, or a resume there does not restore them, or the file lacks its
+    format tag (CUDA is faked inside the checkpoint writer and reader only)."""
+    states = [torch.arange(8, dtype=torch.uint8), torch.arange(8, 16, dtype=torch.uint8)]
+    restored = []
+    fake_cuda_while_checkpointing(monkeypatch, states, restored)
+    images, _ = toy_data(n=4)
+    kw = dict(batch_size=4, progress=False, device="cpu", n_samples=0, out_dir=tmp_path)
+    train.train(tiny_resnet(), images, steps=1, **kw)
+    ck = torch.load(tmp_path / train.CHECKPOINT, weights_only=True)
+    assert ck["format"] == "els-checkpoint-1"
+    assert [s.tolist() for s in ck["rng"]["torch_cuda"]] == [s.tolist() for s in states]
+    assert restored == []
+    train.train(tiny_resnet(), images, steps=2, resume=True, **kw)
+    assert len(restored) == 1 and [s.tolist() for s in restored[0]] == [s.tolist() for s in states]
+
+
+def test_a_checkpoint_without_cuda_state_resumes_where_cuda_is_available(tmp_path, monkeypatch):
+    """Fails if resuming a checkpoint written without CUDA on a machine with CUDA looks for CUDA
+    generator states that are not there (or restores anything)."""
+    images, _ = toy_data(n=4)
+    kw = dict(batch_size=4, progress=False, device="cpu", n_samples=0, out_dir=tmp_path)
+    train.train(tiny_resnet(), images, steps=1, **kw)
+    assert "torch_cuda" not in torch.load(tmp_path / train.CHECKPOINT, weights_only=True)["rng"]
+    restored = []
+    fake_cuda_while_checkpointing(monkeypatch, [torch.zeros(8, dtype=torch.uint8)], restored)
+    assert train.train(tiny_resnet(), images, steps=2, resume=True, **kw).step == 2
+    assert restored == []
+
+
+def test_a_checkpoint_is_read_onto_the_run_device_and_never_runs_code(tmp_path, monkeypatch):
+    """Fails if a resume reads the checkpoint without mapping it onto the run's device (a GPU
+    checkpoint could not resume on a CPU-only machine) or unpickles arbitrary objects (a
+    checkpoint from elsewhere could run code): such a file is refused as not an els checkpoint."""
+    import os
+
+    images, _ = toy_data(n=4)
+    kw = dict(batch_size=4, progress=False, device="cpu", n_samples=0, out_dir=tmp_path)
+    train.train(tiny_resnet(), images, steps=1, **kw)
+    seen, load = [], torch.load
+    monkeypatch.setattr(torch, "load", lambda *a, **k: seen.append(k.get("map_location")) or load(*a, **k))
+    train.train(tiny_resnet(), images, steps=2, resume=True, **kw)
+    assert seen and all(torch.device(m) == torch.device("cpu") for m in seen)
+    monkeypatch.undo()
+    marker = tmp_path / "code-ran"
+
+    class Payload:
+        def __reduce__(self):
+            return os.mkdir, (str(marker),)
+
+    ck = torch.load(tmp_path / train.CHECKPOINT, weights_only=True)
+    ck["state"]["note"] = Payload()
+    torch.save(ck, tmp_path / train.CHECKPOINT)
+    with pytest.raises(ValueError, match="is damaged or is not an els checkpoint"):
+        train.train(tiny_resnet(), images, steps=3, resume=True, **kw)
+    assert not marker.exists()
+
+
+def test_batches_follow_the_documented_data_order():
+    """Fails if the data order of epoch e is not randperm(N) drawn from a generator seeded
+    seed * 1_000_003 + e + 1 (a checkpoint written by an earlier els would resume with other
+    batches than its run drew), or an epoch does not hold each image once."""
+    images, _ = toy_data(n=10)
+    run = train._Run.start(tiny_resnet(), images, None, batch_size=4, lr=1e-3, lr_decay=1.0, warmup_steps=0,
+                           ema=None, seed=7, out=None, resume=False, device=torch.device("cpu"))
+    for step in range(7):
+        epoch, j = divmod(step, 10 // 4)
+        order = torch.randperm(10, generator=torch.Generator().manual_seed(7 * 1_000_003 + epoch + 1))
+        assert run.batch_indices(step).tolist() == order[4 * j:4 * j + 4].tolist(), step
+    whole = train._Run.start(tiny_resnet(), images, None, batch_size=10, lr=1e-3, lr_decay=1.0, warmup_steps=0,
+                             ema=None, seed=7, out=None, resume=False, device=torch.device("cpu"))
+    assert sorted(whole.batch_indices(1).tolist()) == list(range(10))  # one batch per epoch: all images
+    assert whole.batch_indices(1).tolist() != whole.batch_indices(0).tolist()
