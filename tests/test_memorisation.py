@@ -163,3 +163,65 @@ def test_distances_agree_with_the_committed_copy_measures():
         assert [i if c else -1 for i, c in enumerate(d1 <= COPY_RATIO * d2)] == \
             [i if c >= 0 else -1 for i, c in enumerate(s["network"]["copied_image"])]
         assert float(d["IS"][0].max()) < 1e-3, "IS samples are training images"
+
+
+def test_whole_subset_point_samples_network_and_is_and_takes_agreement_from_the_dictionary(tmp_path, monkeypatch):
+    """The study's last point on a tiny stand-in for the book's ResNet (8 images): fails if the
+    network or IS is sampled from other seeds or steps than the evaluation's (seeds after the
+    calibration seeds, the preset's steps), if the copy measures are not those of the stored
+    samples (the network's against IS from the same noise), if median r or R^2 come from another
+    row or size of the dictionary study than its recalibrated machines at N, if the summary or
+    the manifest is not written where the chapter reads it, or if a rerun replaces the results
+    without --resume (or keeps them with --force)."""
+    import els
+    from els.evaluate import read_images
+    from els.sampling import sample, seeded_inputs
+
+    art = tmp_path / "artifacts"
+    monkeypatch.setenv("ELS_ARTIFACTS", str(art))
+    _tiny_network(art / "models" / "mnist_resnet_zeros", 8)
+    (art / "models" / "memorisation").mkdir()
+    rows = {"IS": {"r": 0.11, "R2": 0.01}, "LS (recalibrated)": {"r": 0.22, "R2": 0.02},
+            "ELS (recalibrated)": {"r": 0.33, "R2": 0.03}, "LS": {"r": -1, "R2": -1}, "ELS": {"r": -2, "R2": -2}}
+    decoy = {m: {"r": 0.9, "R2": 0.9} for m in rows}
+    dictionary = art / "results" / "mnist_resnet_zeros" / "dictionary"
+    dictionary.mkdir(parents=True)
+    (dictionary / "summary.json").write_text(json.dumps({"sizes": {"4": {"machines": decoy}, "8": {"machines": rows}},
+                                                         "seeds": [7, 8], "network_steps": [150]}))
+    out = tmp_path / "elsewhere"
+    s = memorisation.whole_subset_point("resnet", "smoke", out, seeds=3, progress=False)
+    here = out / "mnist_resnet_n8"
+    p = presets.get("smoke").evaluation
+    images, _ = data.load("mnist", "train", max_images=8, seed=0, verbose=False)
+    stored = read_images(here / "final_images.pt")
+    assert stored["seeds"] == [p.calibration_seeds + i for i in range(3)]
+    assert set(stored["images"]) == {f"network@{max(p.network_steps)}", "IS"}
+    network = stored["images"][f"network@{max(p.network_steps)}"]
+    noise, _ = seeded_inputs(stored["seeds"], (1, 32, 32))
+    torch.testing.assert_close(stored["images"]["IS"], sample(els.IS(images), noise, p.steps).float(),
+                               rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(network, sample(models.load(art / "models" / "mnist_resnet_zeros" / "model.pt"), noise,
+                                               max(p.network_steps)).float(), rtol=1e-4, atol=1e-4)
+    net = memorisation.copy_measures(network, images, stored["images"]["IS"])
+    assert s["network"] == net and s["copy_rate"] == net["copy_rate"] and "same_as_IS" in net
+    assert s["IS_samples"] == memorisation.copy_measures(stored["images"]["IS"], images)
+    assert (s["arch"], s["n_images"], s["network_name"], s["training_steps"], s["seeds"]) == (
+        "resnet", 8, "mnist_resnet_zeros", 2, 3)
+    assert s["median_r"] == {"IS": 0.11, "LS": 0.22, "ELS": 0.33}
+    assert s["median_R2"] == {"IS": 0.01, "LS": 0.02, "ELS": 0.03}
+    assert s["agreement_from"] == {"file": "results/mnist_resnet_zeros/dictionary/summary.json", "size": "8",
+                                   "rows": {"IS": "IS", "LS": "LS (recalibrated)", "ELS": "ELS (recalibrated)"},
+                                   "seeds": [7, 8], "network_steps": [150]}
+    assert s["snapshots"] == {}
+    assert json.loads((here / "summary.json").read_text()) == s
+    manifest = json.loads((here / "manifest.json").read_text())
+    assert manifest["command"] == "els.studies.memorisation.whole_subset_point('resnet')"
+    assert manifest["sizes"]["network_steps"] == list(p.network_steps) and manifest["sizes"]["steps"] == p.steps
+    with pytest.raises(FileExistsError, match="resume"):
+        memorisation.whole_subset_point("resnet", "smoke", out, seeds=3, progress=False)
+    (here / "samples.csv").write_text((here / "samples.csv").read_text() + "torn line")
+    again = memorisation.whole_subset_point("resnet", "smoke", out, seeds=3, progress=False, resume=True, command="again")
+    assert again == s and json.loads((here / "manifest.json").read_text())["command"] == "again"
+    (here / "stale.txt").write_text("from an earlier run")
+    memorisation.whole_subset_point("resnet", "smoke", out, seeds=3, progress=False, force=True)
+    assert not (here / "stale.txt").exists()

@@ -1,5 +1,6 @@
 """The reproduction pipeline end to end on a tiny checkpoint, and the paper table."""
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -192,3 +193,121 @@ def test_a_resume_at_the_same_second_is_still_another_run(tmp_path, monkeypatch)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert [m["command"] for m in manifest["earlier_runs"]] == ["first"]
     assert manifest["run_id"] != manifest["earlier_runs"][0]["run_id"]
+
+
+def test_calibrated_tries_every_patch_size_up_to_max_scale_and_saves_both_files(tmp_path):
+    """Fails if the largest allowed patch size (``max_scale`` itself) is dropped, if the sizes do
+    not follow the image's height and width, if the calibration runs on other seeds or steps
+    than the preset's, or if the per-seed ``<stem>.jsonl`` or the result ``<stem>.json`` is not
+    written where the next run resumes from (the one saved equals the one returned)."""
+    import els
+    from els.calibrate import Calibration
+    from els.studies.harness import calibrated
+
+    class Linear(torch.nn.Module):
+        conditional = False
+
+        def forward(self, x, t, label=None):
+            return 0.5 * x
+
+        eps = forward
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(6, 1, 4, 9, generator=g) * 2 - 1  # candidates follow the larger side: up to 9
+    p = presets.EvalPreset(n_seeds=1, calibration_seeds=2, steps=3, network_steps=(3,), max_scale=7)
+    stem = tmp_path / "calibration_ELS"
+    result = calibrated(Linear(), lambda im, lb: els.LS(im, lb, device="cpu"), images, None, p, stem, False)
+    assert result.candidates == [3, 5, 7] and result.seeds == [0, 1] and len(result.schedule) == 3
+    assert len((tmp_path / "calibration_ELS.jsonl").read_text().splitlines()) == 2
+    assert Calibration.load(tmp_path / "calibration_ELS.json").candidates == [3, 5, 7]
+    assert Calibration.load(tmp_path / "calibration_ELS.json").schedule == result.schedule
+    whole = calibrated(Linear(), lambda im, lb: els.LS(im, lb, device="cpu"), images, None,
+                       presets.EvalPreset(n_seeds=1, calibration_seeds=1, steps=2, network_steps=(2,)),
+                       tmp_path / "all", False)
+    assert whole.candidates == [3, 5, 7, 9]  # max_scale None: every odd size that fits
+
+
+def test_study_folders_default_to_the_artifacts_models_and_results(tmp_path, monkeypatch):
+    """Fails if a study given no folders does not read the committed ``models`` and write
+    ``results`` (which need not exist yet), or if given folders are not used as they are."""
+    from els.studies.harness import study_folders
+
+    monkeypatch.setenv("ELS_ARTIFACTS", str(tmp_path))
+    (tmp_path / "models").mkdir()
+    assert study_folders(None, None) == (tmp_path / "models", tmp_path / "results")
+    assert study_folders("a/m", "b/r") == (Path("a/m"), Path("b/r"))
+    assert study_folders(str(tmp_path / "x"), None) == (tmp_path / "x", tmp_path / "results")
+    (tmp_path / "models").rmdir()
+    with pytest.raises(FileNotFoundError, match="models"):
+        study_folders(None, tmp_path / "r")  # the networks must be there
+
+
+def test_read_summaries_in_the_order_of_models_then_the_others(tmp_path):
+    """Fails if the summaries are not keyed by model name, if the committed models do not come
+    first in the order of MODELS (the others after them, by name), or if a stage's summaries
+    are mixed with the reproduction's."""
+    from els.studies.harness import MODELS, read_summaries
+
+    for name in ("zz_other", MODELS[2].name, "aa_other", MODELS[0].name):
+        (tmp_path / name / "standing").mkdir(parents=True)
+        (tmp_path / name / "summary.json").write_text(json.dumps({"stage": "", "model": name}))
+        (tmp_path / name / "standing" / "summary.json").write_text(json.dumps({"stage": "standing", "model": name}))
+    (tmp_path / MODELS[1].name).mkdir()  # no summary yet
+    expected = [MODELS[0].name, MODELS[2].name, "aa_other", "zz_other"]
+    for stage in ("", "standing"):
+        found = read_summaries(tmp_path, stage)
+        assert list(found) == expected
+        assert all(s == {"stage": stage, "model": name} for name, s in found.items())
+    assert list(read_summaries(tmp_path)) == expected
+
+
+def test_earlier_runs_keep_a_manifest_written_before_runs_had_ids(tmp_path):
+    """Fails if a manifest with neither ``run_id`` nor ``earlier_runs`` (written before either
+    existed) is dropped or breaks the history, or if a run counts itself as an earlier run."""
+    from els.studies.harness import earlier_runs
+
+    path = tmp_path / "manifest.json"
+    assert earlier_runs(path, "1:2.0") == []
+    old = {"command": "old run", "git": {"commit": "abc"}}
+    path.write_text(json.dumps(old))
+    assert earlier_runs(path, "1:2.0") == [old]
+    path.write_text(json.dumps({"command": "this", "run_id": "1:2.0", "earlier_runs": [old]}))
+    assert earlier_runs(path, "1:2.0") == [old]
+    assert earlier_runs(path, "1:3.0") == [old, {"command": "this", "run_id": "1:2.0"}]
+
+
+def test_training_data_is_the_subset_the_manifest_names(tmp_path):
+    """Fails if the images are not the manifest's dataset, split, size and subset seed (seed 0
+    for a manifest that names none), if a smaller ``max_images`` is not taken, if the data
+    root given is ignored, or if labels come back for an unconditional network (or not for a
+    conditional one)."""
+    from els import data
+    from els.studies.harness import training_data
+
+    root = tmp_path / "cache"
+    g = torch.Generator().manual_seed(0)
+    raw = torch.randint(0, 256, (40, 28, 28), generator=g, dtype=torch.uint8)
+    root.mkdir()
+    torch.save({"images": raw, "labels": torch.arange(40) % 4}, root / "mnist_train.pt")  # a data cache
+    torch.save({"images": raw.flip(0), "labels": torch.arange(40) % 4}, root / "mnist_test.pt")
+    model_dir = tmp_path / "net"
+    model_dir.mkdir()
+
+    def manifest(**dataset):
+        (model_dir / "manifest.json").write_text(json.dumps({"dataset": {"name": "mnist", "split": "train", **dataset}}))
+
+    def load(**kw):
+        return data.load("mnist", "train", root=root, verbose=False, **kw)
+
+    manifest(max_images=12, subset_seed=3, conditional=True)
+    images, labels = training_data(model_dir, root=root)
+    want_images, want_labels = load(max_images=12, seed=3)
+    assert torch.equal(images, want_images) and torch.equal(labels, want_labels)
+    assert not torch.equal(images, load(max_images=12, seed=0)[0])  # the seed matters here
+    images, labels = training_data(model_dir, 8, root=root)
+    assert torch.equal(images, load(max_images=8, seed=3)[0]) and len(labels) == 8
+    manifest(max_images=12)  # written before subset seeds and conditioning were recorded
+    images, labels = training_data(model_dir, root=root)
+    assert torch.equal(images, load(max_images=12, seed=0)[0]) and labels is None
+    manifest(max_images=12, subset_seed=0, conditional=False)
+    assert training_data(model_dir, root=root)[1] is None
