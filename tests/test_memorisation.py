@@ -225,3 +225,105 @@ def test_whole_subset_point_samples_network_and_is_and_takes_agreement_from_the_
     (here / "stale.txt").write_text("from an earlier run")
     memorisation.whole_subset_point("resnet", "smoke", out, seeds=3, progress=False, force=True)
     assert not (here / "stale.txt").exists()
+
+
+def test_copy_measures_written_out_on_points_of_the_plane():
+    """Fails if the median distances are not the (lower) medians of the nearest and
+    second-nearest Euclidean distances, if a sample exactly on the rule's boundary (an image
+    present twice: d1 = d2 = 0) is not a copy, or if ``same_as_IS`` counts a sample that does
+    not copy, an IS sample that does not copy, or IS copying another image."""
+    def plane(*points):
+        return torch.tensor(points, dtype=torch.float64).view(len(points), 1, 1, 2)
+
+    images = plane((0, 0), (3, 0), (0, 4), (3, 4))
+    samples = plane((0, 0.1), (3, 0.1), (1.4, 1.8), (0, 3.9))
+    reference = plane((0, 0.2),   # copies the same image as the sample: counted
+                      (2.0, 0),   # nearest the same image, but not a copy: not counted
+                      (0, 0.05),  # copies the sample's nearest image, but the sample does not copy
+                      (3, 3.9))   # copies another image
+    m = memorisation.copy_measures(samples, images, reference)
+    d = [sorted(float(((s - i) ** 2).sum().sqrt()) for i in images) for s in samples]
+    lower_median = lambda v: sorted(v)[(len(v) - 1) // 2]  # noqa: E731
+    assert m["nearest_median"] == pytest.approx(lower_median([x[0] for x in d]), abs=1e-12)
+    assert m["second_median"] == pytest.approx(lower_median([x[1] for x in d]), abs=1e-12)
+    assert m["copied_image"] == [0, 1, -1, 2] and m["copy_rate"] == pytest.approx(3 / 4)
+    assert m["same_as_IS"] == pytest.approx(1 / 4)
+    twice = memorisation.copy_measures(plane((0, 0)), plane((0, 0), (0, 0), (1, 1)))
+    assert twice["copied_image"][0] in (0, 1) and twice["copy_rate"] == 1 and "same_as_IS" not in twice
+
+
+def test_folders_default_to_the_study_folders_of_the_artifacts(tmp_path, monkeypatch):
+    """Fails if the study's networks are not read from ``models/memorisation`` or its results
+    not written to ``results/memorisation`` (which need not exist yet), or if given folders are
+    not used as they are."""
+    from pathlib import Path
+
+    monkeypatch.setenv("ELS_ARTIFACTS", str(tmp_path))
+    (tmp_path / "models" / "memorisation").mkdir(parents=True)
+    assert memorisation.folders() == (tmp_path / "models" / "memorisation", tmp_path / "results" / "memorisation")
+    assert memorisation.folders("a", "b") == (Path("a"), Path("b"))
+    assert memorisation.folders(None, "b") == (tmp_path / "models" / "memorisation", Path("b"))
+    assert memorisation.folders("a") == (Path("a"), tmp_path / "results" / "memorisation")
+    assert memorisation.result_folder("unet", 16) == tmp_path / "results" / "memorisation" / "mnist_unet_n16"
+
+
+def test_memorisation_model_measures_each_network_from_its_own_samples(tmp_path):
+    """One network on 8 images and a snapshot of another: fails if a point is sampled from other
+    seeds (after the calibration seeds) or steps, if the snapshot's point measures the final
+    network (or its training steps), if a machine's schedule is not the one calibrated for it and
+    saved beside it, if the copy measures are not those of the stored samples (the network's
+    against IS from the same noise), or if median r and R^2 are not the medians of the rows."""
+    from els.calibrate import Calibration
+    from els.evaluate import read_images, read_rows
+    from els.machines.matched import machine_for
+    from els.sampling import sample, seeded_inputs
+
+    models_dir, out = tmp_path / "models", tmp_path / "results"
+    folder = models_dir / "mnist_resnet_n8"
+    _tiny_network(folder, 8)
+    torch.manual_seed(1)
+    models.save(models.ResNet(width=16, depth=1, emb_half=8), folder / "snapshots" / "1" / "model.pt")
+    manifest = json.loads((folder / "snapshots" / "1" / "manifest.json").read_text())
+    (folder / "snapshots" / "1" / "manifest.json").write_text(json.dumps(manifest | {"steps": 1}))
+    sizes = presets.EvalPreset(n_seeds=2, calibration_seeds=2, steps=3, network_steps=(3,), max_scale=5, quick=True)
+    s = memorisation.memorisation_model("mnist_resnet_n8", "smoke", models_dir, out, sizes=sizes, seeds=2,
+                                        progress=False)
+    images, _ = data.load("mnist", "train", max_images=8, seed=0, verbose=False)
+    noise, _ = seeded_inputs([2, 3], (1, 32, 32))
+    here = out / "mnist_resnet_n8"
+    assert (s["training_steps"], s["snapshots"]["1"]["training_steps"]) == (2, 1)
+    for point, where, net_dir in ((s, here, folder), (s["snapshots"]["1"], here / "snapshots" / "1",
+                                                      folder / "snapshots" / "1")):
+        stored = read_images(where / "final_images.pt")
+        assert stored["seeds"] == [2, 3] and point["seeds"] == 2 and point["n_images"] == 8
+        network = models.load(net_dir / "model.pt")
+        torch.testing.assert_close(stored["images"]["network@3"], sample(network, noise, 3).float(),
+                                   rtol=1e-4, atol=1e-4)
+        for kind in ("LS", "ELS"):
+            schedule = Calibration.load(where / f"calibration_{kind}.json").schedule
+            assert point["schedules"][kind] == schedule
+            machine = machine_for(folder, kind, images)
+            torch.testing.assert_close(stored["images"][kind], sample(machine, noise, 3, scales=schedule).float(),
+                                       rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(stored["images"]["IS"], sample(machine_for(folder, "IS", images), noise, 3).float(),
+                                   rtol=1e-4, atol=1e-4)
+        net = memorisation.copy_measures(stored["images"]["network@3"], images, stored["images"]["IS"])
+        assert point["network"] == net and point["copy_rate"] == net["copy_rate"]
+        for m in ("IS", "ELS"):
+            assert point[f"{m}_samples"] == memorisation.copy_measures(stored["images"][m], images)
+        rows = read_rows(where / "samples.csv")
+        for m in memorisation.MACHINES:
+            for metric, field in (("r", "median_r"), ("R2", "median_R2")):
+                values = torch.tensor([r[metric] for r in rows if r["machine"] == m], dtype=torch.float64)
+                assert len(values) == 2 and point[field][m] == pytest.approx(float(values.quantile(0.5)), abs=1e-12)
+    assert json.loads((here / "summary.json").read_text()) == s
+    manifest = json.loads((here / "manifest.json").read_text())
+    assert manifest["command"] == "els.studies.memorisation.memorisation_model('mnist_resnet_n8')"
+    assert manifest["sizes"]["steps"] == 3
+    again = memorisation.memorisation_model("mnist_resnet_n8", "smoke", models_dir, out, sizes=sizes, seeds=2,
+                                            progress=False, resume=True)
+    assert again == s
+    (here / "stale.txt").write_text("from an earlier run")
+    memorisation.memorisation_model("mnist_resnet_n8", "smoke", models_dir, out, sizes=sizes, seeds=2,
+                                    progress=False, force=True)
+    assert not (here / "stale.txt").exists()
