@@ -102,3 +102,76 @@ def test_the_pre_sample_can_reach_every_training_image():
     seen = {int(golden.select(x, torch.tensor(0.0, dtype=torch.float64), torch.tensor(1.0, dtype=torch.float64),
                               images)[0]) for _ in range(400)}
     assert seen == set(range(12))
+
+
+def test_refusals_name_the_argument_and_refuse_bools_and_floats():
+    """Fails if a bad k_min, k_max or pool is refused under another name, or if True or a
+    float passes for a positive int."""
+    images, _, _ = _data()
+    machine = els.IS(images, **F64)
+    for kw, name in ((dict(k_min=0, k_max=4), "k_min"), (dict(k_min=2, k_max=-1), "k_max"),
+                     (dict(k_min=2, k_max=4, pool=0), "pool"), (dict(k_min=True, k_max=4), "k_min"),
+                     (dict(k_min=2, k_max=4.0), "k_max"), (dict(k_min=2, k_max=4, pool=2.0), "pool")):
+        with pytest.raises(ValueError, match=rf"^{name} must be a positive int"):
+            GoldenSubset(machine, **kw)
+    with pytest.raises(ValueError, match="must not exceed"):
+        GoldenSubset(machine, k_min=3, k_max=2)
+    GoldenSubset(machine, k_min=3, k_max=3)  # k_min = k_max is allowed
+
+
+def test_one_training_image_and_the_defaults():
+    """Fails if a one-image machine is refused (the early restriction check must ask for one
+    image only), if the defaults are not pool = 2 and seed = 0 (GoldDiff's pooling; the
+    documented seed), or if last_subsets is not an empty list before the first call."""
+    images, x, _ = _data(n=1)
+    golden = GoldenSubset(els.IS(images, **F64), k_min=1, k_max=1)
+    assert golden.last_subsets == [] and golden.pool == 2
+    np.testing.assert_allclose(golden.denoise(x, 0.5), images.expand_as(x), atol=1e-12)
+    assert [s.tolist() for s in golden.last_subsets] == [[0], [0], [0]]
+    images, x, _ = _data(n=30)
+    default, zero = (GoldenSubset(els.IS(images, **F64), k_min=2, k_max=4, **kw) for kw in ({}, dict(seed=0)))
+    default.denoise(x, 0.9)
+    zero.denoise(x, 0.9)
+    assert [s.tolist() for s in default.last_subsets] == [s.tolist() for s in zero.last_subsets]
+
+
+def test_label_and_scale_reach_the_restricted_machine():
+    """Fails if the golden subset's machine is called without the sample's label or the
+    scale: with every image kept, a class-statistics PCA-locality machine must give its own
+    class-1 answer at threshold 0.3 (its masks depend on the label), and ELS its own answer
+    with 5 x 5 patches."""
+    images, x, labels = _data(n=30)
+    pca = els.PCALocality(images, labels, mask="column", mask_statistics="class", threshold=0.05, **F64)
+    golden = GoldenSubset(pca, k_min=30, k_max=30)
+    want = pca.denoise(x, 0.6, label=1, threshold=0.3)
+    np.testing.assert_allclose(golden.denoise(x, 0.6, label=1, threshold=0.3), want, atol=1e-12)
+    assert not torch.allclose(pca.denoise(x, 0.6, label=1), want)  # the threshold matters here
+    glob = els.PCALocality(images, labels, mask="column", threshold=0.3, **F64)
+    assert not torch.allclose(glob.denoise(x, 0.6, label=1), want)  # and so do the class statistics
+    machine = els.ELS(images, patch_size=3, **F64)
+    golden = GoldenSubset(machine, k_min=30, k_max=30)
+    np.testing.assert_allclose(golden.denoise(x, 0.6, patch_size=5), machine.denoise(x, 0.6, patch_size=5), atol=1e-12)
+
+
+def test_sizes_treat_a_variance_above_one_as_pure_noise():
+    """Fails if sizes() does not clip sigma = sqrt(s2) to [0, 1]: s2 = 4 must give the sizes
+    of s2 = 1 (m_t = k_max, k_t = k_max) and s2 < 0 those of s2 = 0 (m_t = N, k_t = k_min)."""
+    golden = GoldenSubset(els.IS(torch.zeros(2, 1, 2, 2)), k_min=10, k_max=40)
+    assert golden.sizes(4.0, 100) == golden.sizes(1.0, 100) == (40, 40)
+    assert golden.sizes(-0.5, 100) == golden.sizes(0.0, 100) == (100, 10)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: CUDA path not checked")
+def test_cuda_matches_cpu():
+    """Fails if a CUDA machine's golden subsets mix devices (the pre-sample, the class pool and
+    the output must follow the machine's and x_t's devices): same seed, same subsets and
+    answer as on the CPU, returned on x_t's device."""
+    images, x, labels = _data(n=40)
+    cpu = GoldenSubset(els.IS(images, labels, **F64), k_min=3, k_max=8, seed=5)
+    gpu = GoldenSubset(els.IS(images, labels, device="cuda", dtype=torch.float64), k_min=3, k_max=8, seed=5)
+    for label in (None, torch.tensor([0, 2, 1])):
+        want = cpu.denoise(x, 0.4, label=label)
+        got = gpu.denoise(x, 0.4, label=label)
+        assert got.device == x.device
+        torch.testing.assert_close(got, want, atol=1e-10, rtol=0)
+        assert [s.cpu().tolist() for s in gpu.last_subsets] == [s.tolist() for s in cpu.last_subsets]

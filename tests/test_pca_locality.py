@@ -291,3 +291,42 @@ def test_the_mask_cache_keeps_the_last_few_noise_levels():
     kept = sorted(key[1] for key in m._masks)  # keys are (a, s2, threshold, label)
     want = sorted(float(1 - els.alpha_bar(t)) for t in times[-MASK_CACHE:])
     np.testing.assert_allclose(kept, want, atol=1e-9)
+
+
+def test_a_global_mask_machine_restricts_without_per_class_statistics():
+    """Fails if restricting a labelled machine with global mask statistics computes every
+    class's mean and covariance (one D x D eigendecomposition per class) that it never uses:
+    only the statistics of all images (key None) are computed and handed to the subset."""
+    images, x, labels = _data(n=24, labels=True)
+    m = els.PCALocality(images, labels, threshold=0.2, mask="column", **F64)
+    sub = m.restricted(torch.arange(0, 24, 3))
+    assert set(m._statistics_of) == {None} and set(sub._statistics_of) == {None}
+    np.testing.assert_array_equal(sub.mask(0.5, label=1), m.mask(0.5))
+
+
+def test_peers_rule_on_a_hand_computed_gain():
+    """Fails if the peers' rule scales the cut by threshold / max instead of threshold * max,
+    compares with > (threshold 1 must keep the largest ratio), or returns anything but 0/1
+    float64. Row n divided by G[n, n]: rows [0.1, 0.5] / 0.1 = [1, 5] and [0.5, 1.0] / 1 =
+    [0.5, 1]; the largest ratio is 5."""
+    from els.machines.pca_locality import gain_mask
+
+    gain = torch.tensor([[0.1, 0.5], [0.5, 1.0]], dtype=torch.float64)
+    for threshold, want in ((0.2, [[1, 1], [0, 1]]), (0.15, [[1, 1], [0, 1]]), (0.1, [[1, 1], [1, 1]]),
+                            (1.0, [[0, 1], [0, 0]])):
+        mask = gain_mask(gain, threshold, "peers")
+        assert mask.dtype == torch.float64
+        assert mask.tolist() == want, threshold
+    column = gain_mask(gain, 0.6, "column")  # column maxima 0.5 and 1.0: cuts 0.3 and 0.6
+    assert column.dtype == torch.float64 and column.tolist() == [[0, 0], [1, 1]]
+
+
+def test_threshold_one_is_allowed_and_masks_are_float64():
+    """Fails if threshold = 1 (the top of the documented [0, 1]) is refused, or if mask()
+    returns another dtype than the documented float64 0/1."""
+    images, x, _ = _data(n=8)
+    for rule in ("peers", "column"):
+        m = els.PCALocality(images, threshold=1, mask=rule, **F64)
+        assert m.threshold == 1.0 and m.mask(0.5).dtype == torch.float64
+        assert set(m.mask(0.5).unique().tolist()) <= {0.0, 1.0}
+        assert torch.isfinite(m.denoise(x, 0.5, threshold=1.0)).all()
