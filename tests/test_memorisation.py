@@ -327,3 +327,28 @@ def test_memorisation_model_measures_each_network_from_its_own_samples(tmp_path)
     memorisation.memorisation_model("mnist_resnet_n8", "smoke", models_dir, out, sizes=sizes, seeds=2,
                                     progress=False, force=True)
     assert not (here / "stale.txt").exists()
+
+
+def test_memorisation_model_of_a_conditional_network_passes_the_labels_and_orders_snapshots(tmp_path):
+    """A class-conditional network (the labels of its N images go to every machine and to the
+    calibration, else they refuse it) with snapshots after 9 and 10 steps: fails if the labels
+    are dropped anywhere, or if the snapshots are not in the order of their steps (9 before 10,
+    not "10" before "9" as text)."""
+    from els.evaluate import read_images
+
+    images, labels = data.load("mnist", "train", max_images=8, seed=0, verbose=False)
+    folder = tmp_path / "models" / "mnist_resnet_n8"
+    torch.manual_seed(0)
+    net = models.ResNet(width=16, depth=1, emb_half=8, num_classes=10)
+    train.train(net, images, labels, steps=1, batch_size=4, out_dir=folder, progress=False, n_samples=2,
+                data_info={"name": "mnist", "split": "train", "max_images": 8, "subset_seed": 0, "conditional": True})
+    for steps in (10, 9):
+        (folder / "snapshots" / str(steps)).mkdir(parents=True)
+        for f in ("model.pt", "model.json", "manifest.json"):
+            (folder / "snapshots" / str(steps) / f).write_bytes((folder / f).read_bytes())
+    sizes = presets.EvalPreset(n_seeds=1, calibration_seeds=1, steps=2, network_steps=(2,), max_scale=3, quick=True)
+    s = memorisation.memorisation_model("mnist_resnet_n8", "smoke", tmp_path / "models", tmp_path / "results",
+                                        sizes=sizes, seeds=1, progress=False)
+    assert list(s["snapshots"]) == ["9", "10"]
+    stored = read_images(tmp_path / "results" / "mnist_resnet_n8" / "final_images.pt")
+    assert stored["seeds"] == [1] and stored["labels"] is not None and int(stored["labels"][0]) in labels.tolist()
