@@ -576,7 +576,7 @@ def test_resume_refuses_other_data_labels_seed_or_network_naming_each(tmp_path):
 
 def test_data_checksum_is_the_documented_fingerprint():
     """Fails if the resume fingerprint is not [sum_i s_i, sum_i i s_i, sum_i i y_i] (s_i the float64
-    sum of image i, i = 1..N, labels only when given), rounded to 3 decimals: checkpoints written
+    sum of image i, not a float32 one, i = 1..N, labels only when given), rounded to 3 decimals: checkpoints written
     earlier carry it, so another formula would refuse to resume them (or a permutation of the data
     would go unnoticed)."""
     g = torch.Generator().manual_seed(3)
@@ -588,6 +588,9 @@ def test_data_checksum_is_the_documented_fingerprint():
     assert train._checksum(images, None) == expected
     assert train._checksum(images, labels) == expected + [round(float((i * labels.double()).sum()), 3)]
     assert train._checksum(images.flip(0), None) != expected  # the order of the images counts
+    near = torch.ones(1, 1, 5, 13)
+    near[0, 0, 0, 0] = 0.0004998  # sum 64.0004998: 64.0 in float64, but 64.0005035 (-> 64.001) in float32
+    assert train._checksum(near, None) == [64.0, 64.0]
 
 
 def test_the_export_is_the_frozen_ema_copy_moved_by_its_warm_up_decay():
@@ -726,7 +729,8 @@ def test_a_checkpoint_without_cuda_state_resumes_where_cuda_is_available(tmp_pat
 def test_a_checkpoint_is_read_onto_the_run_device_and_never_runs_code(tmp_path, monkeypatch):
     """Fails if a resume reads the checkpoint without mapping it onto the run's device (a GPU
     checkpoint could not resume on a CPU-only machine) or unpickles arbitrary objects (a
-    checkpoint from elsewhere could run code): such a file is refused as not an els checkpoint."""
+    checkpoint from elsewhere could run code), even where the environment turns torch's
+    weights-only default off: such a file is refused as not an els checkpoint."""
     import os
 
     images, _ = toy_data(n=4)
@@ -746,6 +750,7 @@ def test_a_checkpoint_is_read_onto_the_run_device_and_never_runs_code(tmp_path, 
     ck = torch.load(tmp_path / train.CHECKPOINT, weights_only=True)
     ck["state"]["note"] = Payload()
     torch.save(ck, tmp_path / train.CHECKPOINT)
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")  # relaxes torch's default, not weights_only=True
     with pytest.raises(ValueError, match="is damaged or is not an els checkpoint"):
         train.train(tiny_resnet(), images, steps=3, resume=True, **kw)
     assert not marker.exists()
@@ -766,3 +771,15 @@ def test_batches_follow_the_documented_data_order():
                              ema=None, seed=7, out=None, resume=False, device=torch.device("cpu"))
     assert sorted(whole.batch_indices(1).tolist()) == list(range(10))  # one batch per epoch: all images
     assert whole.batch_indices(1).tolist() != whole.batch_indices(0).tolist()
+
+
+def test_train_step_keeps_its_tensors_on_the_batch_device():
+    """Fails if train_step leaves the noise (drawn from the CPU generator) on the CPU instead of
+    moving it to the batch's device, or returns the loss elsewhere (the meta device stands in
+    for a GPU)."""
+    torch.manual_seed(0)
+    model = models.ResNet(width=16, depth=2, emb_half=8).to("meta")
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
+    loss = train.train_step(model, opt, torch.zeros(2, 1, 8, 8, device="meta"), None,
+                            torch.Generator().manual_seed(0), 1e-3)
+    assert loss.device.type == "meta" and loss.dim() == 0
