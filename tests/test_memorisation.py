@@ -352,3 +352,60 @@ def test_memorisation_model_of_a_conditional_network_passes_the_labels_and_order
     assert list(s["snapshots"]) == ["9", "10"]
     stored = read_images(tmp_path / "results" / "mnist_resnet_n8" / "final_images.pt")
     assert stored["seeds"] == [1] and stored["labels"] is not None and int(stored["labels"][0]) in labels.tolist()
+
+
+def test_model_names_take_the_size_after_the_last_n(tmp_path):
+    """Fails if the size is read after the first ``_n`` of a name whose architecture part holds
+    one too (``mnist_unet_nobias_n64``)."""
+    for name in ("mnist_unet_nobias_n128", "mnist_unet_nobias_n64"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.pt").write_bytes(b"")
+    assert memorisation.model_names(tmp_path) == ["mnist_unet_nobias_n64", "mnist_unet_nobias_n128"]
+
+
+def test_distances_read_the_samples_of_the_results_folder_given(tmp_path, monkeypatch):
+    """Fails if the distances are not those of the samples in the ``out`` folder given (Euclidean,
+    to the nearest and second-nearest of the network's training images, written out here), or
+    if more than the two distances come back."""
+    art = tmp_path / "artifacts"
+    monkeypatch.setenv("ELS_ARTIFACTS", str(art))
+    folder = art / "models" / "memorisation" / "mnist_unet_n8"
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(json.dumps({"dataset": {"name": "mnist", "max_images": 8, "subset_seed": 0}}))
+    images, _ = data.load("mnist", "train", max_images=8, seed=0, verbose=False)
+    x = torch.stack([images[3], images[5] * 0.5, -images[0]])
+    summary = _point(tmp_path / "out", "unet", 8, x, [3, -1, -1])
+    d = memorisation.distances(summary, tmp_path / "out")
+    assert set(d) == {"network", "IS", "ELS"}
+    for name, x in (("network", x), ("IS", -x), ("ELS", x / 2)):
+        assert len(d[name]) == 2
+        for s in range(3):
+            want = sorted(float(((x[s].double() - i.double()) ** 2).sum().sqrt()) for i in images)
+            assert float(d[name][0][s]) == pytest.approx(want[0], abs=1e-9)
+            assert float(d[name][1][s]) == pytest.approx(want[1], abs=1e-9)
+    assert float(d["network"][0][0]) == 0
+
+
+def test_same_noise_and_slider_name_an_unknown_architecture_and_blank_a_sampler_not_stored(tmp_path):
+    """Fails if an architecture without a label of its own is not shown by its name, if a size
+    where IS was not sampled is not captioned "not sampled" with its N, if a sampler named in
+    the summary but absent from the stored images is drawn (or breaks the gallery), or if the
+    slider reads its seeds from a point other than the first architecture's first."""
+    g = torch.Generator().manual_seed(2)
+    small = torch.rand(3, 1, 4, 4, generator=g)
+    _point(tmp_path, "unet", 16, small, [-1, 2, -1])
+    folder = memorisation.result_folder("mlp", 32, tmp_path)  # only the network sampled, IS listed
+    folder.mkdir(parents=True)
+    torch.save({"seeds": [6, 7, 8], "labels": None, "images": {"network@150": small + 2}}, folder / "final_images.pt")
+    (folder / "summary.json").write_text(json.dumps({"arch": "mlp", "n_images": 32, "training_steps": 1,
+                                                     "network": {"copied_image": [-1, -1, 4]},
+                                                     "IS_samples": {"copied_image": [0, 0, 0]}}))
+    runs = memorisation.points(tmp_path)
+    assert list(runs) == ["unet", "mlp"]
+    rows, captions = memorisation.same_noise(runs, 2, tmp_path)
+    assert list(rows) == ["IS", "UNet", "ELS for UNet", "mlp", "ELS for mlp"]
+    assert captions["mlp"] == ["N = 16\nnot sampled", "N = 32\ncopies #4"]
+    assert captions["IS"] == ["N = 16\ncopies #0", "N = 32\nnot sampled"]
+    assert torch.equal(rows["mlp"][1], small[2] + 2) and rows["IS"][1].isnan().all()
+    frames, titles = memorisation.slider_frames({"mlp": runs["mlp"], "unet": runs["unet"]}, 1, tmp_path)
+    assert frames == {} and titles == ["mlp, seed 6", "UNet, seed 6"]
