@@ -70,3 +70,20 @@ def test_eps_passes_the_label_and_the_scale_to_denoise():
     torch.testing.assert_close(fast.eps(x, 0.8, label=1, patch_size=5), expected)
     for other in (alone.denoise(x, 0.8, patch_size=5), alone.denoise(x, 0.8, label=1)):  # the test can tell
         assert not torch.allclose(els.machines.implied_noise(x, 0.8, other), expected)
+
+
+def test_the_edges_of_k_and_switch_are_allowed_and_the_default_seed_is_zero():
+    """Fails if k = 1 or k = N (every image) or switch = 0 (always the subset) is refused, or
+    if the default seed is not 0: the subset must be the one of seed=0 (and seed=1 another)."""
+    images = _images()
+    machine = els.ELS(images, patch_size=3, device="cpu", dtype=torch.float64)
+    x = torch.randn(2, 1, 6, 6, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    one = Tiered(machine, k=1, switch=0.5)
+    alone = els.ELS(images[one.subset], patch_size=3, device="cpu", dtype=torch.float64)
+    torch.testing.assert_close(one.denoise(x, 0.9), alone.denoise(x, 0.9))
+    everything = Tiered(machine, k=12, switch=0.0)
+    assert everything.subset.tolist() == list(range(12))
+    torch.testing.assert_close(everything.denoise(x, 0.3), machine.denoise(x, 0.3))
+    default = Tiered(machine, k=5, switch=0.5).subset.tolist()
+    assert default == Tiered(machine, k=5, switch=0.5, seed=0).subset.tolist()
+    assert default != Tiered(machine, k=5, switch=0.5, seed=1).subset.tolist()
