@@ -560,3 +560,40 @@ def test_along_trajectory_passes_each_steps_scale_under_the_machines_own_keyword
     network, machine = els.IS(torch.rand(5, 1, 4, 4, generator=torch.Generator().manual_seed(2)), device="cpu"), _WidthMachine()
     got = along_trajectory(network, {"W": (machine, [2, 3, 5])}, seeds=[0, 1], steps=3)
     assert machine.widths == [5, 3, 2] and got["W"].shape == (3, 2)
+
+
+class _HalfNet:
+    """A stand-in unconditional network written apart from els: eps = x_t / 2, whose clean-image
+    estimates leave [-1, 1] at high noise (so clipping changes them)."""
+
+    def eps(self, x_t, t, label=None):
+        return x_t / 2
+
+
+def test_sample_together_passes_clip_and_released_to_the_right_models():
+    """Fails if sampling together drops or inverts ``clip`` (every model) or ``released`` (the
+    machines only), defaults either to on, or needs a ``timing`` dict: each output must equal
+    els.sample of that model from the seeds' own noise with exactly those settings; evaluate
+    must score the same images."""
+    from els.evaluate import sample_together, score
+
+    net, seeds = _HalfNet(), [3, 4]
+    noise, _ = els.sampling.seeded_inputs(seeds, (1, 4, 4))
+    for released, clip in ((False, False), (True, True), (True, False), (False, True)):
+        machine = _WidthMachine()
+        timing = {}
+        kw = {} if not (released or clip) else {"released": released, "clip": clip, "timing": timing}
+        out, labels = sample_together(net, {"W": (machine, [1, 2, 4])}, seeds, steps=3, network_steps=(2,), **kw)
+        assert labels is None and set(out) == {"network@2", "W"}
+        want_net = els.sample(net, noise, 2, clip=clip)
+        want_w = els.sample(_WidthMachine(), noise, 3, [1, 2, 4], released=released, clip=clip)
+        torch.testing.assert_close(out["network@2"], want_net, rtol=0, atol=0)
+        torch.testing.assert_close(out["W"], want_w, rtol=0, atol=0)
+        assert (want_net.abs().max() <= 1) == clip and (want_w.abs().max() <= 1) == clip
+        if kw:
+            assert {k: v["samples"] for k, v in timing.items()} == {"network@2": 2, "W": 2}
+            rows = evaluate(net, {"W": (_WidthMachine(), [1, 2, 4])}, seeds=seeds, steps=3, network_steps=(2,),
+                            progress=False, released=released, clip=clip)
+            assert rows == score({"network@2": want_net, "W": want_w}, seeds, None, (2,))
+    assert not torch.equal(els.sample(_WidthMachine(), noise, 3, [1, 2, 4], released=True),
+                           els.sample(_WidthMachine(), noise, 3, [1, 2, 4]))
