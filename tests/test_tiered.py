@@ -87,3 +87,16 @@ def test_the_edges_of_k_and_switch_are_allowed_and_the_default_seed_is_zero():
     default = Tiered(machine, k=5, switch=0.5).subset.tolist()
     assert default == Tiered(machine, k=5, switch=0.5, seed=0).subset.tolist()
     assert default != Tiered(machine, k=5, switch=0.5, seed=1).subset.tolist()
+
+
+def test_a_mixed_batch_passes_the_scale_to_both_machines():
+    """Fails if a batch with rows on both sides of the switch drops the scale keyword: each
+    row must be its machine's answer with 5 x 5 patches, not with the machine's own 3 x 3."""
+    images = _images()
+    machine = els.ELS(images, patch_size=3, device="cpu", dtype=torch.float64)
+    fast = Tiered(machine, k=6, switch=0.5)
+    x = torch.randn(2, 1, 6, 6, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+    got = fast.denoise(x, torch.tensor([0.8, 0.2]), patch_size=5)
+    torch.testing.assert_close(got[:1], fast.coarse.denoise(x[:1], 0.8, patch_size=5))
+    torch.testing.assert_close(got[1:], machine.denoise(x[1:], 0.2, patch_size=5))
+    assert not torch.allclose(got[1:], machine.denoise(x[1:], 0.2))
