@@ -311,3 +311,92 @@ def test_training_data_is_the_subset_the_manifest_names(tmp_path):
     assert torch.equal(images, load(max_images=12, seed=0)[0]) and labels is None
     manifest(max_images=12, subset_seed=0, conditional=False)
     assert training_data(model_dir, root=root)[1] is None
+
+
+def _train_network_calls(tmp_path, monkeypatch, classes):
+    """``harness.train_network`` with ``els.train.train`` replaced by a recorder, a fake MNIST
+    cache of 40 images in ``classes`` classes, and a tiny preset that counts its budget in epochs."""
+    from els import data
+    from els.studies import harness
+
+    root = tmp_path / "cache"
+    root.mkdir()
+    g = torch.Generator().manual_seed(0)
+    torch.save({"images": torch.randint(0, 256, (40, 28, 28), generator=g, dtype=torch.uint8),
+                "labels": torch.arange(40) % classes}, root / "mnist_train.pt")
+    tp = presets.TrainPreset(resnet_width=16, resnet_depth=1, unet_widths=(16, 16, 32), attention_heads=1, emb_half=8,
+                             max_images=30, batch_size=8, lr=2e-3, lr_decay=0.99, ema=0.9, epochs=2.0, max_minutes=3.0,
+                             checkpoint_every=5, warmup_steps=4)
+    monkeypatch.setitem(presets.PRESETS, "tiny", presets.Preset("tiny", tp))
+    calls = []
+
+    def record(model, images, labels, **kw):
+        calls.append((model, images, labels, kw))
+        return "trained"
+
+    monkeypatch.setattr(train, "train", record)
+
+    def load(n, seed):
+        return data.load("mnist", "train", max_images=n, root=root, seed=seed, verbose=False)
+
+    def run(**kw):
+        assert harness.train_network("mnist", "resnet", tmp_path / "out", preset="tiny", root=root, **kw) == "trained"
+        return calls[-1]
+
+    return run, load, tp
+
+
+def test_train_network_takes_the_preset_sizes_by_default(tmp_path, monkeypatch, capsys):
+    """Fails if a default is not the preset's (images, batch, the step budget from its epochs
+    over the images loaded, minutes, learning rate and its decay, warm-up, EMA, checkpoints), if
+    the network is not the preset's unconditional ResNet with zero padding initialised from seed
+    0, or if the manifest's data record is not what was loaded."""
+    run, load, tp = _train_network_calls(tmp_path, monkeypatch, 4)
+    model, images, labels, kw = run()
+    want_images, want_labels = load(30, 0)
+    assert torch.equal(images, want_images) and torch.equal(labels, want_labels)
+    torch.manual_seed(0)
+    fresh = models.build("resnet", channels=1, padding="zeros", num_classes=None, **tp.model_kwargs("resnet"))
+    assert model.config == fresh.config and model.num_classes is None
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), fresh.state_dict().values()))
+    assert kw == {"steps": 8, "max_minutes": 3.0, "batch_size": 8, "lr": 2e-3, "lr_decay": 0.99, "warmup_steps": 4,
+                  "ema": 0.9, "seed": 0, "out_dir": tmp_path / "out", "checkpoint_every": 5, "checkpoint_minutes": 10.0,
+                  "resume": False, "force": False, "device": None, "progress": True,
+                  "data_info": {"name": "mnist", "split": "train", "max_images": 30, "subset_seed": 0,
+                                "conditional": False, "preset": "tiny"},
+                  "command": None}  # 8 steps: 2 epochs of 30 images in batches of 8
+    assert capsys.readouterr().out.startswith("els train: resnet (zeros), ")
+
+
+def test_train_network_passes_each_option_on(tmp_path, monkeypatch, capsys):
+    """Fails if an option given is replaced by the preset's, if the step budget is not counted
+    with the batch given, if a conditional network does not get one class per label value up to
+    the largest (2 here: the fewest allowed), or if the network is not initialised from the seed
+    given (which also picks the subset)."""
+    run, load, tp = _train_network_calls(tmp_path, monkeypatch, 2)
+    model, images, labels, kw = run(padding="circular", conditional=True, max_images=12, batch_size=4, lr=0.5,
+                                    warmup_steps=3, max_minutes=2.5, seed=5, checkpoint_minutes=3.0, resume=True,
+                                    device="cpu", progress=False, command="cmd")
+    want_images, want_labels = load(12, 5)
+    assert torch.equal(images, want_images) and torch.equal(labels, want_labels)
+    assert not torch.equal(images, load(12, 0)[0])
+    torch.manual_seed(5)
+    fresh = models.build("resnet", channels=1, padding="circular", num_classes=2, **tp.model_kwargs("resnet"))
+    assert model.config == fresh.config and model.num_classes == 2
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), fresh.state_dict().values()))
+    assert kw == {"steps": 6, "max_minutes": 2.5, "batch_size": 4, "lr": 0.5, "lr_decay": 0.99, "warmup_steps": 3,
+                  "ema": 0.9, "seed": 5, "out_dir": tmp_path / "out", "checkpoint_every": 5, "checkpoint_minutes": 3.0,
+                  "resume": True, "force": False, "device": "cpu", "progress": False,
+                  "data_info": {"name": "mnist", "split": "train", "max_images": 12, "subset_seed": 5,
+                                "conditional": True, "preset": "tiny"},
+                  "command": "cmd"}  # 6 steps: 2 epochs of 12 images in batches of 4
+    assert capsys.readouterr().out.startswith("els train: resnet (circular, conditional), ")
+    assert run(steps=7, force=True)[3]["steps"] == 7 and run(steps=7, force=True)[3]["force"] is True
+
+
+def test_train_network_refuses_a_conditional_network_on_one_class(tmp_path, monkeypatch):
+    """Fails if a class-conditional network is trained on a dataset with a single label."""
+    run, _, _ = _train_network_calls(tmp_path, monkeypatch, 1)
+    with pytest.raises(ValueError, match="single class"):
+        run(conditional=True)
+    assert run()[0].num_classes is None  # unconditional: fine
