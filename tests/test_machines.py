@@ -245,3 +245,19 @@ def test_eps_of_a_class_conditional_machine_uses_the_label():
     expected = (x - abar ** 0.5 * only_class.denoise(x, t)) / (1 - abar) ** 0.5
     np.testing.assert_allclose(machine.eps(x, t, label=1), expected, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(machine.eps(x, t, label=torch.tensor([1, 1])), expected, rtol=1e-10, atol=1e-10)
+
+
+def test_eps_passes_the_scale_on():
+    """Fails if eps drops its scale keyword (patch_size= for ELS, threshold= for PCA-locality):
+    the noise must be the one implied by denoise at that scale, not at the machine's own."""
+    import math
+
+    images = random_images(12, 1, 6, 6, seed=8)
+    x, t = random_images(2, 1, 6, 6, seed=9), 0.5
+    abar = math.cos(t / 1.008 * math.pi / 2) ** 2
+    for machine, scale in ((els.ELS(images, patch_size=3, device="cpu", dtype=torch.float64), dict(patch_size=5)),
+                           (els.PCALocality(images, mask="column", threshold=0.05, device="cpu",
+                                            dtype=torch.float64), dict(threshold=0.5))):
+        expected = (x - abar ** 0.5 * machine.denoise(x, t, **scale)) / (1 - abar) ** 0.5
+        np.testing.assert_allclose(machine.eps(x, t, **scale), expected, rtol=1e-10, atol=1e-10)
+        assert not np.allclose(machine.eps(x, t), expected)  # the scale matters here
