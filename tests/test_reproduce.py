@@ -400,3 +400,31 @@ def test_train_network_refuses_a_conditional_network_on_one_class(tmp_path, monk
     with pytest.raises(ValueError, match="single class"):
         run(conditional=True)
     assert run()[0].num_classes is None  # unconditional: fine
+
+
+def test_write_summary_records_when_the_run_started_in_utc_and_on_what(tmp_path, monkeypatch):
+    """Fails if the manifest's start is not the wall-clock time when the run began (now minus
+    the seconds since ``start``), in UTC to the second, or if it loses the machine, the sizes or
+    the run's id, or holds other fields."""
+    import os
+    import time
+    from dataclasses import asdict
+    from datetime import datetime, timezone
+
+    from els.storage import machine_info
+
+    sizes = presets.EvalPreset(n_seeds=1, calibration_seeds=1, steps=2, network_steps=(2,), calibration_images=4)
+    clock = [1000.0]
+    monkeypatch.setattr(time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(time, "time", lambda: 1.8e9 + clock[0])
+    clock[0] += 90.5
+    write_summary(tmp_path, {"a": [1, 2]}, "cmd", sizes, 1000.0)
+    m = json.loads((tmp_path / "manifest.json").read_text())
+    assert m["started"] == datetime.fromtimestamp(1.8e9 + 1000, timezone.utc).isoformat(timespec="seconds")
+    assert m["started"].endswith(":40+00:00") and m["wall_seconds_last_run"] == 90.5
+    assert m["machine"] == machine_info() and m["command"] == "cmd"
+    assert m["sizes"] == json.loads(json.dumps(asdict(sizes)))
+    assert m["run_id"] == f"{os.getpid()}:{1000.0!r}" and m["earlier_runs"] == []
+    assert set(m) == {"command", "git", "machine", "sizes", "run_id", "started", "wall_seconds_last_run",
+                      "earlier_runs"}
+    assert json.loads((tmp_path / "summary.json").read_text()) == {"a": [1, 2]}
