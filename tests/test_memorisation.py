@@ -409,3 +409,40 @@ def test_same_noise_and_slider_name_an_unknown_architecture_and_blank_a_sampler_
     assert torch.equal(rows["mlp"][1], small[2] + 2) and rows["IS"][1].isnan().all()
     frames, titles = memorisation.slider_frames({"mlp": runs["mlp"], "unet": runs["unet"]}, 1, tmp_path)
     assert frames == {} and titles == ["mlp, seed 6", "UNet, seed 6"]
+
+
+def test_both_entry_points_refuse_a_disk_without_room_for_their_results(tmp_path, monkeypatch):
+    """Fails if the study starts writing a network's results on a disk with less free space
+    than RESULTS_BYTES (it must stop before any work, naming the space), or refuses one with
+    exactly that much."""
+    import shutil
+    from collections import namedtuple
+
+    from els.storage import NotEnoughSpace
+    from els.studies.harness import RESULTS_BYTES
+
+    usage = namedtuple("usage", "total used free")
+    free = [RESULTS_BYTES - 1]
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10 ** 12, 0, free[0]))
+    models_dir, out = tmp_path / "models", tmp_path / "results"
+    with pytest.raises(NotEnoughSpace, match="MB free"):
+        memorisation.memorisation_model("mnist_resnet_n8", "smoke", models_dir, out, progress=False)
+    free[0] = RESULTS_BYTES
+    with pytest.raises(FileNotFoundError, match="manifest.json"):  # past the check: no network there
+        memorisation.memorisation_model("mnist_resnet_n8", "smoke", models_dir, out, progress=False)
+
+    art = tmp_path / "artifacts"
+    monkeypatch.setenv("ELS_ARTIFACTS", str(art))
+    (art / "models" / "memorisation").mkdir(parents=True)
+    (art / "models" / "mnist_resnet_zeros").mkdir()
+    (art / "models" / "mnist_resnet_zeros" / "manifest.json").write_text(
+        json.dumps({"dataset": {"name": "mnist", "max_images": 8, "subset_seed": 0}}))
+    (art / "results" / "mnist_resnet_zeros" / "dictionary").mkdir(parents=True)
+    (art / "results" / "mnist_resnet_zeros" / "dictionary" / "summary.json").write_text(
+        json.dumps({"sizes": {"8": {"machines": {}}}}))
+    free[0] = RESULTS_BYTES - 1
+    with pytest.raises(NotEnoughSpace, match="MB free"):
+        memorisation.whole_subset_point("resnet", "smoke", tmp_path / "whole", progress=False)
+    free[0] = RESULTS_BYTES
+    with pytest.raises(FileNotFoundError, match="model.pt"):
+        memorisation.whole_subset_point("resnet", "smoke", tmp_path / "whole", progress=False)
