@@ -261,3 +261,17 @@ def test_eps_passes_the_scale_on():
         expected = (x - abar ** 0.5 * machine.denoise(x, t, **scale)) / (1 - abar) ** 0.5
         np.testing.assert_allclose(machine.eps(x, t, **scale), expected, rtol=1e-10, atol=1e-10)
         assert not np.allclose(machine.eps(x, t), expected)  # the scale matters here
+
+
+def test_eps_is_refused_at_t_zero_only():
+    """Fails if eps at t = 0 (abar = 1, no noise: division by sqrt(1 - abar) = 0) is not a
+    ValueError, for a float t and for a batch with one zero time; just above 0 it is finite."""
+    images = random_images(6, 1, 4, 4, seed=10)
+    x = random_images(2, 1, 4, 4, seed=11)
+    machine = els.IS(images, device="cpu", dtype=torch.float64)
+    for t in (0.0, torch.tensor([0.5, 0.0], dtype=torch.float64)):
+        with pytest.raises(ValueError, match="undefined at t = 0"):
+            machine.eps(x, t)
+        with pytest.raises(ValueError, match="undefined at t = 0"):
+            els.machines.implied_noise(x, t, machine.denoise(x, t))
+    assert torch.isfinite(machine.eps(x, 1e-3)).all()
