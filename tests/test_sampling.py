@@ -253,3 +253,43 @@ def test_clip_clamps_each_clean_image_estimate_and_recomputes_the_noise():
     for s in clipped:
         ab = float(els.alpha_bar(s.t))
         torch.testing.assert_close(s.eps_hat, (s.x_t - ab**0.5 * s.x0_hat) / (1 - ab) ** 0.5)
+
+
+def test_clip_clamps_at_minus_one_and_one_exactly():
+    """Fails if the clipped sampler clamps the clean-image estimate to another range than
+    [-1, 1] (an estimate of -3, -1.5, -0.5, 0.5, 1.5, 3 per pixel must become -1, -1, -0.5, 0.5,
+    1, 1), or leaves the lower end open."""
+    target = torch.tensor([-3.0, -1.5, -0.5, 0.5, 1.5, 3.0], dtype=torch.float64).view(1, 1, 2, 3)
+
+    class Constant:
+        def denoise(self, x_t, t, label=None):
+            return target.expand_as(x_t)
+
+    noise = torch.randn(2, 1, 2, 3, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    steps = []
+    out = els.sample(Constant(), noise, steps=3, clip=True, callback=steps.append)
+    want = torch.tensor([-1.0, -1.0, -0.5, 0.5, 1.0, 1.0], dtype=torch.float64).view(1, 1, 2, 3).expand_as(out)
+    assert torch.equal(out, want) and all(torch.equal(s.x0_hat, want) for s in steps)
+
+
+def test_classes_of_a_network_asks_its_conditional_flag():
+    """Fails if the classes for sampling a network ignore its ``conditional`` flag (an
+    unconditional network, or one without the flag, draws no labels even where the machines
+    have them), or if a conditional network without training labels is not refused."""
+    from els.sampling import classes_of
+
+    labels = torch.tensor([2, 0, 2])
+
+    class Net:
+        def __init__(self, conditional):
+            self.conditional = conditional
+
+    class Bare:
+        pass
+
+    assert classes_of(labels, Net(True)) == [0, 2]
+    assert classes_of(labels, Net(False)) is None and classes_of(labels, Bare()) is None
+    assert classes_of(None, Net(False)) is None and classes_of(None, Bare()) is None
+    with pytest.raises(ValueError, match="class-conditional"):
+        classes_of(None, Net(True))
+    assert classes_of(labels) == [0, 2] and classes_of(labels, None) == [0, 2]
