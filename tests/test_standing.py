@@ -357,3 +357,51 @@ def test_network_sensitivity_gives_an_unconditional_network_no_labels():
                      dtype=torch.float64)
     out = standing.network_sensitivity(Plain(), machine, [0, 1], 2, progress=False)
     assert out.shape == (2, 1, 3, 3) and out[:, 0, 1, 1].gt(0).all()
+
+
+def test_agreement_along_is_the_mean_similarity_at_the_schedule_written_out():
+    """Fails if the agreement along a schedule is not the mean, over seeds and steps, of each
+    step's similarity at that step's chosen candidate (not another candidate or step)."""
+    from els.calibrate import Calibration
+
+    sim = [[[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]],  # seed 0: steps 1, 2; candidates 3, 5, 7
+           [[0.7, 0.8, 0.9], [0.15, 0.25, 0.35]]]
+    c = Calibration(schedule=[7, 3], candidates=[3, 5, 7], seeds=[0, 1], labels=[None, None], similarity=sim,
+                    choice=[[2, 2], [2, 2]])
+    assert standing._agreement_along(c) == pytest.approx((0.3 + 0.4 + 0.9 + 0.15) / 4, abs=1e-15)
+
+
+def test_detail_table_rows_put_each_number_in_its_column():
+    """Fails if a column of the per-model detail table shows another number (or precision)
+    than its heading names, or if a machine without a chance level or a timing breaks it."""
+    def entry(r, peers_r2, mse, chance=None):
+        e = {"book": {"r": {"median": r}, "r2": {"median": r * r}, "R2": {"median": r - 0.5}},
+             "peers": {"R2": peers_r2, "mse": mse}}
+        return e | ({"chance": {"r": chance}} if chance is not None else {})
+
+    summary = {"machines": {"ELS": entry(0.9, 0.71, 0.0123, chance=0.31), standing.MEAN_IMAGE: entry(0.5, 0.2, 0.1)},
+               "seconds_per_sample": {"ELS": 2.345}}
+    header, rule, els_row, mean_row = standing.detail_table(summary).splitlines()
+    assert header == "| machine | r | r^2 | R^2 | peers' R^2 | peers' MSE | chance r | s / sample |"
+    assert rule == "|---|---|---|---|---|---|---|---|"
+    assert els_row == "| ELS | 0.90 | 0.81 | 0.40 | 0.71 | 0.012 | 0.31 | 2.35 |"
+    assert mean_row == f"| {standing.MEAN_IMAGE} | 0.50 | 0.25 | 0.00 | 0.20 | 0.100 | - | - |"
+
+
+def test_locality_file_computes_once_then_reads_it_back(tmp_path, monkeypatch):
+    """Fails if the locality widths are recomputed when their file exists (a resumed run redoes
+    no work), or if they are not written (whole, as JSON) when it does not."""
+    calls = []
+
+    def widths(*args):
+        calls.append(args)
+        return {"t": [0.5, 1.0], "network": [1.5, 3.0]}
+
+    monkeypatch.setattr(standing, "locality_widths", widths)
+    path = tmp_path / "locality.json"
+    first = standing._locality_file(path, "net", {"m": 1}, "cal", [0, 1], 2, False)
+    assert first == {"t": [0.5, 1.0], "network": [1.5, 3.0]} and json.loads(path.read_text()) == first
+    assert calls == [("net", {"m": 1}, "cal", [0, 1], 2, False)]
+    path.write_text(json.dumps({"t": [1.0], "network": [9.0]}))
+    assert standing._locality_file(path, "net", {"m": 1}, "cal", [0, 1], 2, False) == {"t": [1.0], "network": [9.0]}
+    assert len(calls) == 1
