@@ -330,3 +330,14 @@ def test_threshold_one_is_allowed_and_masks_are_float64():
         assert m.threshold == 1.0 and m.mask(0.5).dtype == torch.float64
         assert set(m.mask(0.5).unique().tolist()) <= {0.0, 1.0}
         assert torch.isfinite(m.denoise(x, 0.5, threshold=1.0)).all()
+
+
+def test_the_peers_diagonal_guard_is_strictly_below_its_limit():
+    """Fails if the guard divides by 1 at a diagonal of exactly 1e-6 (it is for diagonals
+    below 1e-6) or not below it: threshold 0 returns the row-normalised gain itself."""
+    from els.machines.pca_locality import gain_mask
+
+    for diagonal, divisor in ((1e-6, 1e-6), (9e-7, 1.0)):
+        gain = torch.tensor([[diagonal, 5e-7], [5e-7, 1.0]], dtype=torch.float64)
+        want = torch.tensor([[diagonal / divisor, 5e-7 / divisor], [5e-7, 1.0]], dtype=torch.float64)
+        torch.testing.assert_close(gain_mask(gain, 0.0, "peers"), want, rtol=1e-12, atol=0)
