@@ -405,3 +405,48 @@ def test_locality_file_computes_once_then_reads_it_back(tmp_path, monkeypatch):
     path.write_text(json.dumps({"t": [1.0], "network": [9.0]}))
     assert standing._locality_file(path, "net", {"m": 1}, "cal", [0, 1], 2, False) == {"t": [1.0], "network": [9.0]}
     assert len(calls) == 1
+
+
+def test_locality_widths_per_step_written_out(monkeypatch):
+    """Fails if a width is taken at another t than i / steps (low noise first), if the Wiener
+    view is not its gain's inputs at WIDTH_FRACTION of the largest in the centre output's
+    column, if ELS is not its calibrated P(t), if the PCALocality view is not its mask at each
+    step's calibrated threshold, or if the network's is not its sensitivity's width."""
+    from types import SimpleNamespace
+
+    fractions = {1 / 3: 0.05, 2 / 3: 0.15, 1.0: 0.5}  # third input of the centre column, by t
+
+    def gain(t):
+        g = torch.eye(9, dtype=torch.float64)
+        g[:4, 4] = torch.tensor([0.5, 0.12, fractions[t], 0.08], dtype=torch.float64)  # centre: pixel 4, gain 1
+        return g
+
+    wiener = SimpleNamespace(images=torch.zeros(2, 1, 3, 3), gain=gain)
+    asked = []
+
+    def mask(t, threshold):
+        asked.append((t, threshold))
+        m = torch.zeros(9, 9)
+        m[: 2 * len(asked) + 1, 4] = 1  # 3, 5, 7 inputs
+        return m
+
+    seen = []
+
+    def sensitivity(network, machine, seeds, steps, progress):
+        seen.append((network, machine, seeds, steps, progress))
+        out = torch.zeros(steps, 1, 3, 3, dtype=torch.float64)
+        out[0, 0, 1, 1], out[1, 0, :2] = 1.0, torch.tensor([[0.1, 0.2, 1.0], [0.05, 0.09, 0.3]])
+        out[2] = 1.0
+        return out
+
+    monkeypatch.setattr(standing, "network_sensitivity", sensitivity)
+    machines = {"Wiener": (wiener, None), "PCALocality": (SimpleNamespace(mask=mask), [0.01, 0.02, 0.05])}
+    got = standing.locality_widths("net", machines, SimpleNamespace(schedule=[3, 5, 7]), [4, 5], 3, False)
+    assert got["t"] == [1 / 3, 2 / 3, 1.0]
+    # Wiener: inputs of the centre column at >= 0.1 of its largest gain (1): 0.5, 0.12, then 0.15 and 0.5
+    assert got["Wiener"] == pytest.approx([3 ** 0.5, 4 ** 0.5, 4 ** 0.5])
+    assert got["ELS"] == [3, 5, 7]
+    assert asked == [(1 / 3, 0.01), (2 / 3, 0.02), (1.0, 0.05)]
+    assert got["PCALocality"] == pytest.approx([3 ** 0.5, 5 ** 0.5, 7 ** 0.5])
+    assert got["network"] == pytest.approx([1.0, 2.0, 3.0])  # 1 input; 0.1 (at the fraction), 0.2, 1, 0.3; all 9
+    assert seen == [("net", wiener, [4, 5], 3, False)]
