@@ -185,3 +185,37 @@ def test_similarities_are_compared_in_float64_and_float64_data_stays_float64():
 
     net = ScheduledMachine(factory64(x, None), [3, 5])  # a float64 machine refuses float32 input
     assert calibrate(net, factory64, (x, None), candidates=[3, 5], seeds=2, steps=2, progress=False).schedule == [3, 5]
+
+
+def test_calibration_keeps_similarities_in_float64_and_picks_the_better_scale_by_them():
+    """Fails if the per-step cosine similarities are stored at lower precision than float64:
+    two scales whose similarities to the network differ by about 1e-10 (both round to 1.0 in
+    float32) must still be told apart, the closer one chosen at every step, and each stored
+    similarity must equal a float64 cosine written out here."""
+    from els.calibrate import calibrate
+
+    class HalfNet:
+        def eps(self, x_t, t, label=None):
+            return x_t / 2
+
+    bump = torch.linspace(-1, 1, 9, dtype=torch.float64).view(1, 1, 3, 3)
+
+    class Nearly:
+        scale_name, labels = "width", None
+
+        def eps(self, x_t, t, label=None, width=None):
+            return x_t / 2 + 1e-5 / width * bump
+
+    data = (torch.zeros(2, 1, 3, 3, dtype=torch.float64), None)
+    got = calibrate(HalfNet(), lambda images, labels: Nearly(), data, candidates=[1, 2], seeds=[0], steps=3,
+                    progress=False)
+    assert got.schedule == [2, 2, 2]
+    noise, _ = els.sampling.seeded_inputs([0], (1, 3, 3))
+    for t, x_t, _, net_eps in els.sampling.trajectory(HalfNet(), noise.double(), 3):
+        i = round(t * 3) - 1
+        for k, w in enumerate([1, 2]):
+            a, b = (x_t / 2 + 1e-5 / w * bump).flatten(), net_eps.flatten()
+            want = float((a * b).sum() / (a.norm() * b.norm()))
+            assert got.similarity[0][i][k] == pytest.approx(want, abs=1e-15)
+        s1, s2 = got.similarity[0][i]
+        assert s1 < s2 and torch.tensor(s1, dtype=torch.float32) == torch.tensor(s2, dtype=torch.float32)
