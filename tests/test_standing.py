@@ -411,31 +411,36 @@ def test_locality_widths_per_step_written_out(monkeypatch):
     """Fails if a width is taken at another t than i / steps (low noise first), if the Wiener
     view is not its gain's inputs at WIDTH_FRACTION of the largest in the centre output's
     column, if ELS is not its calibrated P(t), if the PCALocality view is not its mask at each
-    step's calibrated threshold, or if the network's is not its sensitivity's width."""
+    step's calibrated threshold, if the network's is not its sensitivity's width, or if a
+    width is not per channel (2 channels here: D = 18, the centre output is input 4)."""
     from types import SimpleNamespace
 
     fractions = {1 / 3: 0.05, 2 / 3: 0.15, 1.0: 0.5}  # third input of the centre column, by t
 
     def gain(t):
-        g = torch.eye(9, dtype=torch.float64)
-        g[:4, 4] = torch.tensor([0.5, 0.12, fractions[t], 0.08], dtype=torch.float64)  # centre: pixel 4, gain 1
+        g = torch.eye(18, dtype=torch.float64)
+        for first in (0, 9):  # the same inputs in both channels
+            g[first:first + 4, 4] = torch.tensor([0.5, 0.12, fractions[t], 0.08], dtype=torch.float64)
+        g[4, 4] = g[13, 4] = 1.0  # the centre pixel in both channels: the largest gain
         return g
 
-    wiener = SimpleNamespace(images=torch.zeros(2, 1, 3, 3), gain=gain)
+    wiener = SimpleNamespace(images=torch.zeros(2, 2, 3, 3), gain=gain)
     asked = []
 
     def mask(t, threshold):
         asked.append((t, threshold))
-        m = torch.zeros(9, 9)
-        m[: 2 * len(asked) + 1, 4] = 1  # 3, 5, 7 inputs
+        m = torch.zeros(18, 18)
+        k = 2 * ((len(asked) - 1) % 3) + 3  # 3, 5, 7 inputs per channel
+        m[:k, 4] = m[9:9 + k, 4] = 1
         return m
 
     seen = []
 
     def sensitivity(network, machine, seeds, steps, progress):
         seen.append((network, machine, seeds, steps, progress))
-        out = torch.zeros(steps, 1, 3, 3, dtype=torch.float64)
-        out[0, 0, 1, 1], out[1, 0, :2] = 1.0, torch.tensor([[0.1, 0.2, 1.0], [0.05, 0.09, 0.3]])
+        out = torch.zeros(steps, 2, 3, 3, dtype=torch.float64)
+        out[0, :, 1, 1] = 1.0
+        out[1, :, :2] = torch.tensor([[0.1, 0.2, 1.0], [0.05, 0.09, 0.3]], dtype=torch.float64)
         out[2] = 1.0
         return out
 
@@ -443,10 +448,13 @@ def test_locality_widths_per_step_written_out(monkeypatch):
     machines = {"Wiener": (wiener, None), "PCALocality": (SimpleNamespace(mask=mask), [0.01, 0.02, 0.05])}
     got = standing.locality_widths("net", machines, SimpleNamespace(schedule=[3, 5, 7]), [4, 5], 3, False)
     assert got["t"] == [1 / 3, 2 / 3, 1.0]
-    # Wiener: inputs of the centre column at >= 0.1 of its largest gain (1): 0.5, 0.12, then 0.15 and 0.5
+    # Wiener: inputs of the centre column at >= 0.1 of its largest gain (1): 1, 0.5 and 0.12 per channel,
+    # then 0.15 and 0.5 count too
     assert got["Wiener"] == pytest.approx([3 ** 0.5, 4 ** 0.5, 4 ** 0.5])
     assert got["ELS"] == [3, 5, 7]
     assert asked == [(1 / 3, 0.01), (2 / 3, 0.02), (1.0, 0.05)]
     assert got["PCALocality"] == pytest.approx([3 ** 0.5, 5 ** 0.5, 7 ** 0.5])
     assert got["network"] == pytest.approx([1.0, 2.0, 3.0])  # 1 input; 0.1 (at the fraction), 0.2, 1, 0.3; all 9
     assert seen == [("net", wiener, [4, 5], 3, False)]
+    standing.locality_widths("net", machines, SimpleNamespace(schedule=[3, 5, 7]), [4, 5], 3)
+    assert seen[-1][-1] is True  # progress shown unless asked not to
