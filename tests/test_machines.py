@@ -275,3 +275,14 @@ def test_eps_is_refused_at_t_zero_only():
         with pytest.raises(ValueError, match="undefined at t = 0"):
             els.machines.implied_noise(x, t, machine.denoise(x, t))
     assert torch.isfinite(machine.eps(x, 1e-3)).all()
+
+
+def test_images_are_stored_in_the_machine_dtype():
+    """Fails if the training images keep the dtype they were given: float64 images in a
+    float32 machine (the default) must be held, and answered with, in float32."""
+    images = random_images(5, 1, 4, 4, seed=12)  # float64
+    machine = els.IS(images, device="cpu")
+    assert machine.images.dtype == torch.float32
+    torch.testing.assert_close(machine.images, images.float(), rtol=0, atol=0)
+    out = machine.denoise(random_images(2, 1, 4, 4, seed=13).float(), 0.5)
+    assert out.dtype == torch.float32
