@@ -458,3 +458,18 @@ def test_locality_widths_per_step_written_out(monkeypatch):
     assert seen == [("net", wiener, [4, 5], 3, False)]
     standing.locality_widths("net", machines, SimpleNamespace(schedule=[3, 5, 7]), [4, 5], 3)
     assert seen[-1][-1] is True  # progress shown unless asked not to
+
+
+def test_table_shows_a_dash_for_a_machine_a_model_lacks():
+    """Fails if a machine missing from one model's summary is not shown as "-" in its column
+    (while the other column keeps its number), in every protocol."""
+    def entry(r):
+        return {"book": {"r": {"median": r}, "R2": {"median": r / 2}}, "peers": {"R2": r / 4}}
+
+    full = {"machines": {name: entry(0.8) for name in [*standing.MACHINES, standing.MEAN_IMAGE]}}
+    full["machines"]["ELS"]["chance"] = {"r": 0.3, "R2": 0.1, "peers_R2": 0.05}
+    partial = {"machines": {name: e for name, e in full["machines"].items() if name != "Wiener"}}
+    for protocol, number in (("r", "0.80"), ("R2", "0.40"), ("peers", "0.20")):
+        rows = standing.table({"a": full, "b": partial}, protocol).splitlines()
+        assert f"| Wiener | {number} | - |" in rows and f"| IS | {number} | {number} |" in rows
+    assert standing.table({"a": full}, "peers").splitlines()[-1] == "| ELS, shuffled seeds | 0.05 |"
