@@ -473,3 +473,39 @@ def test_table_shows_a_dash_for_a_machine_a_model_lacks():
         rows = standing.table({"a": full, "b": partial}, protocol).splitlines()
         assert f"| Wiener | {number} | - |" in rows and f"| IS | {number} | {number} |" in rows
     assert standing.table({"a": full}, "peers").splitlines()[-1] == "| ELS, shuffled seeds | 0.05 |"
+
+
+def test_standing_summary_names_its_preset_and_command(standing_run):
+    """Fails if the summary or the manifest loses the preset the comparison ran at or the
+    command that reproduces it."""
+    summary, here, _ = standing_run
+    assert summary["preset"] == "smoke" and summary["model"] == "mnist_resnet_zeros"
+    manifest = json.loads((here / "standing" / "manifest.json").read_text())
+    assert manifest["command"] == "els.standing.stand_model('mnist_resnet_zeros', preset='smoke')"
+
+
+def test_stand_model_checks_space_then_empties_the_folder_with_force(tmp_path, monkeypatch):
+    """Fails if the comparison starts on a disk with less than RESULTS_BYTES free, or if
+    ``force=True`` does not empty an earlier run's folder (here the network is missing, so the
+    run stops just after)."""
+    import shutil
+    from collections import namedtuple
+
+    from els.calibrate import Calibration
+    from els.storage import NotEnoughSpace
+
+    out = tmp_path / "results"
+    (out / "net" / "standing").mkdir(parents=True)
+    for kind in ("ELS", "LS"):
+        Calibration([3], [3], [0], [None], [[[1.0]]], [[0]]).save(out / "net" / f"calibration_{kind}.json")
+    (out / "net" / "standing" / "stale.txt").write_text("an earlier run")
+    usage = namedtuple("usage", "total used free")
+    free = [harness.RESULTS_BYTES - 1]
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10 ** 12, 0, free[0]))
+    with pytest.raises(NotEnoughSpace, match="MB free"):
+        standing.stand_model(ModelSpec("net"), "smoke", tmp_path / "models", out, progress=False, force=True)
+    assert (out / "net" / "standing" / "stale.txt").exists()
+    free[0] = harness.RESULTS_BYTES
+    with pytest.raises(FileNotFoundError):
+        standing.stand_model(ModelSpec("net"), "smoke", tmp_path / "models", out, progress=False, force=True)
+    assert not (out / "net" / "standing" / "stale.txt").exists()
