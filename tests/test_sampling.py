@@ -293,3 +293,53 @@ def test_classes_of_a_network_asks_its_conditional_flag():
     with pytest.raises(ValueError, match="class-conditional"):
         classes_of(None, Net(True))
     assert classes_of(labels) == [0, 2] and classes_of(labels, None) == [0, 2]
+
+
+def test_checked_t_accepts_exactly_the_unit_interval_in_float64():
+    """Fails if diffusion time is not checked as [0, 1] inclusive (0 and 1 must pass, a hair
+    outside must not), if a float t loses float64 precision (1/3 must stay the float64 1/3), if
+    a (B,) tensor, a plain int or a (B, 1) tensor is handled otherwise than documented (the last
+    refused with a ValueError naming the shape), or if a bool is taken for a time."""
+    import math
+
+    from els.schedule import checked_t, noise_levels
+
+    for t in (0.0, 1.0, 0, 1, 1 / 3):
+        got = checked_t(t, 2)
+        assert got.dtype == torch.float64 and got.shape == (2,) and got.tolist() == [float(t)] * 2
+    ok = torch.tensor([0.0, 1.0], dtype=torch.float64)
+    assert torch.equal(checked_t(ok, 2), ok)
+    for bad in (-1e-12, 1 + 1e-12, float("nan"), torch.tensor([0.5, 1 + 1e-9], dtype=torch.float64)):
+        with pytest.raises(ValueError, match=r"lie in \[0, 1\]"):
+            checked_t(bad, 2)
+    with pytest.raises(ValueError, match=r"shape \(2,\)"):
+        checked_t(torch.full((2, 1), 0.5), 2)
+    with pytest.raises(ValueError, match=r"shape \(2,\)"):
+        checked_t(torch.full((3,), 0.5), 2)
+    with pytest.raises(TypeError):
+        checked_t(True, 2)
+    with pytest.raises(TypeError):
+        checked_t("0.5", 2)
+    # noise levels: sqrt(abar) and 1 - abar in the asked dtype, the latter floored at 1e-12
+    for dtype in (torch.float32, torch.float64):
+        a, s2 = noise_levels(torch.tensor([0.0, 1 / 3], dtype=torch.float64), 2, dtype, "cpu")
+        ab = math.cos((1 / 3) / 1.008 * math.pi / 2) ** 2
+        assert a.dtype == s2.dtype == dtype and a.shape == s2.shape == (2,)
+        assert a.tolist() == torch.tensor([1.0, ab**0.5], dtype=torch.float64).to(dtype).tolist()
+        assert s2[0].item() == torch.tensor(1e-12, dtype=dtype).item()
+        assert s2[1].item() == pytest.approx(1 - ab, rel=1e-6 if dtype == torch.float32 else 1e-14)
+    a, s2 = noise_levels(1 / 3, 1, torch.float64, "cpu")
+    assert a.item() == pytest.approx(ab**0.5, rel=1e-15) and s2.item() == pytest.approx(1 - ab, rel=1e-15)
+
+
+def test_noise_levels_and_per_image_land_on_the_asked_device():
+    """Fails if the noise levels or a per-image factor stay on the CPU instead of the device
+    asked for (checked with PyTorch's 'meta' device, which any machine has): a GPU machine would
+    then mix devices in one product."""
+    from els.schedule import noise_levels, per_image
+
+    a, s2 = noise_levels(0.5, 3, torch.float32, torch.device("meta"))
+    assert a.device.type == s2.device.type == "meta" and a.dtype == s2.dtype == torch.float32
+    x = torch.empty(3, 1, 2, 2, device="meta", dtype=torch.float64)
+    f = per_image(torch.tensor([0.1, 0.2, 0.3]), x)
+    assert f.device.type == "meta" and f.dtype == torch.float64 and f.shape == (3, 1, 1, 1)
