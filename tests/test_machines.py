@@ -294,7 +294,8 @@ def test_repr_and_the_missing_label_message():
     images = random_images(6, 1, 4, 5, seed=14)
     labels = torch.tensor([0, 2, 0, 2, 5, 5])
     assert repr(els.IS(images, device="cpu", dtype=torch.float64)) == "IS(6 images of (1, 4, 5))"
-    assert repr(els.LS(images, patch_size=3, device="cpu", dtype=torch.float64)) == "LS(6 images of (1, 4, 5), patch_size=3)"
+    ls = els.LS(images, patch_size=3, device="cpu", dtype=torch.float64)
+    assert repr(ls) == "LS(6 images of (1, 4, 5), patch_size=3)"
     machine = els.IS(images, labels, device="cpu", dtype=torch.float64)
     with pytest.raises(ValueError, match=r"^no training images with label 1; labels present: \[0, 2, 5\]$"):
         machine.denoise(random_images(1, 1, 4, 5, seed=15), 0.5, label=1)
