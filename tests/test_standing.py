@@ -361,14 +361,16 @@ def test_network_sensitivity_gives_an_unconditional_network_no_labels():
 
 def test_agreement_along_is_the_mean_similarity_at_the_schedule_written_out():
     """Fails if the agreement along a schedule is not the mean, over seeds and steps, of each
-    step's similarity at that step's chosen candidate (not another candidate or step)."""
+    step's similarity at that step's chosen candidate (not another candidate or step), or is
+    not taken in float64 (float32 is off by about 1e-8; the best mask rule is picked by it)."""
     from els.calibrate import Calibration
 
-    sim = [[[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]],  # seed 0: steps 1, 2; candidates 3, 5, 7
-           [[0.7, 0.8, 0.9], [0.15, 0.25, 0.35]]]
+    sim = [[[0.1, 0.2, 0.312345678901], [0.412345678901, 0.5, 0.6]],  # seed 0: steps 1, 2; candidates 3, 5, 7
+           [[0.7, 0.8, 0.912345678901], [0.151234567891, 0.25, 0.35]]]
     c = Calibration(schedule=[7, 3], candidates=[3, 5, 7], seeds=[0, 1], labels=[None, None], similarity=sim,
                     choice=[[2, 2], [2, 2]])
-    assert standing._agreement_along(c) == pytest.approx((0.3 + 0.4 + 0.9 + 0.15) / 4, abs=1e-15)
+    want = (0.312345678901 + 0.412345678901 + 0.912345678901 + 0.151234567891) / 4
+    assert standing._agreement_along(c) == pytest.approx(want, abs=1e-15)
 
 
 def test_detail_table_rows_put_each_number_in_its_column():
