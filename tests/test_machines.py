@@ -299,3 +299,21 @@ def test_repr_and_the_missing_label_message():
     machine = els.IS(images, labels, device="cpu", dtype=torch.float64)
     with pytest.raises(ValueError, match=r"^no training images with label 1; labels present: \[0, 2, 5\]$"):
         machine.denoise(random_images(1, 1, 4, 5, seed=15), 0.5, label=1)
+
+
+def test_els_defaults_and_repr_and_refusals_of_images_and_labels():
+    """Fails if ELS's default patch size is not 3 or its repr loses its settings; if a
+    non-float training set is refused without naming what was given (its dtype, or its type
+    when it is not a tensor); or if float, bool or list labels pass."""
+    images = random_images(6, 1, 4, 5, seed=16)
+    els_machine = els.ELS(images, device="cpu", dtype=torch.float64)
+    assert els_machine.patch_size == 3
+    assert repr(els_machine) == ("ELS(6 images of (1, 4, 5), patch_size=3, padding='zeros', "
+                                 "train_patches='valid')")
+    with pytest.raises(TypeError, match=r"got torch\.uint8; convert"):
+        els.IS((images * 100).to(torch.uint8))
+    with pytest.raises(TypeError, match=r"got list; convert"):
+        els.IS(images.tolist())
+    for labels in (torch.zeros(6), torch.zeros(6, dtype=torch.bool), [0, 1, 0, 1, 0, 1]):
+        with pytest.raises(TypeError, match="labels must be an integer tensor"):
+            els.IS(images, labels, device="cpu", dtype=torch.float64)
