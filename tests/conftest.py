@@ -1,6 +1,10 @@
-"""Fixtures shared by the unit tests."""
+"""Fixtures shared by the unit tests, and readers of the executed chapters."""
+import ast
+
 import pytest
 import torch
+
+GLUE = "application/papermill.record/text/plain"
 
 
 @pytest.fixture(autouse=True)
@@ -44,3 +48,25 @@ def appendix() -> str:
 def comparison_appendix() -> str:
     """The appendix "The comparison in detail" (book/appendix_comparison) as it renders."""
     return rendered("appendix_comparison")
+
+
+def glued(path) -> dict:
+    """name -> value of every ``glue(name, value, display=False)`` stored in the executed notebook
+    at ``path``."""
+    import nbformat
+
+    out = {}
+    for cell in nbformat.read(path, as_version=4).cells:
+        for o in cell.get("outputs", []):
+            name = o.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name:
+                out[name] = ast.literal_eval(o["data"][GLUE])
+    return out
+
+
+def prose(path) -> str:
+    """The notebook's Markdown cells, whitespace flattened (a sentence may wrap across lines)."""
+    import nbformat
+
+    text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
+    return " ".join(text.split())

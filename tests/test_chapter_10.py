@@ -6,7 +6,6 @@ that changed in ``artifacts/`` but not in the book fails here, and so does a sen
 files no longer support."""
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 
@@ -19,33 +18,16 @@ from els.evaluate import paired_difference, read_images, read_rows
 from els.machines.pca_locality import PEERS_CHUNK, gain_mask
 from els.sampling import seeded_inputs
 from els.studies import artifacts, harness, standing
+from conftest import glued as read_glued, prose
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER = ROOT / "book" / "10_standing.ipynb"
 APPENDIX = ROOT / "book" / "appendix_comparison.ipynb"
 RESULTS = ROOT / "artifacts" / "results"
-GLUE = "application/papermill.record/text/plain"
 OTHERS = [m for m in standing.MACHINES if m != "ELS"]
 RESNETS = ["mnist_resnet_zeros", "fashion_mnist_resnet_zeros", "mnist_resnet_circular"]
 LEADS = [*RESNETS, "mnist_unet_zeros"]  # where the chapter says ELS leads calibrated PCA-locality
 TIES = ["fashion_mnist_unet_zeros", "mnist_attention_unet_zeros", "fashion_mnist_attention_unet_zeros"]
-
-
-def _glued(path: Path) -> dict:
-    """name -> value of every ``glue(name, value, display=False)`` stored in the notebook."""
-    out = {}
-    for cell in nbformat.read(path, as_version=4).cells:
-        for o in cell.get("outputs", []):
-            name = o.get("metadata", {}).get("scrapbook", {}).get("name")
-            if name:
-                out[name] = ast.literal_eval(o["data"][GLUE])
-    return out
-
-
-def _markdown(path: Path) -> str:
-    """The page's prose, whitespace flattened and comment markers gone (a sentence may wrap)."""
-    text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
-    return " ".join(text.split())
 
 
 def _outputs(path: Path) -> list[str]:
@@ -68,7 +50,7 @@ def rows(summaries):
 
 @pytest.fixture(scope="module")
 def chapter():
-    return _glued(CHAPTER), _markdown(CHAPTER), _outputs(CHAPTER)
+    return read_glued(CHAPTER), prose(CHAPTER), _outputs(CHAPTER)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +63,7 @@ def test_every_glued_name_is_used_and_every_used_name_is_glued(chapter):
     """A {glue:text} role without its glue cell renders as a build warning; a glue nobody
     reads is a number the text forgot."""
     for path in (CHAPTER, APPENDIX):
-        glued, text = _glued(path), _markdown(path)
+        glued, text = read_glued(path), prose(path)
         used = set(re.findall(r"\{glue:text\}`([^`:]+)", text))
         assert used == set(glued), (path.name, used ^ set(glued))
 
@@ -236,7 +218,7 @@ def test_pca_locality_against_wiener(chapter, summaries, rows):
     assert 0 < leads < 7 and peers > 0
     assert "a higher median $r$ on all seven networks" in text
     assert 'appendix table "PCA-locality against the Wiener denoiser"' in text
-    appendix = _markdown(APPENDIX)
+    appendix = prose(APPENDIX)
     for heading in ("## ELS against every machine", "## PCA-locality against the Wiener denoiser"):
         assert heading in "\n".join(c.source for c in nbformat.read(APPENDIX, as_version=4).cells), heading
     assert appendix
@@ -353,7 +335,7 @@ def test_why_numbers_differ_names_the_clipping(chapter):
 
 def test_appendix_numbers_and_claims(summaries, rows):
     """The appendix's glued numbers and sentences, against the same files."""
-    glued, text, tables = _glued(APPENDIX), _markdown(APPENDIX), _outputs(APPENDIX)
+    glued, text, tables = read_glued(APPENDIX), prose(APPENDIX), _outputs(APPENDIX)
     for protocol in standing.PROTOCOLS:
         assert standing.table(summaries, protocol) in tables, protocol
     keys = {"r": lambda e: e["book"]["r"]["median"], "R2": lambda e: e["book"]["R2"]["median"],

@@ -7,12 +7,10 @@ fails here, and so does a sentence the files no longer support. Sizes added to t
 are read too: the claims must hold at every N."""
 from __future__ import annotations
 
-import ast
 import math
 import re
 from pathlib import Path
 
-import nbformat
 import pytest
 import torch
 
@@ -21,33 +19,16 @@ import els.models
 from els.evaluate import agreement
 from els.provenance import COPY_RATIO, copies, nearest_two
 from els.studies import memorisation
+from conftest import glued as read_glued, prose
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER = ROOT / "book" / "12_copy_or_create.ipynb"
-GLUE = "application/papermill.record/text/plain"
 N_TEST = 500  # held-out test digits at the laptop preset, the one the committed outputs use
-
-
-def _glued(path: Path) -> dict:
-    """name -> value of every ``glue(name, value, display=False)`` stored in the notebook."""
-    out = {}
-    for cell in nbformat.read(path, as_version=4).cells:
-        for o in cell.get("outputs", []):
-            name = o.get("metadata", {}).get("scrapbook", {}).get("name")
-            if name:
-                out[name] = ast.literal_eval(o["data"][GLUE])
-    return out
-
-
-def _markdown(path: Path) -> str:
-    """The page's prose, whitespace flattened (a sentence may wrap)."""
-    text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
-    return " ".join(text.split())
 
 
 @pytest.fixture(scope="module")
 def chapter():
-    return _glued(CHAPTER), _markdown(CHAPTER)
+    return read_glued(CHAPTER), prose(CHAPTER)
 
 
 @pytest.fixture(scope="module")
