@@ -148,9 +148,8 @@ def whole_subset_point(arch: str, preset: str = "laptop", out: Path | None = Non
     at_n = json.loads(dictionary.read_text())
     machines_at_n = at_n["sizes"][str(len(images))]["machines"]
     pick = {"IS": "IS", "LS": "LS (recalibrated)", "ELS": "ELS (recalibrated)"}
-    _, out = folders(None, out)
     p = presets.get(preset).evaluation
-    with results_folder(out / f"mnist_{arch}_n{len(images)}", resume, force, need_bytes=RESULTS_BYTES) as here:
+    with results_folder(result_folder(arch, len(images), out), resume, force, need_bytes=RESULTS_BYTES) as here:
         start = time.perf_counter()
         network = models.load(model_dir / "model.pt")
         reference = max(p.network_steps)
