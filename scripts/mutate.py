@@ -1,6 +1,6 @@
 """`make mutate`: mutation testing of the layers around the numerical core, and its report.
 
-    python scripts/mutate.py [--children 2] [--report-only --seconds WALL] [--out artifacts/mutation]
+    python scripts/mutate.py [--children 2] [--fresh] [--report-only] [--out artifacts/mutation]
 
 Runs mutmut 3 (configured in pyproject.toml: the modules, their focused test files) on the
 functions in :data:`SCOPE` (the sampler's update, the machines' eps <-> x0 conversion,
@@ -10,19 +10,28 @@ module, and lists every surviving or untested mutant with its change and, where 
 in ``explained.json`` beside the report, why it is equivalent (the code behaves the same). An
 explanation names the mutant and the exact change it was written for, so a stale one (the code
 moved) counts as unexplained. Writes ``report.md``, ``report.json`` and ``manifest.json``;
-exits 1 when a survivor is unexplained. Every run re-tests every mutant in scope (mutmut re-runs
-mutants named on its command line). The scope before the wiener/pca_locality/golden/tiered/storage/data/studies
-additions took 876 s on 2 cores; the wider scope has not been timed yet.
+exits 1 when a survivor is unexplained or a mutant is not yet run. ``--report-only`` needs the
+mutants/ folder of a run in this checkout (the changes are read from it).
+
+The whole scope takes hours on 2 cores, so a run resumes: every minute, and when it stops (also
+on Ctrl-C), the verdicts so far go to ``decided.json`` beside the report, per module with the
+SHA-256 of the module's source. The next run skips every mutant already killed in a module whose
+source is unchanged (tests are only ever added, so a killed mutant stays killed) and tests the
+rest again: survivors (a new test may kill them) and mutants not yet run. ``--fresh`` ignores
+``decided.json`` and tests everything. The manifest sums the wall time of the runs that decided
+the report.
 """
 from __future__ import annotations
 
 import argparse
 import fnmatch
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -62,6 +71,8 @@ SCOPE = {
 }
 KILLED = {1: "killed", 3: "killed", 36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout"}
 UNCAUGHT = {0: "survived", 5: "no test", 33: "no test"}
+#: the verdicts so far, per module with its source's hash (a resumed run skips what they settle)
+DECIDED = "decided.json"
 
 
 def status(code: int | None) -> str:
@@ -89,63 +100,153 @@ def in_scope(name: str) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns())
 
 
-def collect() -> dict[str, dict]:
-    """Per module of :data:`SCOPE`: ``counts`` by status and ``mutants`` (name -> status) of the
-    mutants in scope, from mutmut's records in mutants/."""
+def source_hash(module: str) -> str:
+    """SHA-256 of a module's source: the mutants (and their names) of a module follow from it."""
+    return hashlib.sha256((ROOT / module).read_bytes()).hexdigest()
+
+
+def meta_codes(mutants_dir: Path) -> dict[str, dict[str, int | None]]:
+    """Per module of :data:`SCOPE`: mutant -> mutmut's exit code (None: not run yet) of the
+    mutants in scope, from mutmut's records in ``mutants_dir`` (a module whose record is missing
+    or being written is left out)."""
     out = {}
     for module in SCOPE:
-        meta = ROOT / "mutants" / f"{module}.meta"
-        if not meta.exists():
-            raise SystemExit(f"no {meta}: run `make mutate` first")
-        codes = json.loads(meta.read_text())["exit_code_by_key"]
-        mutants = {name: status(code) for name, code in codes.items() if in_scope(name)}
+        try:
+            codes = json.loads((mutants_dir / f"{module}.meta").read_text())["exit_code_by_key"]
+        except (FileNotFoundError, json.JSONDecodeError):
+            continue
+        out[module] = {name: code for name, code in codes.items() if in_scope(name)}
+    return out
+
+
+def still_valid(decided: dict, hashes: dict[str, str]) -> dict[str, dict[str, int | None]]:
+    """The stored verdicts that hold for the modules' sources now: per module whose source has
+    the hash the verdicts were found on, every mutant with its exit code."""
+    return {module: dict(entry["mutants"]) for module, entry in decided.items()
+            if module in SCOPE and entry.get("source_sha256") == hashes.get(module)}
+
+
+def merged(decided: dict, fresh: dict[str, dict[str, int | None]], hashes: dict[str, str]) -> dict:
+    """``decided`` updated with ``fresh`` verdicts (mutmut's codes of this run; None, not run in
+    this run, keeps a stored verdict): per module, its source hash and mutant -> exit code."""
+    valid = still_valid(decided, hashes)
+    out = {module: {"source_sha256": hashes[module], "mutants": dict(valid.get(module, {}))}
+           for module in SCOPE if module in valid or module in fresh}
+    for module, codes in fresh.items():
+        mutants = out[module]["mutants"]
+        for name, code in codes.items():
+            if code is not None or name not in mutants:
+                mutants[name] = code
+    return out
+
+
+def to_run(decided: dict, hashes: dict[str, str]) -> list[str]:
+    """mutmut names or patterns for what is left: every mutant of a module without valid stored
+    verdicts, and the stored mutants of the others that were not killed."""
+    valid = still_valid(decided, hashes)
+    names = []
+    for module, functions in SCOPE.items():
+        if module not in valid:
+            names += [f"{module[:-3].replace('/', '.')}.{function}__mutmut_*" for function in functions]
+        else:
+            names += sorted(name for name, code in valid[module].items() if status(code) not in ("killed", "timeout"))
+    return names
+
+
+def collect(decided: dict) -> dict[str, dict]:
+    """Per module of :data:`SCOPE`: ``counts`` by status and ``mutants`` (name -> status) of the
+    mutants in scope, from the verdicts ``decided`` (:func:`merged`)."""
+    out = {}
+    for module in SCOPE:
+        mutants = {name: status(code) for name, code in decided.get(module, {"mutants": {}})["mutants"].items()}
         out[module] = {"counts": dict(Counter(mutants.values())), "mutants": mutants}
     return out
 
 
-def run_mutmut(children: int) -> float:
-    """``mutmut run`` on the mutants in scope; returns its wall time in seconds."""
+def run_mutmut(children: int, names: list[str], save) -> None:
+    """``mutmut run`` on ``names`` (:func:`to_run`); ``save(verdicts)`` receives mutmut's verdicts
+    so far (:func:`meta_codes`) every minute and once more when mutmut stops, however it stops."""
     env = dict(os.environ, ELS_PRESET="smoke", OMP_WAIT_POLICY="PASSIVE")
-    start = time.perf_counter()
     # mutmut copies each file of els/ into mutants/ only when it is missing there (it refreshes
     # the mutated modules alone), so a mutants/ left by an earlier run holds stale copies of the
     # other modules, and the tests fail on them ("failed to collect stats"): start afresh
     shutil.rmtree(ROOT / "mutants", ignore_errors=True)
-    subprocess.run([str(Path(sys.executable).with_name("mutmut")), "run", "--max-children", str(children),
-                    *patterns()], cwd=ROOT, env=env, check=False)
-    return time.perf_counter() - start
+    stop = threading.Event()
+
+    def every_minute():
+        while not stop.wait(60):
+            save(meta_codes(ROOT / "mutants"))
+
+    saver = threading.Thread(target=every_minute, daemon=True)
+    saver.start()
+    try:
+        if names:
+            subprocess.run([str(Path(sys.executable).with_name("mutmut")), "run", "--max-children", str(children),
+                            *names], cwd=ROOT, env=env, check=False)
+    finally:
+        stop.set()
+        saver.join()
+        save(meta_codes(ROOT / "mutants"))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "artifacts" / "mutation")
     parser.add_argument("--children", type=int, default=2, help="mutants tested at once (CPU cores)")
-    parser.add_argument("--report-only", action="store_true", help="report mutmut's stored results, run nothing")
-    parser.add_argument("--seconds", type=float, help="with --report-only: the wall time to report")
+    parser.add_argument("--fresh", action="store_true", help="ignore decided.json: test every mutant again")
+    parser.add_argument("--report-only", action="store_true", help="report the stored verdicts, run nothing")
     parser.add_argument("--command", default="make mutate")
     args = parser.parse_args(argv)
     os.chdir(ROOT)  # mutmut reads pyproject.toml and mutants/ from the working directory
-    seconds = args.seconds if args.report_only else run_mutmut(args.children)
     import tomllib
 
     import mutmut
 
     from els.storage import git_commit, machine_info, write_atomic
 
+    args.out.mkdir(parents=True, exist_ok=True)
+    decided_path = args.out / DECIDED
+    stored = {"modules": {}, "runs": []}
+    if decided_path.exists() and not args.fresh:
+        stored = json.loads(decided_path.read_text())
+    hashes = {module: source_hash(module) for module in SCOPE}
+    this_run = {"git": git_commit(), "machine": machine_info(), "children": args.children,
+                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": 0.0}
+    clock = time.perf_counter()
+    state = {"modules": stored["modules"]}
+
+    def save(fresh: dict) -> None:
+        state["modules"] = merged(stored["modules"], fresh, hashes)
+        this_run["seconds"] = round(time.perf_counter() - clock, 1)
+        write_atomic(decided_path, json.dumps({"modules": state["modules"], "runs": stored["runs"] + [this_run]},
+                                              indent=1))
+
+    if not args.report_only:
+        names = to_run(stored["modules"], hashes)
+        print(f"mutate: {len(names)} mutants or patterns to test ({DECIDED}: "
+              f"{sum(map(len, still_valid(stored['modules'], hashes).values()))} verdicts still valid)")
+        run_mutmut(args.children, names, save)
+        stored["runs"].append(this_run)
+    decided = state["modules"] if not args.report_only else merged(stored["modules"], {}, hashes)
+    seconds = sum(run["seconds"] for run in stored["runs"])
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
     explained_path = args.out / "explained.json"
     explained = json.loads(explained_path.read_text()) if explained_path.exists() else {}
-    results = collect()
+    results = collect(decided)
     rows, open_, totals = [], [], Counter()
+    not_run = [module for module, result in results.items() if not result["mutants"]]  # mutmut never got to it
     for module, result in results.items():
         totals.update(result["counts"])
-        for name, state in sorted(result["mutants"].items()):
-            if state in ("killed", "timeout"):
+        for name, verdict in sorted(result["mutants"].items()):
+            if verdict in ("killed", "timeout"):
+                continue
+            if verdict == "not run":
+                not_run.append(name)
                 continue
             diff = change(name, Path(module))
             note = explained.get(name)
             ok = note is not None and note["change"] == diff
-            rows.append({"module": module, "mutant": name, "status": state, "change": diff,
+            rows.append({"module": module, "mutant": name, "status": verdict, "change": diff,
                          "why": note["why"] if ok else None})
             if not ok:
                 open_.append(name)
@@ -155,12 +256,14 @@ def main(argv: list[str] | None = None) -> int:
              "*Killed*: a test failed. *Survived*: every test passed. *No test*: no selected test calls "
              "the function. Every survivor and untested mutant is listed below with why it is harmless "
              "(equivalent code) or out of scope; any without a reason is marked **unexplained**.", "",
-             "| module | mutants | killed | timeout | survived | no test | unexplained |", "|---|---|---|---|---|---|---|"]
+             "| module | mutants | killed | timeout | survived | no test | not run | unexplained |",
+             "|---|---|---|---|---|---|---|---|"]
     for module, result in results.items():
         c = result["counts"]
         unexplained = sum(1 for r in rows if r["module"] == module and r["why"] is None)
-        lines.append(f"| `{module}` | {sum(c.values())} | {c.get('killed', 0)} | {c.get('timeout', 0)} | "
-                     f"{c.get('survived', 0)} | {c.get('no test', 0)} | {unexplained} |")
+        lines.append(f"| `{module}` | {sum(c.values()) or 'not started'} | {c.get('killed', 0)} | "
+                     f"{c.get('timeout', 0)} | {c.get('survived', 0)} | {c.get('no test', 0)} | "
+                     f"{c.get('not run', 0)} | {unexplained} |")
     scope = "; ".join(f"`{m}`: {', '.join(f.removeprefix('x_').replace('xǁ', '').replace('ǁ', '.') for f in fs)}"
                       for m, fs in SCOPE.items())
     lines += ["", f"Functions mutated: {scope} (scripts/mutate.py says why the rest are left out).", "",
@@ -169,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
               "progress-bar display, and default values in signatures (documented in the docstrings; the tests "
               "pass the arguments they rely on). Patterns: "
               + ", ".join(f"`{pattern}`" for pattern in config.get("do_not_mutate_patterns", [])) + ".", "",
-              f"Wall time: {'not measured' if seconds is None else f'{seconds / 60:.1f} min'}.", ""]
+              f"Wall time: {seconds / 60:.1f} min in {len(stored['runs'])} run(s) (manifest.json: each run's commit, "
+              "machine and seconds).", ""]
     for module in results:
         mine = [r for r in rows if r["module"] == module]
         if not mine:
@@ -182,13 +286,15 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     write_atomic(args.out / "report.md", "\n".join(lines))
     write_atomic(args.out / "report.json", json.dumps({"counts": {m: r["counts"] for m, r in results.items()},
-                                                       "uncaught": rows, "unexplained": open_}, indent=1))
+                                                       "uncaught": rows, "unexplained": open_, "not_run": not_run},
+                                                      indent=1))
     manifest = {"command": args.command, "tool": f"mutmut {mutmut.__version__}", "git": git_commit(),
-                "machine": machine_info(), "wall_seconds": seconds, "config": config,
+                "machine": machine_info(), "wall_seconds": seconds, "runs": stored["runs"], "config": config,
                 "scope": SCOPE}
     write_atomic(args.out / "manifest.json", json.dumps(manifest, indent=1))
-    print(f"mutation report: {dict(totals)}; {len(open_)} unexplained -> {args.out / 'report.md'}")
-    return 1 if open_ else 0
+    print(f"mutation report: {dict(totals)}; {len(open_)} unexplained, {len(not_run)} not run (run it again to "
+          f"go on) -> {args.out / 'report.md'}")
+    return 1 if open_ or not_run else 0
 
 
 if __name__ == "__main__":
