@@ -16,11 +16,12 @@ def _data(n=40, c=1, h=3, w=3, seed=0):
     return images, x
 
 
-def _explicit(images, x, t):
-    """mu + Sigma a (a^2 Sigma + s2 I)^{-1} (x - a mu), Sigma with divisor N - 1, by a linear solve."""
+def _explicit(images, x, t, covariance_of=None):
+    """mu + Sigma a (a^2 Sigma + s2 I)^{-1} (x - a mu), Sigma with divisor N - 1 (of
+    ``covariance_of`` when given, else of ``images``), by a linear solve."""
     flat = images.flatten(1)
     mu = flat.mean(0)
-    sigma = torch.cov(flat.T, correction=1)
+    sigma = torch.cov((images if covariance_of is None else covariance_of).flatten(1).T, correction=1)
     ab = float(els.alpha_bar(t))
     a, s2 = ab ** 0.5, 1 - ab
     rhs = (x.flatten(1) - a * mu).T
@@ -72,6 +73,24 @@ def test_class_conditional_uses_each_class_statistics():
     for b, lab in enumerate([0, 1, 2, 1]):
         want = _explicit(images[labels == lab], x[b:b + 1], 0.3)
         np.testing.assert_allclose(got[b:b + 1], want, rtol=1e-9, atol=1e-10)
+
+
+def test_global_covariance_with_each_class_mean():
+    """covariance="global": each class's mean with the covariance of every image (about their
+    own mean), not the class's; without labels it is the plain machine."""
+    images, x = _data(n=60)
+    labels = torch.arange(60) % 3
+    m = els.Wiener(images, labels, covariance="global", **F64)
+    got = m.denoise(x, 0.3, label=torch.tensor([0, 1, 2, 1]))
+    for b, lab in enumerate([0, 1, 2, 1]):
+        want = _explicit(images[labels == lab], x[b:b + 1], 0.3, covariance_of=images)
+        np.testing.assert_allclose(got[b:b + 1], want, rtol=1e-9, atol=1e-10)
+        per_class = _explicit(images[labels == lab], x[b:b + 1], 0.3)
+        assert (got[b:b + 1] - per_class).abs().max() > 1e-3, "differs from the per-class covariance"
+    np.testing.assert_allclose(els.Wiener(images, covariance="global", **F64).denoise(x, 0.3),
+                               _explicit(images, x, 0.3), rtol=1e-9, atol=1e-10)
+    with pytest.raises(ValueError, match="covariance must be one of"):
+        els.Wiener(images, labels, covariance="pooled")
 
 
 def test_float32_agrees_with_float64_and_no_patches():

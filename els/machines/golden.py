@@ -23,6 +23,17 @@ import torch.nn.functional as F
 from ..schedule import checked_t, noise_levels
 from .machine import Machine, SubsetView
 
+#: GoldDiff's subset sizes as fractions of the training images (``k_min``, ``k_max``): its 3,000
+#: and 6,000 of MNIST's 60,000
+PUBLISHED_FRACTIONS = (0.05, 0.10)
+
+
+def published_sizes(n_images: int) -> tuple[int, int]:
+    """GoldDiff's ``(k_min, k_max)`` (:data:`PUBLISHED_FRACTIONS`) for ``n_images`` training
+    images, at least 1 each."""
+    k_min, k_max = (max(1, round(f * n_images)) for f in PUBLISHED_FRACTIONS)
+    return k_min, k_max
+
 
 class GoldenSubset(SubsetView):
     """A machine that denoises each sample with ``machine`` restricted to its golden subset

@@ -12,6 +12,11 @@ Each shrinkage ``g`` lies in [0, 1); directions with ``lam = 0`` get ``g = 0`` (
 stays in the training images' affine span). The statistics are computed once, in float64
 (mean, covariance with divisor N - 1, one symmetric eigendecomposition), per class for a
 class-conditional machine; a call costs two ``(B, D) x (D, D)`` products.
+
+A class-conditional machine models each class as a Gaussian with the class's mean and either
+the class's own covariance (``covariance="class"``: about N / 10 images per class, so rank at
+most N / 10 - 1) or the covariance of all training images about their mean
+(``covariance="global"``: one covariance shared by every class, of rank up to N - 1).
 """
 from __future__ import annotations
 
@@ -27,10 +32,17 @@ class Wiener(Machine):
     Same interface as the other machines (``denoise``, ``eps``, ``labels=`` for per-class
     statistics, ``device=``, ``dtype=``); it has no patch size. The covariance is over all
     ``D = C * H * W`` coordinates jointly (channels and pixels), so memory is ``D x D``.
+    ``covariance``: with labels, ``"class"`` (each class's own) or ``"global"`` (every
+    image's, with each class's mean; module docstring).
     """
 
-    def __init__(self, images, labels=None, **kwargs):
+    COVARIANCES = ("class", "global")
+
+    def __init__(self, images, labels=None, covariance: str = "class", **kwargs):
+        if covariance not in self.COVARIANCES:
+            raise ValueError(f"covariance must be one of {self.COVARIANCES}, got {covariance!r}")
         super().__init__(images, labels, **kwargs)
+        self.covariance = covariance
         self._statistics_of: dict = {}  # label -> (mean, eigenvectors, eigenvalues)
 
     def restricted(self, index):
@@ -63,12 +75,16 @@ class Wiener(Machine):
         return (mu + coords @ basis.T).view_as(x), None
 
     def _statistics(self, label):
-        """(mean (D,), eigenvectors (D, D), eigenvalues (D,) >= 0) of the label's images: the
-        first two in the machine's dtype, the eigenvalues in float64. Cached per label."""
+        """(mean (D,), eigenvectors (D, D), eigenvalues (D,) >= 0) of the label's images (the
+        covariance of every image for ``covariance="global"``): the first two in the machine's
+        dtype, the eigenvalues in float64. Cached per label."""
         if label not in self._statistics_of:
-            images = self.class_images(label).flatten(1).to(torch.float64)
-            mu = images.mean(0)
-            centred = images - mu
-            lam, basis = torch.linalg.eigh(centred.T @ centred / max(1, len(images) - 1))
-            self._statistics_of[label] = (mu.to(self.dtype), basis.to(self.dtype), lam.clamp(min=0))
+            mu = self.class_images(label).flatten(1).to(torch.float64).mean(0)
+            if self.covariance == "global" and label is not None:
+                _, basis, lam = self._statistics(None)
+            else:
+                images = self.class_images(label).flatten(1).to(torch.float64)
+                lam, basis = torch.linalg.eigh((images - mu).T @ (images - mu) / max(1, len(images) - 1))
+                lam = lam.clamp(min=0)
+            self._statistics_of[label] = (mu.to(self.dtype), basis.to(self.dtype), lam)
         return self._statistics_of[label]

@@ -237,7 +237,6 @@ def markdown(result: dict) -> str:
 
 
 GOLDEN_MACHINES = ("IS", "ELS", "PCALocality")
-GOLDEN_FRACTIONS = (0.05, 0.10)  # k_min, k_max as fractions of the training images (GoldDiff: 3,000 and 6,000 of 60,000)
 
 
 def golden_run(model: str, seeds: int = 30, steps: int = 20) -> dict:
@@ -246,7 +245,7 @@ def golden_run(model: str, seeds: int = 30, steps: int = 20) -> dict:
     from . import artifacts
     from ..calibrate import Calibration
     from ..evaluate import agreement
-    from ..machines.golden import GoldenSubset
+    from ..machines.golden import GoldenSubset, published_sizes
     from ..machines.matched import machine_for
     from .harness import training_data
     from ..sampling import classes_of, sample, seeded_inputs
@@ -258,7 +257,7 @@ def golden_run(model: str, seeds: int = 30, steps: int = 20) -> dict:
     schedules = {"IS": None, "ELS": Calibration.load(results / "calibration_ELS.json").schedule,
                  "PCALocality": summary["pca_schedule"]}
     options = {"PCALocality": {"mask": summary["pca_rule"]}}
-    k_min, k_max = (max(1, round(f * len(images))) for f in GOLDEN_FRACTIONS)
+    k_min, k_max = published_sizes(len(images))
     chosen = summary["evaluation_seeds"][:seeds]
     classes = classes_of(labels)
     noise, label = seeded_inputs(chosen, images.shape[1:], classes)
