@@ -7,6 +7,7 @@
     python -m els recipes --dataset mnist --arch resnet --images 32000 [--recipes NAME ...]
     python -m els reproduce --preset laptop [--models NAME ...]
     python -m els standing --preset laptop [--models NAME ...]   # after reproduce
+    python -m els standing --whole-subset [--models NAME ...]    # the same at 4,000 images
     python -m els mechanisms --preset laptop [--models NAME ...] # after standing
     python -m els handling --preset laptop [--models NAME ...]   # after reproduce
     python -m els dictionary --models NAME ... [--sizes N ...] [--stages fixed recalibrated]
@@ -154,6 +155,9 @@ def add_standing(sub: argparse._SubParsersAction) -> None:
     p = command(sub, "standing", help="Wiener and PCA-locality beside IS, LS and ELS on every reproduced "
                                       "checkpoint, by both protocols (after reproduce)")
     _add_model_run_options(p)
+    p.add_argument("--whole-subset", action="store_true",
+                   help="instead, every machine holding the network's whole training subset (LS and ELS from "
+                        "the dictionary-size study where it was run)")
     p.set_defaults(func=run_standing)
 
 
@@ -208,8 +212,13 @@ def run_reproduce(args: argparse.Namespace) -> int:
 
 
 def run_standing(args: argparse.Namespace) -> int:
-    from .studies import standing
+    from .studies import standing, standing_whole
 
+    if args.whole_subset:
+        summaries = _model_runs(args, "standing", standing_whole.stand_whole_subset)
+        if summaries:
+            print(standing_whole.table({s["model"]: s for s in summaries}))
+        return 0
     summaries = _model_runs(args, "standing", standing.stand_model)
     if summaries:
         by_model = {s["model"]: s for s in summaries}

@@ -9,7 +9,7 @@ import els
 from els import models, train
 from els.studies import harness, presets, standing
 from els.evaluate import peers_agreement, read_images, read_rows
-from els.studies.harness import ModelSpec
+from els.studies.harness import ModelSpec, training_data
 from els.studies.reproduce import reproduce_model
 
 
@@ -72,7 +72,7 @@ def standing_run(tmp_path_factory):
 
 
 def test_standing_writes_every_machine_on_disjoint_seeds(standing_run):
-    summary, here, _ = standing_run
+    summary, here, setup = standing_run
     assert summary["calibration_seeds"] == [0, 1] and summary["evaluation_seeds"] == [2, 3, 4]
     assert set(summary["machines"]) == {*standing.MACHINES, standing.MEAN_IMAGE}
     assert summary["pca_rule"] in ("peers", "column") and len(summary["pca_schedule"]) == 3
@@ -80,6 +80,19 @@ def test_standing_writes_every_machine_on_disjoint_seeds(standing_run):
     assert summary["peers_threshold"] == 0.005
     stored = read_images(here / "standing" / "final_images.pt")
     assert stored["seeds"] == [2, 3, 4] and stored["images"]["ELS"].shape == (3, 1, 32, 32)
+    spec, models_dir, _, _ = setup
+    images, labels = training_data(models_dir / spec.name, 20)
+    every = ("IS", "LS", "ELS", "Wiener", "PCALocality", "PCALocality (peers)", "GoldDiff (published)")
+    machines = standing.compared_machines(models_dir / spec.name, images, labels,
+                                          {"LS": [3] * 3, "ELS": [5] * 3, "PCALocality": [0.1] * 3}, "column", 0.005,
+                                          names=every)
+    assert list(machines) == list(every)
+    golden, peers = machines["GoldDiff (published)"][0], machines["PCALocality (peers)"][0]
+    assert (golden.k_min, golden.k_max) == (1, 2) and golden.pool == 2
+    for machine in (peers, golden.machine):  # GoldDiff: the published machine on golden subsets
+        assert (machine.mask_rule, machine.threshold, machine.aggregation) == ("peers", 0.005, "chunk_average")
+    assert machines["PCALocality"][0].mask_rule == "column" and machines["PCALocality"][1] == [0.1] * 3
+    assert machines["ELS"][1] == [5] * 3 and machines["IS"][1] is None
     locality = summary["locality"]
     assert len(locality["network"]) == 3 and all(0 < w <= 32 for w in locality["Wiener"] + locality["network"])
     # the same machine from the same seed gives the same sample in both runs
@@ -511,3 +524,56 @@ def test_stand_model_checks_space_then_empties_the_folder_with_force(tmp_path, m
     with pytest.raises(FileNotFoundError):
         standing.stand_model(ModelSpec("net"), "smoke", tmp_path / "models", out, progress=False, force=True)
     assert not (out / "net" / "standing" / "stale.txt").exists()
+
+
+def test_the_comparison_at_the_whole_subset(standing_run):
+    """--whole-subset: every machine but LS and ELS holds the network's whole training subset
+    (here all 20 images), on the dictionary-size study's seeds; both Wiener covariances only for a
+    class-conditional network; LS and ELS come from the dictionary-size study's recalibrated
+    rows at that N, on the same seeds, once it has run, and are left out before."""
+    from els.studies import dictionary_size, standing_whole
+
+    _, here, (spec, models_dir, out, sizes) = standing_run
+    before = standing_whole.stand_whole_subset(spec, "smoke", models_dir, out, progress=False, sizes=sizes)
+    assert before["images"] == 20 and before["evaluation_seeds"] == [6, 7, 8]
+    assert set(before["machines"]) == {"IS", "Wiener", "PCALocality", "PCALocality (peers)", "GoldDiff (published)",
+                                       standing.MEAN_IMAGE}, "unconditional: one Wiener; no LS or ELS of its own"
+    assert before["dictionary"] is None and before["from_dictionary"] == {}
+    assert before["golden_sizes"] == [1, 2]
+    rows = read_rows(here / standing_whole.STAGE / "samples.csv")
+    assert sorted({r["seed"] for r in rows}) == [6, 7, 8]
+    assert "| LS (recalibrated) | - |" in standing_whole.table({"m": before})
+    with pytest.raises(FileExistsError, match="--resume"):
+        standing_whole.stand_whole_subset(spec, "smoke", models_dir, out, progress=False, sizes=sizes)
+
+    dictionary_size.dictionary_study(spec, "smoke", models_dir, out, sizes=sizes, progress=False, n_images=(20,),
+                                     stages=("recalibrated",), seeds=(6, 7, 8))
+    after = standing_whole.stand_whole_subset(spec, "smoke", models_dir, out, progress=False, sizes=sizes,
+                                              resume=True)
+    assert after["dictionary"] == f"{spec.name}/dictionary/N20/recalibrated.csv"
+    assert after["machines"] == before["machines"], "resumed: nothing of its own recomputed"
+    borrowed = [r for r in read_rows(out / after["dictionary"]) if r["machine"] == "ELS (recalibrated)"]
+    median = float(torch.tensor([r["r"] for r in borrowed], dtype=torch.float64).median())
+    assert after["from_dictionary"]["ELS (recalibrated)"]["r"]["median"] == pytest.approx(median)
+    assert f"| ELS (recalibrated) | {median:.2f} |" in standing_whole.table({"m": after})
+    assert standing_whole.dictionary_rows(out / after["dictionary"], [6, 7, 8, 9], 3) == [], "a seed missing: none"
+
+
+def test_the_whole_subset_compares_both_wiener_covariances_for_a_conditional_network(tmp_path):
+    """A class-conditional network gets the per-class Wiener and the global-covariance one, and
+    they denoise differently; an unconditional one gets one Wiener."""
+    from els.studies import standing_whole
+
+    images = torch.rand(30, 1, 32, 32) * 2 - 1
+    labels = torch.arange(30) % 3
+    model_dir = tmp_path / "mnist_resnet_zeros"
+    train.train(models.ResNet(width=16, depth=1, emb_half=8, num_classes=3), images, labels, steps=1, batch_size=4,
+                out_dir=model_dir, progress=False, n_samples=3, sample_steps=2,
+                data_info={"name": "mnist", "max_images": 30, "subset_seed": 0, "conditional": True})
+    machines = standing_whole.whole_machines(model_dir, images, labels, [0.1] * 3, "column", 0.005)
+    assert list(machines) == ["IS", "Wiener", "PCALocality", "PCALocality (peers)", "GoldDiff (published)",
+                              standing_whole.GLOBAL_WIENER]
+    per_class, shared = machines["Wiener"][0], machines[standing_whole.GLOBAL_WIENER][0]
+    assert (per_class.covariance, shared.covariance) == ("class", "global")
+    x, label = torch.randn(3, 1, 32, 32), torch.tensor([0, 1, 2])
+    assert (per_class.denoise(x, 0.3, label=label) - shared.denoise(x, 0.3, label=label)).abs().max() > 1e-3

@@ -32,6 +32,7 @@ from . import presets
 from ..calibrate import Calibration, calibrate
 from ..evaluate import agreement, evaluate, peers_agreement, read_images, summarise
 from ..machines.matched import machine_for, network_facts
+from ..machines.golden import GoldenSubset, published_sizes
 from ..machines.pca_locality import MASKS, gain_mask, mask_width
 from .harness import RESULTS_BYTES, ModelSpec, study_folders, training_data, write_summary
 from ..sampling import classes_of, seeded_inputs, trajectory
@@ -84,23 +85,10 @@ def _stand_into(here: Path, spec: ModelSpec, p: presets.EvalPreset, preset: str,
     images, labels = training_data(model_dir, p.calibration_images)
     network = models.load(model_dir / "model.pt")
     facts = network_facts(model_dir)
-    matched = partial(machine_for, model_dir)
-    pca = {rule: calibrate(network, partial(matched, "PCALocality", mask=rule), (images, labels), THRESHOLDS,
-                           seeds=calibration_seeds, steps=p.steps, out=here / f"calibration_PCALocality_{rule}.jsonl",
-                           batch_size=len(calibration_seeds), progress=progress) for rule in MASKS}
-    for rule, result in pca.items():
-        result.save(here / f"calibration_PCALocality_{rule}.json")
-    best = max(MASKS, key=lambda rule: _agreement_along(pca[rule]))
+    pca, best = calibrated_masks(network, model_dir, images, labels, calibration_seeds, p.steps, here, progress)
     peers_threshold = PEERS_THRESHOLD.get(facts["data"], 0.02)
-    machines = {
-        "IS": (matched("IS", images, labels), None),
-        "LS": (matched("LS", images, labels), schedules["LS"].schedule),
-        "ELS": (matched("ELS", images, labels), schedules["ELS"].schedule),
-        "Wiener": (matched("Wiener", images, labels), None),
-        "PCALocality": (matched("PCALocality", images, labels, mask=best), pca[best].schedule),
-        "PCALocality (peers)": (matched("PCALocality", images, labels, mask="peers", threshold=peers_threshold,
-                                        aggregation="chunk_average"), None),
-    }
+    machines = compared_machines(model_dir, images, labels, {**{k: c.schedule for k, c in schedules.items()},
+                                                             "PCALocality": pca[best].schedule}, best, peers_threshold)
     first = max(calibration_seeds) + 1
     seeds = list(range(first, first + min(p.n_seeds, STANDING_SEEDS)))
     reference = max(p.network_steps)
@@ -121,6 +109,46 @@ def _stand_into(here: Path, spec: ModelSpec, p: presets.EvalPreset, preset: str,
                "locality": locality}
     write_summary(here, summary, command or f"els.standing.stand_model({spec.name!r}, preset={preset!r})", p, start)
     return summary
+
+
+def calibrated_masks(network, model_dir: Path, images: torch.Tensor, labels: torch.Tensor | None,
+                     seeds: list[int], steps: int, here: Path, progress: bool) -> tuple[dict[str, Calibration], str]:
+    """PCA-locality's mask threshold per step calibrated against ``network`` (like P(t), on the
+    calibration ``seeds``) for each mask rule of :data:`MASKS`, with the machine holding
+    ``images``; written to (and resumed from) ``here/calibration_PCALocality_<rule>.jsonl|json``.
+    Returns the calibrations and the rule whose schedule agrees best with the network."""
+    factory = partial(machine_for, model_dir, "PCALocality")
+    pca = {rule: calibrate(network, partial(factory, mask=rule), (images, labels), THRESHOLDS, seeds=seeds,
+                           steps=steps, out=here / f"calibration_PCALocality_{rule}.jsonl", batch_size=len(seeds),
+                           progress=progress) for rule in MASKS}
+    for rule, result in pca.items():
+        result.save(here / f"calibration_PCALocality_{rule}.json")
+    return pca, max(MASKS, key=lambda rule: _agreement_along(pca[rule]))
+
+
+def compared_machines(model_dir: Path, images: torch.Tensor, labels: torch.Tensor | None, schedules: dict,
+                      pca_rule: str, peers_threshold: float, names=MACHINES) -> dict:
+    """name -> (machine, schedule or None) for the machines ``names`` (of :data:`MACHINES`),
+    holding the training ``images (N, C, H, W)`` (and ``labels``) and matched to the network in
+    ``model_dir``; ``schedules``: the calibrated schedules of those of ``"LS"``, ``"ELS"`` and
+    ``"PCALocality"`` named, ``pca_rule`` the calibrated PCA-locality's mask rule,
+    ``peers_threshold`` the published rule's threshold (for ``PCALocality (peers)`` and GoldDiff)."""
+    matched = partial(machine_for, model_dir)
+
+    def peers():
+        return matched("PCALocality", images, labels, mask="peers", threshold=peers_threshold,
+                       aggregation="chunk_average")
+
+    build = {
+        "IS": lambda: (matched("IS", images, labels), None),
+        "LS": lambda: (matched("LS", images, labels), schedules["LS"]),
+        "ELS": lambda: (matched("ELS", images, labels), schedules["ELS"]),
+        "Wiener": lambda: (matched("Wiener", images, labels), None),
+        "PCALocality": lambda: (matched("PCALocality", images, labels, mask=pca_rule), schedules["PCALocality"]),
+        "PCALocality (peers)": lambda: (peers(), None),
+        "GoldDiff (published)": lambda: (GoldenSubset(peers(), *published_sizes(len(images)), seed=0), None),
+    }
+    return {name: build[name]() for name in names}
 
 
 def summarise_machines(rows: list[dict], stored: dict, images: torch.Tensor, labels: torch.Tensor | None,
