@@ -267,10 +267,10 @@ glue("big_seeds", big["unet"]["agreement_from"]["seeds"], display=False)
 # %% [markdown]
 # ## When copying starts
 #
-# The networks on the fewest images were also saved along training. The same measures at each
+# The networks on the two smallest training sets were also saved along training. The same measures at each
 # snapshot:
 
-# %% mystnb={"figure": {"caption": "Copy share (left) and median r of IS and ELS with the network (right) at each saved point of training, for the networks on the fewest images. The UNet's copies do not grow steadily (counts in the text); the ResNet never copies and stays with ELS.", "name": "fig-training"}}
+# %% mystnb={"figure": {"caption": "Copy share (left) and median r of IS and ELS with the network (right) at each saved point of training, for the networks on the two smallest training sets. The copies of the UNet on the fewest images do not grow steadily (counts in the text); the ResNet never copies and stays with ELS.", "name": "fig-training"}}
 trained = {f"{memorisation.ARCH_LABELS[arch]}, N = {s['n_images']}": memorisation.training_points(s)
            for arch, points in runs.items() for s in points if s.get("snapshots")}
 fig = els.book.plotting.copy_agreement_figure(trained, x="training_steps", xlabel="training steps",
@@ -288,6 +288,12 @@ for k, point in (("first", along[0]), ("shift", along[1])):
     glue(f"unet_is_{k}", point["median_r"]["IS"], display=False)
 glue("resnet_els_min", min(p["median_r"]["ELS"] for p in memorisation.training_points(small["resnet"])),
      display=False)
+second = runs["unet"][1]  # the UNet on the next size up, also saved along training
+along_second = memorisation.training_points(second)
+glue("n_second", second["n_images"], display=False)
+glue("second_first_copy", next(p["training_steps"] for p in along_second if p["copy_rate"] > 0), display=False)
+glue("second_els_first", along_second[0]["median_r"]["ELS"], display=False)
+glue("second_els_last", along_second[-1]["median_r"]["ELS"], display=False)
 
 # %% [markdown]
 # The UNet on {glue:text}`n_small` images copies {glue:text}`unet_copies_along` steps.
@@ -296,9 +302,11 @@ glue("resnet_els_min", min(p["median_r"]["ELS"] for p in memorisation.training_p
 # {glue:text}`unet_is_first:.2f` to {glue:text}`unet_is_shift:.2f`) and then stays about there;
 # most copies appear later, {glue:text}`unet_copies` by {glue:text}`steps_last:,` steps. The
 # ResNet copies nothing at any snapshot and never drops below {glue:text}`resnet_els_min:.2f`
-# with ELS. This fits {cite:t}`hunt2026`, who find that models of the ELS family match networks
-# early in training: here the UNet starts nearer ELS than IS and turns towards IS, and towards
-# copying, later.
+# with ELS. The UNet on {glue:text}`n_second` images takes the same course more slowly: it copies
+# nothing before {glue:text}`second_first_copy:,` steps, while its agreement with ELS falls from
+# {glue:text}`second_els_first:.2f` to {glue:text}`second_els_last:.2f`. This fits
+# {cite:t}`hunt2026`, who find that models of the ELS family match networks early in training:
+# here the UNet starts nearer ELS than IS and turns towards IS, and towards copying, later.
 
 # %% [markdown]
 # ## Slide through the sizes
@@ -318,6 +326,11 @@ glue("slider_copies", "; ".join(f"the {a}'s sample from seed {seed} at N = {n:,}
                                 for a, n, seed, c in shown) + "; every other one is new" if shown
      else "none copies", display=False)
 glue("chance_same", copies / small["unet"]["n_images"], display=False)
+last_copy = max((s for s in runs["unet"] if s["copy_rate"] > 0), key=lambda s: s["n_images"])
+glue("n_last_copy", last_copy["n_images"], display=False)
+glue("copy_last", last_copy["copy_rate"], display=False)
+glue("n_first_none", min(s["n_images"] for s in runs["unet"]
+                         if s["copy_rate"] == 0 and s["n_images"] > last_copy["n_images"]), display=False)
 glue("R2_unet_max", max(small["unet"]["median_R2"].values()), display=False)
 for m in ("IS", "ELS"):
     glue(f"R2_{m}_resnet", small["resnet"]["median_R2"][m], display=False)
@@ -345,9 +358,10 @@ for m in ("IS", "ELS"):
 # **The crossover.** Read qualitatively, the picture is the one {cite:t}`hunt2026` give: a whole
 # noisy image says much about which of {glue:text}`n_small` digits lies behind it, a {glue:text}`rf`-pixel
 # window, shared by pieces of every digit at every position, says far less; the network with
-# the whole view copies and the one with the window does not. Whether longer training would
-# make the UNet copy every sample, and where between {glue:text}`n_small` and
-# {glue:text}`n_big:,` images its copying stops, the sizes measured here do not settle.
+# the whole view copies and the one with the window does not. The UNet still copies
+# {glue:text}`copy_last:.0%` of its samples at $N =$ {glue:text}`n_last_copy:,` and none at
+# {glue:text}`n_first_none:,`. Whether longer training would make it copy every sample, and
+# where between those two sizes its copying stops, the sizes measured here do not settle.
 
 # %% [markdown]
 # ## Summary

@@ -215,8 +215,18 @@ def test_when_copying_starts(chapter, small):
     assert all(p["copy_rate"] == 0 for p in resnet)
     assert glued["resnet_els_min"] == pytest.approx(min(p["median_r"]["ELS"] for p in resnet))
     assert glued["resnet_els_min"] > 0.85, "never drops below"
+    second = memorisation.points()["unet"][1]
+    later = memorisation.training_points(second)
+    assert len(later) >= 3 and later[-1]["training_steps"] == last["training_steps"], "saved along training too"
+    first_copy = next(p["training_steps"] for p in later if p["copy_rate"] > 0)
+    assert (glued["n_second"], glued["second_first_copy"]) == (second["n_images"], first_copy)
+    assert all(p["copy_rate"] == 0 for p in later if p["training_steps"] < first_copy), "copies nothing before"
+    assert first_copy > shift["training_steps"], "more slowly than on the fewest images"
+    els_r = [p["median_r"]["ELS"] for p in later]
+    assert (glued["second_els_first"], glued["second_els_last"]) == (pytest.approx(els_r[0]), pytest.approx(els_r[-1]))
+    assert els_r[-1] < els_r[0] - 0.1, "its agreement with ELS falls"
     for words in ("The ResNet copies nothing at any snapshot", "most copies appear later",
-                  "starts nearer ELS than IS"):
+                  "starts nearer ELS than IS", "takes the same course more slowly"):
         assert words in text, words
     assert "Copying grows with training" not in (ROOT / "book" / "12_copy_or_create.py").read_text()
 
@@ -266,6 +276,8 @@ def test_theory_against_measurement(chapter, runs, small, big):
     last_copy = max(n for n, r in rates if r > 0)
     first_none = min(n for n, r in rates if r == 0 and n > last_copy)
     assert first_none / last_copy > 4, "where the UNet's copying stops is not settled by the measured sizes"
+    assert (glued["n_last_copy"], glued["n_first_none"]) == (last_copy, first_none)
+    assert glued["copy_last"] == dict(rates)[last_copy] > 0
     for words in ("**The ResNet: as predicted.**", "**The UNet: in part.**", "and only it does",
                   "It follows IS only partly", "follows IS only partly:",
                   "R^2 =$ {glue:text}`R2_ELS_resnet:.2f` ([chapter 9](09_prediction.ipynb))"):
