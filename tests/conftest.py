@@ -1,5 +1,6 @@
 """Fixtures shared by the unit tests, and readers of the executed chapters."""
 import ast
+import os
 
 import pytest
 import torch
@@ -14,6 +15,23 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+def shares_a_fixture(item) -> bool:
+    """Whether a test uses a fixture of this test suite that outlives one test (module or
+    session scope: the studies' tiny runs, which take seconds to set up)."""
+    info = getattr(item, "_fixtureinfo", None)
+    return info is not None and any(defs[-1].scope != "function" and defs[-1].baseid
+                                    for defs in info.name2fixturedefs.values())
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under mutation testing (mutmut names the mutant in ``MUTANT_UNDER_TEST``), tests with no
+    shared fixture run first. mutmut stops at the first failing test and orders the tests by
+    their own time, which leaves the fixture's set-up out, so a mutant a quick unit test kills
+    would otherwise wait for a study's set-up first."""
+    if "__mutmut_" in os.environ.get("MUTANT_UNDER_TEST", ""):
+        items.sort(key=shares_a_fixture)
 
 
 def rendered(name: str) -> str:

@@ -81,3 +81,25 @@ def test_collect_counts_a_module_never_started_as_empty(hashes):
     result = mutate.collect(decided)
     assert result[SAMPLING]["counts"] == {"killed": 1, "survived": 1, "not run": 1}
     assert result[SCHEDULE] == {"counts": {}, "mutants": {}}
+
+
+def test_under_mutation_tests_without_a_shared_fixture_run_first(monkeypatch):
+    """tests/conftest.py reorders only under a mutant, and keeps the order within each group."""
+    from types import SimpleNamespace
+
+    import conftest
+
+    def item(name, *scopes_and_bases):
+        defs = {f"f{k}": [SimpleNamespace(scope=scope, baseid=base)] for k, (scope, base) in enumerate(scopes_and_bases)}
+        return SimpleNamespace(name=name, _fixtureinfo=SimpleNamespace(name2fixturedefs=defs))
+
+    items = [item("study", ("module", "tests/test_standing.py")), item("unit", ("function", "tests")),
+             item("tmp", ("session", "")), item("study2", ("session", "tests")), item("plain")]
+    assert [conftest.shares_a_fixture(i) for i in items] == [True, False, False, True, False]
+    monkeypatch.setenv("MUTANT_UNDER_TEST", "")
+    unchanged = list(items)
+    conftest.pytest_collection_modifyitems(None, unchanged)
+    assert unchanged == items, "a plain test run keeps its order"
+    monkeypatch.setenv("MUTANT_UNDER_TEST", "els.evaluate.x_evaluate__mutmut_3")
+    conftest.pytest_collection_modifyitems(None, items)
+    assert [i.name for i in items] == ["unit", "tmp", "plain", "study", "study2"]
