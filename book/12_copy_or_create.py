@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: mystnb,tags,-all
+#     cell_metadata_filter: mystnb,tags,incorrectly_encoded_metadata,-all
 #     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
@@ -104,7 +104,11 @@ glue("rf", resnet.receptive_field, display=False)
 glue("side", int(memorisation.training_images(small["resnet"]).shape[-1]), display=False)
 glue("n_small", small["unet"]["n_images"], display=False)
 glue("n_big", big["unet"]["n_images"], display=False)
-glue("sizes", listing(f"{n:,}" for n in sorted({s["n_images"] for p in runs.values() for s in p})), display=False)
+measured = {arch: [s["n_images"] for s in points] for arch, points in runs.items()}
+every_n = sorted({n for sizes in measured.values() for n in sizes})
+fewer = [f"the {memorisation.ARCH_LABELS[a]} at {listing(f'{n:,}' for n in sizes)}"
+         for a, sizes in measured.items() if sizes != every_n]
+glue("sizes", listing(f"{n:,}" for n in every_n) + (f" ({'; '.join(fewer)})" if fewer else ""), display=False)
 glue("ln_n", float(torch.tensor(float(small["unet"]["n_images"])).log()), display=False)
 glue("seeds", small["unet"]["seeds"], display=False)
 glue("pixels", int(memorisation.training_images(small["unet"])[0].numel()), display=False)
@@ -213,7 +217,7 @@ glue("unet_copies", copies, display=False)
 glue("unet_same_is", same_as_is, display=False)
 glue("unet_other", copies - same_as_is, display=False)
 
-# %% mystnb={"figure": {"caption": "One noise seed, sampled by each network and machine (columns) at each measured training-set size N (rows). Under each image: whether it copies one of that network's N training images (its index there) or is new. ELS was not sampled at the largest N (its agreement there comes from the dictionary-size study of the robustness appendix).", "name": "fig-same-noise"}}
+# %% mystnb={"figure": {"caption": "One noise seed, sampled by each network and machine (columns) at each measured training-set size N (rows). Under each image: whether it copies one of that network's N training images (its index there) or is new; "not sampled" where a network was not trained at that N, and for ELS at the largest N (its agreement there comes from the dictionary-size study of the robustness appendix).", "name": "fig-same-noise"}}
 rows, captions = memorisation.same_noise(runs, index, by_size=True)
 fig = els.book.plotting.show_rows(rows, titles=captions)
 for ax in fig.axes:  # no empty frame where a machine was not sampled

@@ -74,8 +74,8 @@ def _copies(point: dict) -> int:
 
 
 def test_the_set_up_numbers(chapter, runs, small, big):
-    """The ResNet's window, the image side, the measured sizes (every architecture has the same
-    ones, so "the measured sizes" names each network's), ln N, seeds and pixels; neither
+    """The ResNet's window, the image side, the measured sizes (and, where an architecture was
+    measured at fewer, which), ln N, seeds and pixels; neither
     network copies at the largest N ("a prediction that 4,000 images cannot test")."""
     glued, text = chapter
     resnet = els.models.load(memorisation.model_folder(small["resnet"]) / "model.pt")
@@ -85,9 +85,12 @@ def test_the_set_up_numbers(chapter, runs, small, big):
     assert glued["n_small"] == small["unet"]["n_images"] == small["resnet"]["n_images"] == len(images)
     assert torch.equal(images, memorisation.training_images(small["unet"])), "both networks hold the same images"
     assert glued["n_big"] == big["unet"]["n_images"] == big["resnet"]["n_images"]
-    sizes = [[s["n_images"] for s in pts] for pts in runs.values()]
-    assert all(n == sizes[0] for n in sizes), "every architecture is measured at the same sizes"
-    assert glued["sizes"] == _listing(f"{n:,}" for n in sizes[0])
+    sizes = {arch: [s["n_images"] for s in pts] for arch, pts in runs.items()}
+    every_n = sorted({n for ns in sizes.values() for n in ns})
+    fewer = [f"the {memorisation.ARCH_LABELS[a]} at {_listing(f'{n:,}' for n in ns)}"
+             for a, ns in sizes.items() if ns != every_n]
+    assert glued["sizes"] == _listing(f"{n:,}" for n in every_n) + (f" ({'; '.join(fewer)})" if fewer else ""), \
+        "the measured sizes, and those of an architecture measured at fewer"
     assert all(s["copy_rate"] == 0 for s in big.values()), "there neither network copies"
     assert glued["ln_n"] == pytest.approx(math.log(glued["n_small"]), rel=1e-6)
     assert glued["seeds"] == small["unet"]["seeds"] == 50
