@@ -234,7 +234,8 @@ def train_step(model: models.DiffusionNet, opt: torch.optim.Optimizer, x0: torch
     ``t = randint(0, 1000) / 1000`` and the noise ``(B, C, H, W)`` from the CPU generator
     ``gen``, form ``x_t`` under the legacy cosine schedule, backpropagate the eps-MSE, step
     ``opt`` at learning rate ``lr``, then move ``ema_model`` (if any) towards ``model`` with
-    decay ``ema_decay``. Returns the loss, a detached scalar tensor on ``x0``'s device."""
+    decay ``ema_decay``. Returns the loss, a detached scalar tensor on ``x0``'s device that holds
+    its own storage (a run keeps every step's loss: a view would keep the batch's buffer too)."""
     device = x0.device
     t = torch.randint(0, 1000, (len(x0),), generator=gen).double() / 1000
     noise = torch.randn(x0.shape, generator=gen).to(device)
@@ -247,7 +248,7 @@ def train_step(model: models.DiffusionNet, opt: torch.optim.Optimizer, x0: torch
     opt.step()
     if ema_model is not None:
         _ema_update(ema_model, model, ema_decay)
-    return loss.detach()
+    return loss.detach().clone()  # the mean is a view of the batch's squared errors: keep only the number
 
 
 def ema_decay(step: int, ema: float) -> float:
