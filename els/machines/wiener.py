@@ -79,12 +79,13 @@ class Wiener(Machine):
         covariance of every image for ``covariance="global"``): the first two in the machine's
         dtype, the eigenvalues in float64. Cached per label."""
         if label not in self._statistics_of:
-            mu = self.class_images(label).flatten(1).to(torch.float64).mean(0)
+            images = self.class_images(label).flatten(1).to(torch.float64)
+            mu = images.mean(0)
             if self.covariance == "global" and label is not None:
                 _, basis, lam = self._statistics(None)
             else:
-                images = self.class_images(label).flatten(1).to(torch.float64)
-                lam, basis = torch.linalg.eigh((images - mu).T @ (images - mu) / max(1, len(images) - 1))
+                centred = images - mu
+                lam, basis = torch.linalg.eigh(centred.T @ centred / max(1, len(images) - 1))
                 lam = lam.clamp(min=0)
             self._statistics_of[label] = (mu.to(self.dtype), basis.to(self.dtype), lam)
         return self._statistics_of[label]

@@ -84,9 +84,8 @@ def _stand_into(here: Path, spec: ModelSpec, p: presets.EvalPreset, preset: str,
     start = time.perf_counter()
     images, labels = training_data(model_dir, p.calibration_images)
     network = models.load(model_dir / "model.pt")
-    facts = network_facts(model_dir)
     pca, best = calibrated_masks(network, model_dir, images, labels, calibration_seeds, p.steps, here, progress)
-    peers_threshold = PEERS_THRESHOLD.get(facts["data"], 0.02)
+    peers_threshold = published_threshold(model_dir)
     machines = compared_machines(model_dir, images, labels, {**{k: c.schedule for k, c in schedules.items()},
                                                              "PCALocality": pca[best].schedule}, best, peers_threshold)
     first = max(calibration_seeds) + 1
@@ -109,6 +108,12 @@ def _stand_into(here: Path, spec: ModelSpec, p: presets.EvalPreset, preset: str,
                "locality": locality}
     write_summary(here, summary, command or f"els.standing.stand_model({spec.name!r}, preset={preset!r})", p, start)
     return summary
+
+
+def published_threshold(model_dir: Path) -> float:
+    """The published mask rule's threshold for the network in ``model_dir``: its dataset's
+    (:data:`PEERS_THRESHOLD`), else 0.02."""
+    return PEERS_THRESHOLD.get(network_facts(model_dir)["data"], 0.02)
 
 
 def calibrated_masks(network, model_dir: Path, images: torch.Tensor, labels: torch.Tensor | None,

@@ -27,11 +27,11 @@ from .. import models
 from . import presets
 from .dictionary_size import SEEDS as DICTIONARY_SEEDS
 from .harness import RESULTS_BYTES, ModelSpec, study_folders, training_data, write_summary
-from .standing import EVAL_BATCH, PEERS_THRESHOLD, calibrated_masks, compared_machines, summarise_machines
+from .standing import EVAL_BATCH, calibrated_masks, compared_machines, published_threshold, summarise_machines
 from ..calibrate import Calibration
 from ..evaluate import evaluate, read_images, read_rows, summarise
 from ..machines.golden import published_sizes
-from ..machines.matched import machine_for, network_facts
+from ..machines.matched import machine_for
 from ..storage import read_timing, results_folder
 
 #: the folder under ``<results>/<model>/`` that holds this study
@@ -64,7 +64,7 @@ def stand_whole_subset(spec: ModelSpec, preset: str = "laptop", models_dir: Path
         images, labels = training_data(model_dir)
         network = models.load(model_dir / "model.pt")
         pca, best = calibrated_masks(network, model_dir, images, labels, calibration_seeds, p.steps, here, progress)
-        peers_threshold = PEERS_THRESHOLD.get(network_facts(model_dir)["data"], 0.02)
+        peers_threshold = published_threshold(model_dir)
         machines = whole_machines(model_dir, images, labels, pca[best].schedule, best, peers_threshold)
         seeds = [s for s in DICTIONARY_SEEDS if s > max(calibration_seeds)][:p.n_seeds]
         reference = max(p.network_steps)
