@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train the copy-or-create networks (book chapter 11): the MNIST UNet and ResNet (zero padding,
+# Train the copy-or-create networks (book chapter 12): the MNIST UNet and ResNet (zero padding,
 # unconditional) at the laptop recipe on nested class-balanced subsets of N images, every size
 # for the same number of steps. The two smallest sizes keep snapshots along training
 # (snapshots/<steps>/). Resumable: rerun the script; finished networks are skipped. Finished runs
@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 STEPS=${STEPS:-12000}
-SIZES=${SIZES:-16 64 256 1024}
+SIZES=${SIZES:-16 64 256}
 ARCHS=${ARCHS:-unet resnet}
 SNAPSHOT_SIZES=${SNAPSHOT_SIZES:-16 64}
 SNAPSHOT_STEPS=${SNAPSHOT_STEPS:-1500 3000 6000}
