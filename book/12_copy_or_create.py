@@ -57,10 +57,14 @@ if "google.colab" in sys.modules:
 # %% [markdown]
 # ## Set-up
 #
-# Everything here is read from the study's committed results (`python -m els memorisation`
-# recomputes them). For each network: {glue:text}`seeds` samples from fixed noise seeds. From the
-# same seeds, the IS, LS and ELS machines holding that network's $N$ training images; LS and ELS
-# use patch sizes calibrated to it ([chapter 8](08_calibration.ipynb)).
+# Each network trains for {glue:text}`steps_last:,` steps and draws {glue:text}`seeds` samples
+# from fixed noise seeds. From the same seeds draw the ideal score (IS), local score (LS, one
+# patch position per pixel, [chapter 4](04_locality.ipynb)) and ELS machines holding that
+# network's $N$ training images, LS and ELS with patch sizes calibrated to the network
+# ([chapter 8](08_calibration.ipynb)). At $N =$ {glue:text}`n_big:,` the agreement comes from
+# the dictionary-size study of the [robustness appendix](appendix_robustness.ipynb):
+# {glue:text}`big_seeds` seeds, patch sizes recalibrated at that $N$. `python -m els
+# memorisation` recomputes the results.
 
 # %%
 import os
@@ -132,7 +136,8 @@ glue("pixels", int(memorisation.training_images(small["unet"])[0].numel()), disp
 # $$
 #
 # a softmax, at every pixel $u$ separately, over the patches of every training image $k$ at
-# every allowed position $v$. Neighbouring pixels may settle on patches of different images,
+# every allowed position $v$ ($x_t = a x_0 + \sigma\varepsilon$, $\Omega_u$ the window
+# around $u$). Neighbouring pixels may settle on patches of different images,
 # so even with {glue:text}`n_small` images the sample is a mosaic. The ResNet should not
 # copy, and ELS holding the same $N$ images should predict it far better than IS.
 #
@@ -141,7 +146,7 @@ glue("pixels", int(memorisation.training_images(small["unet"])[0].numel()), disp
 # sample from the same noise {cite:p}`kadkhodaie2024generalization`. In {cite:t}`hunt2026` a
 # model memorises once its view of the noisy image carries about $\ln N$ nats
 # ({glue:text}`ln_n:.1f` for $N =$ {glue:text}`n_small`) about which training image produced
-# it, enough to single that image out; with less it generalises. We cannot compute this
+# it; with less it generalises. We cannot compute this
 # quantity for our networks, so we compare only qualitatively.
 
 # %% [markdown]
@@ -193,15 +198,14 @@ axes[1].legend(handles=[axes[1].collections[3]], fontsize=8, loc="upper left");
 
 # %% [markdown]
 # The UNet's samples spread out: some lie almost on a training image, the rest between the
-# line and the ELS samples, closer to one training digit than a mosaic is. A few sit close to
-# the line, so the exact share depends on where it is
-# drawn (exercise 4). The ResNet's samples are nowhere near it: their ratio is at least
+# line and the ELS samples; a few sit close to the line, so the exact share depends on where
+# it is drawn (exercise 4). The ResNet's samples are nowhere near it: their ratio is at least
 # {glue:text}`resnet_ratio:.2f`.
 
 # %% [markdown]
 # ## The same noise at every N
 #
-# Because every folder was sampled from the same seeds, one seed can be followed across $N$.
+# Because every network and machine starts from the same seeds, one seed can be followed across $N$.
 # Below is the first seed on which the UNet at $N =$ {glue:text}`n_small` copies.
 
 # %% tags=["remove-input"]
@@ -250,23 +254,20 @@ for arch in runs:
         glue(f"r_{m}_{arch}", small[arch]["median_r"][m], display=False)
     glue(f"r_ELS_{arch}_big", big[arch]["median_r"]["ELS"], display=False)
 glue("copy_unet", small["unet"]["copy_rate"], display=False)
-glue("unet_copy_big", big["unet"]["copy_rate"], display=False)
 glue("resnet_lead", min(s["median_r"]["ELS"] - s["median_r"]["IS"] for s in runs["resnet"]), display=False)
 glue("big_seeds", big["unet"]["agreement_from"]["seeds"], display=False)
 
 # %% [markdown]
 # The UNet copies {glue:text}`copy_unet:.0%` of its samples at $N =$ {glue:text}`n_small`
-# and {glue:text}`unet_copy_big:.0%` at {glue:text}`n_big:,`. The ResNet never copies. Its
+# and none at {glue:text}`n_big:,`. The ResNet never copies. Its
 # agreement with ELS is high at every $N$ ({glue:text}`r_ELS_resnet:.2f` at
 # {glue:text}`n_small`, {glue:text}`r_ELS_resnet_big:.2f` at {glue:text}`n_big:,`) and ahead
 # of IS by at least {glue:text}`resnet_lead:.2f`; at $N =$ {glue:text}`n_small` LS reaches
 # {glue:text}`r_LS_resnet:.2f` and IS {glue:text}`r_IS_resnet:.2f`. The UNet at $N =$
 # {glue:text}`n_small` is not closer to IS than to the local machines: IS
 # {glue:text}`r_IS_unet:.2f`, LS {glue:text}`r_LS_unet:.2f`, ELS {glue:text}`r_ELS_unet:.2f`,
-# all well below its {glue:text}`r_ELS_unet_big:.2f` with ELS at {glue:text}`n_big:,` images,
-# though that number comes from another study (the dictionary-size study of the
-# [robustness appendix](appendix_robustness.ipynb), on {glue:text}`big_seeds` seeds, patch sizes
-# recalibrated at that $N$) and compares only roughly.
+# all well below its {glue:text}`r_ELS_unet_big:.2f` with ELS at {glue:text}`n_big:,` images
+# (a number from other seeds, so the comparison is rough).
 
 # %% [markdown]
 # ## When copying starts
@@ -304,10 +305,10 @@ glue("second_els_last", along_second[-1]["median_r"]["ELS"], display=False)
 # Agreement shifts from ELS towards IS by {glue:text}`steps_shift:,` steps (ELS
 # {glue:text}`unet_els_first:.2f` to {glue:text}`unet_els_shift:.2f`, IS
 # {glue:text}`unet_is_first:.2f` to {glue:text}`unet_is_shift:.2f`) and then stays about there;
-# most copies appear later, {glue:text}`unet_copies` by {glue:text}`steps_last:,` steps. The
+# most copies appear later, and the count rises and falls between snapshots. The
 # ResNet copies nothing at any snapshot and never drops below {glue:text}`resnet_els_min:.2f`
 # with ELS. The UNet on {glue:text}`n_second` images takes the same course more slowly: it copies
-# nothing before {glue:text}`second_first_copy:,` steps, while its agreement with ELS falls from
+# only at its last snapshot, {glue:text}`second_first_copy:,` steps, while its agreement with ELS falls from
 # {glue:text}`second_els_first:.2f` to {glue:text}`second_els_last:.2f`. This fits
 # {cite:t}`hunt2026`, who find that models of the ELS family match networks early in training:
 # here the UNet starts nearer ELS than IS and turns towards IS, and towards copying, later.
@@ -349,13 +350,12 @@ for m in ("IS", "ELS"):
 # {glue:text}`R2_IS_resnet:.2f`, worse than a constant. With {glue:text}`n_small` digits a
 # local, equivariant network already creates patch mosaics, and they are the mosaics ELS makes.
 #
-# **The UNet: in part.** It does copy at $N =$ {glue:text}`n_small`, and only it does. But it
+# **The UNet: in part.** It copies at $N =$ {glue:text}`n_small`; the ResNet does not. But it
 # copies {glue:text}`copy_unet:.0%` of its samples, not all, and it is no closer to IS than to
 # LS or ELS; no machine predicts it well (median $R^2$ at most
-# {glue:text}`R2_unet_max:.2f`). It sits between the copying machine and the mosaic machine.
-# It follows IS only partly: of its {glue:text}`unet_copies` copies, {glue:text}`unet_same_is`
-# are the training image IS ends on from the same noise, where copies of random images would
-# match about {glue:text}`chance_same:.1f` times, and {glue:text}`unet_other` are another one. A
+# {glue:text}`R2_unet_max:.2f`). It follows IS only partly: of its {glue:text}`unet_copies` copies, {glue:text}`unet_same_is`
+# land on the training image IS ends on from the same noise and {glue:text}`unet_other` on
+# another; copies of random images would match about {glue:text}`chance_same:.1f` times. A
 # network can learn to land on training images without fully learning which noise leads to
 # which image.
 #
@@ -365,7 +365,7 @@ for m in ("IS", "ELS"):
 # the whole view copies and the one with the window does not. The UNet still copies
 # {glue:text}`copy_last:.0%` of its samples at $N =$ {glue:text}`n_last_copy:,` and none at
 # {glue:text}`n_first_none:,`. Whether longer training would make it copy every sample, and
-# where between those two sizes its copying stops, the sizes measured here do not settle.
+# where between those two sizes its copying stops, this study does not settle.
 
 # %% [markdown]
 # ## Summary
@@ -379,7 +379,7 @@ for m in ("IS", "ELS"):
 #   {glue:text}`unet_same_is` of its {glue:text}`unet_copies` copies are the image IS lands on
 #   from the same noise.
 # - With {glue:text}`n_big:,` images the UNet copies none of its samples and agrees with ELS
-#   (median $r =$ {glue:text}`r_ELS_unet_big:.2f`, from the dictionary-size study).
+#   (median $r =$ {glue:text}`r_ELS_unet_big:.2f`).
 #
 # ## Exercises
 #
@@ -387,7 +387,7 @@ for m in ("IS", "ELS"):
 # (each network at the fewest images) and its `images = memorisation.training_images(small["unet"])`.
 #
 # 1. **Check.** Which training images does the UNet on {glue:text}`n_small` images copy, and
-#    which is the first to be copied during training
+#    which does it copy at the first snapshot that copies
 #    (`memorisation.training_points(small["unet"])`)?
 #
 # ```{admonition} Solution
@@ -396,8 +396,8 @@ for m in ("IS", "ELS"):
 # `[c for c in small["unet"]["network"]["copied_image"] if c >= 0]` lists images
 # {glue:text}`ex_copied`: {glue:text}`ex_distinct` different images, one per copy. In
 # `memorisation.training_points(small["unet"])` the first point that copies is at
-# {glue:text}`ex_early_steps:,` steps, and it copies image #{glue:text}`ex_early`, which the final
-# network still copies.
+# {glue:text}`ex_early_steps:,` steps, where it copies {glue:text}`ex_early`; of these the final
+# network still copies {glue:text}`ex_early_kept`.
 # ```
 #
 # 2. **Check.** How often does the rule call a *new* digit a copy? Apply
@@ -442,14 +442,18 @@ for m in ("IS", "ELS"):
 # ```
 
 # %% tags=["remove-cell"]
-# The exercises' numbers, glued for their solutions (and checked by tests/test_chapter_12.py).
+# The exercises' numbers, glued for their solutions.
 images = memorisation.training_images(small["unet"])
 copied = [c for c in small["unet"]["network"]["copied_image"] if c >= 0]
 early = next(p for p in memorisation.training_points(small["unet"]) if p["copy_rate"] > 0)
 glue("ex_copied", listing(f"#{c}" for c in copied), display=False)
 glue("ex_distinct", len(set(copied)), display=False)
 glue("ex_early_steps", early["training_steps"], display=False)
-glue("ex_early", next(c for c in early["network"]["copied_image"] if c >= 0), display=False)
+early_copied = [c for c in early["network"]["copied_image"] if c >= 0]
+glue("ex_early", listing(f"#{c}" + (f" ({early_copied.count(c)} samples)" if early_copied.count(c) > 1 else "")
+                         for c in dict.fromkeys(early_copied)), display=False)
+kept = [f"#{c}" for c in dict.fromkeys(early_copied) if c in copied]
+glue("ex_early_kept", listing(kept) if kept else "none", display=False)
 false_alarm = els.provenance.copies(test, images)[0]
 glue("ex_test_share", float(false_alarm.double().mean()), display=False)
 glue("ex_test_count", int(false_alarm.sum()), display=False)
