@@ -80,6 +80,7 @@ def test_standing_writes_every_machine_on_disjoint_seeds(standing_run):
     assert summary["peers_threshold"] == 0.005
     stored = read_images(here / "standing" / "final_images.pt")
     assert stored["seeds"] == [2, 3, 4] and stored["images"]["ELS"].shape == (3, 1, 32, 32)
+    assert summary["golden_sizes"] == [1, 2], "GoldDiff's 5% and 10% of the 20 images"
     spec, models_dir, _, _ = setup
     images, labels = training_data(models_dir / spec.name, 20)
     every = ("IS", "LS", "ELS", "Wiener", "PCALocality", "PCALocality (peers)", "GoldDiff (published)")
@@ -93,6 +94,12 @@ def test_standing_writes_every_machine_on_disjoint_seeds(standing_run):
         assert (machine.mask_rule, machine.threshold, machine.aggregation) == ("peers", 0.005, "chunk_average")
     assert machines["PCALocality"][0].mask_rule == "column" and machines["PCALocality"][1] == [0.1] * 3
     assert machines["ELS"][1] == [5] * 3 and machines["IS"][1] is None
+    # the peers' sampler: same machines, seeds and schedules; every final image within [-1, 1]
+    assert set(summary["clipped"]) == set(summary["machines"])
+    clipped = read_images(here / "standing" / "final_images_clipped.pt")
+    assert clipped["seeds"] == [2, 3, 4] and set(clipped["images"]) == set(stored["images"])
+    assert all(float(x.abs().max()) <= 1 for x in clipped["images"].values())
+    assert any(float(x.abs().max()) > 1 for x in stored["images"].values()), "the plain sampler does not clip"
     locality = summary["locality"]
     assert len(locality["network"]) == 3 and all(0 < w <= 32 for w in locality["Wiener"] + locality["network"])
     # the same machine from the same seed gives the same sample in both runs
@@ -137,6 +144,10 @@ def test_table_has_every_machine_and_every_protocol(standing_run):
     assert f"| ELS, shuffled seeds | {els['chance']['r']:.2f} |" in r_rows
     with pytest.raises(ValueError, match="protocol"):
         standing.table({"t": summary}, "book")
+    clipped = standing.table({"t": summary}, "r", clipped=True).splitlines()
+    assert clipped[0] == "| median r, clipped sampler | t |"
+    assert f"| ELS | {summary['clipped']['ELS']['book']['r']['median']:.2f} |" in clipped
+    assert f"| ELS, shuffled seeds | {summary['clipped']['ELS']['chance']['r']:.2f} |" in clipped
 
 
 def test_golden_bench_runs_on_a_compared_model(standing_run, monkeypatch):
