@@ -94,12 +94,26 @@ def test_standing_writes_every_machine_on_disjoint_seeds(standing_run):
         assert (machine.mask_rule, machine.threshold, machine.aggregation) == ("peers", 0.005, "chunk_average")
     assert machines["PCALocality"][0].mask_rule == "column" and machines["PCALocality"][1] == [0.1] * 3
     assert machines["ELS"][1] == [5] * 3 and machines["IS"][1] is None
-    # the peers' sampler: same machines, seeds and schedules; every final image within [-1, 1]
+    # the peers' sampler: same machines, seeds and schedules; the network and Wiener sampled with
+    # it; every other machine's samples do not change under it, so its plain ones are scored
     assert set(summary["clipped"]) == set(summary["machines"])
     clipped = read_images(here / "standing" / "final_images_clipped.pt")
-    assert clipped["seeds"] == [2, 3, 4] and set(clipped["images"]) == set(stored["images"])
+    assert clipped["seeds"] == [2, 3, 4] and set(clipped["images"]) == {summary["reference"], *standing.CLIP_CHANGES}
     assert all(float(x.abs().max()) <= 1 for x in clipped["images"].values())
     assert any(float(x.abs().max()) > 1 for x in stored["images"].values()), "the plain sampler does not clip"
+    noise, _ = els.sampling.seeded_inputs([2, 3, 4], (1, 32, 32))
+    schedules = {"LS": [3] * 3, "ELS": [5] * 3, "PCALocality": [0.1] * 3}
+    def sampled(clip):  # fresh machines each time: GoldDiff's subsets are drawn from a seeded stream
+        built = standing.compared_machines(models_dir / spec.name, images, labels, schedules, "column", 0.005,
+                                           names=every)
+        return {name: els.sample(machine, noise, 3, scales, clip=clip) for name, (machine, scales) in built.items()}
+
+    plain, with_clip = sampled(False), sampled(True)
+    for name in every:
+        changed = float((plain[name] - with_clip[name]).abs().max())
+        assert (changed > 1e-3) if name in standing.CLIP_CHANGES else (changed < 1e-5), (name, changed)
+    wiener = summary["clipped"]["Wiener"]["book"]["r"]["median"]
+    assert wiener != summary["machines"]["Wiener"]["book"]["r"]["median"], "Wiener scored on its clipped samples"
     locality = summary["locality"]
     assert len(locality["network"]) == 3 and all(0 < w <= 32 for w in locality["Wiener"] + locality["network"])
     # the same machine from the same seed gives the same sample in both runs

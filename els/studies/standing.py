@@ -10,9 +10,11 @@ Per model, under ``<out>/<model>/standing/``:
 * ``samples.csv`` (book protocol per sample, :mod:`els.evaluate`) and ``final_images.pt``
   (every final image, for the peers' protocol, the chance levels and the galleries), on
   evaluation seeds disjoint from every calibration seed;
-* ``clipped.csv`` and ``final_images_clipped.pt``: the same under the peers' sampler (every
-  model's clean-image estimate clipped to [-1, 1] at each DDIM step, ``els.sample(clip=True)``),
-  with the same schedules;
+* ``clipped.csv`` and ``final_images_clipped.pt``: the network and the Wiener denoiser under
+  the peers' sampler (the clean-image estimate clipped to [-1, 1] at each DDIM step,
+  ``els.sample(clip=True)``), with the same schedules; the other machines' samples do not
+  change under it (:data:`CLIP_CHANGES`), so their plain samples are scored against the
+  clipped network (:func:`clipped_comparison`);
 * ``locality.json``: against t, how wide each denoiser's view of the centre pixel is;
 * ``summary.json`` (:func:`summarise`) and ``manifest.json``.
 
@@ -35,7 +37,7 @@ from tqdm.auto import tqdm
 from .. import models
 from . import presets
 from ..calibrate import Calibration, calibrate
-from ..evaluate import agreement, evaluate, peers_agreement, read_images, summarise
+from ..evaluate import agreement, evaluate, peers_agreement, read_images, score, summarise
 from ..machines.matched import machine_for, network_facts
 from ..machines.golden import GoldenSubset, published_sizes
 from ..machines.pca_locality import MASKS, gain_mask, mask_width
@@ -49,6 +51,10 @@ MACHINES = ("IS", "LS", "ELS", "Wiener", "PCALocality", "PCALocality (peers)", "
 THRESHOLDS = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 #: the published code's threshold per dataset (its configs for 28 x 28 MNIST and FashionMNIST)
 PEERS_THRESHOLD = {"mnist": 0.005, "fashion_mnist": 0.005}
+#: the compared machines whose clean-image estimate can leave [-1, 1] (Wiener's is linear in
+#: x_t); every other machine's is a softmax-weighted average of training pixels, inside [-1, 1]
+#: already, so clipping it changes nothing (tests/test_standing.py checks)
+CLIP_CHANGES = ("Wiener",)
 STANDING_SEEDS = 100  # evaluation seeds per model (fewer when the preset has fewer)
 EVAL_BATCH = 20
 #: an input counts in a view's width when its influence on the centre output is at least this
@@ -99,9 +105,7 @@ def _stand_into(here: Path, spec: ModelSpec, p: presets.EvalPreset, preset: str,
     rows = evaluate(network, machines, seeds=seeds, steps=p.steps, network_steps=(reference,),
                     out=here / "samples.csv", batch_size=EVAL_BATCH, progress=progress,
                     images_out=here / "final_images.pt")
-    clipped = evaluate(network, machines, seeds=seeds, steps=p.steps, network_steps=(reference,),
-                       out=here / "clipped.csv", batch_size=EVAL_BATCH, progress=progress,
-                       images_out=here / "final_images_clipped.pt", clip=True)
+    clipped_rows, clipped_images = clipped_comparison(here, network, machines, seeds, p.steps, reference, progress)
     locality = _locality_file(here / "locality.json", network, machines, schedules["ELS"], calibration_seeds,
                               p.steps, progress)
     timing = json.loads(timing_path(here / "samples.csv").read_text())
@@ -114,11 +118,29 @@ def _stand_into(here: Path, spec: ModelSpec, p: presets.EvalPreset, preset: str,
                "golden_sizes": list(published_sizes(len(images))),
                "machines": summarise_machines(rows, read_images(here / "final_images.pt"), images, labels,
                                               f"network@{reference}"),
-               "clipped": summarise_machines(clipped, read_images(here / "final_images_clipped.pt"), images, labels,
-                                             f"network@{reference}"),
+               "clipped": summarise_machines(clipped_rows, clipped_images, images, labels, f"network@{reference}"),
                "locality": locality}
     write_summary(here, summary, command or f"els.standing.stand_model({spec.name!r}, preset={preset!r})", p, start)
     return summary
+
+
+def clipped_comparison(here: Path, network, machines: dict, seeds: list[int], steps: int, reference: int,
+                       progress: bool) -> tuple[list[dict], dict]:
+    """The comparison under the peers' sampler: the network (``reference`` steps) and the
+    machines of :data:`CLIP_CHANGES` sampled with ``clip=True`` into ``here/clipped.csv`` and
+    ``here/final_images_clipped.pt`` (resumable, :func:`els.evaluate.evaluate`); every other
+    machine's plain sample from ``here/final_images.pt`` scored against the clipped network.
+    Returns the rows (:func:`els.evaluate.score`) and the images (as
+    :func:`els.evaluate.read_images` gives them) of every machine on ``seeds``."""
+    evaluate(network, {name: machines[name] for name in CLIP_CHANGES}, seeds=seeds, steps=steps,
+             network_steps=(reference,), out=here / "clipped.csv", batch_size=EVAL_BATCH, progress=progress,
+             images_out=here / "final_images_clipped.pt", clip=True)
+    plain, clipped = read_images(here / "final_images.pt"), read_images(here / "final_images_clipped.pt")
+    plain_at, clipped_at = ([stored["seeds"].index(s) for s in seeds] for stored in (plain, clipped))
+    images = {name: value[plain_at] for name, value in plain["images"].items() if name not in clipped["images"]}
+    images.update({name: value[clipped_at] for name, value in clipped["images"].items()})
+    labels = None if clipped["labels"] is None else [clipped["labels"][i] for i in clipped_at]
+    return score(images, seeds, labels, (reference,)), {"seeds": seeds, "labels": labels, "images": images}
 
 
 def published_threshold(model_dir: Path) -> float:
