@@ -212,7 +212,7 @@ Markdown(els.studies.reproduce.table(list(summaries.values())))
 #   the same strokes from the same noise (see `gallery.png`). With the dictionary of every
 #   window, wrapping ones included (`train_patches="wrap"`, the optimum {doc}`06_els`
 #   derives), ELS agrees better still: median r 0.89 against 0.86, R^2 0.75 against 0.64, on
-#   the 40 comparison seeds of {doc}`10_standing` (`els.studies.mechanisms.wrap_dictionary`).
+#   the first 40 comparison seeds of {doc}`10_standing` (`els.studies.mechanisms.wrap_dictionary`).
 #   Calibrated schedule: P = 3 up to t = 0.25, 5 to 0.45, 7-9 above (15 at the last step).
 #   The paper's released code ships a schedule for this model too (in `els.studies.paper`; it
 #   rises to 11 and falls back to 3 at the highest noise); on the first 20 seeds it agrees

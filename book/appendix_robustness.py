@@ -323,7 +323,7 @@ glue("middle_leads", sum(paired_difference(at_step(n, middle), m, "IS")["verdict
 # with an extra stroke, a shirt with three sleeves. Each patch is plausible, the whole is not,
 # because no patch sees the whole. How often do final images break apart? A crude count: the
 # separate bright regions (8-connected, at least 3 pixels, `els.studies.mechanisms.components`)
-# in each final sample of the 40 comparison seeds of {doc}`10_standing`, and in 200 test
+# in each final sample of the first 40 comparison seeds of {doc}`10_standing`, and in 200 test
 # images; a clean digit is one region. Share of images with more than one region:
 
 # %% tags=["remove-input"]
@@ -351,12 +351,13 @@ for source in sources:
 # ## Where the ink sits
 #
 # Zero padding tells a network where the border is; circular padding does not. Does ELS put
-# its strokes where the network does? The mean of the 40 final samples of each sampler shows
-# where it puts ink, for the zero-padded and the circular MNIST ResNet; each image is
+# its strokes where the network does? The mean of the final samples of each sampler on the
+# comparison seeds of {doc}`10_standing` shows where it puts ink, for the zero-padded and the
+# circular MNIST ResNet; each image is
 # captioned with the brightness of its central 16x16 square over that of the rest
 # (`els.studies.mechanisms.centre_to_border`: about 1 when strokes fall anywhere).
 
-# %% mystnb={"figure": {"caption": "Mean of 40 final samples of the zero-padded (top) and the circular (bottom) MNIST ResNet and of each machine from the same noise; under each image, its centre/border brightness ratio.", "name": "fig-where-the-ink-sits"}}
+# %% mystnb={"figure": {"caption": "Mean of the final samples (comparison seeds of chapter 10) of the zero-padded (top) and the circular (bottom) MNIST ResNet and of each machine from the same noise; under each image, its centre/border brightness ratio.", "name": "fig-where-the-ink-sits"}}
 padding = {"zero padding": "mnist_resnet_zeros", "circular padding": "mnist_resnet_circular"}
 keys = {"network": "network@150", "ELS": "ELS", "LS": "LS", "IS": "IS"}
 finals = {row: read_images(results / name / "standing" / "final_images.pt")["images"] for row, name in padding.items()}

@@ -122,9 +122,10 @@ def evaluate(
 
     machines: name -> (machine, scales or None); the first machine's training images give the
     image shape, and its labels the classes when the network is class-conditional.
-    out: CSV file of per-sample rows (see ``COLUMNS``); complete seeds in it are skipped, a
-    partly written seed is recomputed. A ``<out>.timing.json`` beside it accumulates seconds
-    per component. images_out: a ``.pt`` file that keeps every final image too (see
+    out: CSV file of per-sample rows (see ``COLUMNS``); a seed's rows already in it are kept, and
+    only the machines a seed lacks are sampled (with the network again, to score them): a
+    resumed run, or a machine added to a finished evaluation, costs only what is missing. A
+    ``<out>.timing.json`` beside it accumulates seconds per component. images_out: a ``.pt`` file that keeps every final image too (see
     :func:`read_images`; needs ``out``). Returns all rows, old and new.
     """
     if images_out is not None and out is None:
@@ -137,13 +138,22 @@ def evaluate(
     _first_machine_and_classes(network, machines)  # a conditional network without labels fails before any work
     rows = _complete_rows(out, {(k, name) for k in network_steps for name in machines})
     timing = read_timing(out, {})
-    done = {row["seed"] for row in rows}
-    todo = [s for s in seeds if s not in done]
+    have: dict[int, set] = {}
+    for row in rows:
+        have.setdefault(row["seed"], set()).add((row["network_steps"], row["machine"]))
+    lacking = {s: tuple(name for name in machines if any((k, name) not in have.get(s, ()) for k in network_steps))
+               for s in seeds}
+    todo = [s for s in seeds if lacking[s]]
+    batches = []  # seeds that lack the same machines, batch_size at a time
+    for names in dict.fromkeys(lacking[s] for s in todo):
+        group = [s for s in todo if lacking[s] == names]
+        batches += [(names, group[i:i + batch_size]) for i in range(0, len(group), batch_size)]
     bar = tqdm(total=len(todo), desc="evaluate", disable=not progress)
-    for start in range(0, len(todo), batch_size):
-        batch = todo[start:start + batch_size]
-        outputs, labels = sample_together(network, machines, batch, steps, network_steps, released, clip, timing)
-        new = score(outputs, batch, labels, network_steps)
+    for names, batch in batches:
+        outputs, labels = sample_together(network, {n: machines[n] for n in names}, batch, steps, network_steps,
+                                          released, clip, timing)
+        new = [row for row in score(outputs, batch, labels, network_steps)
+               if (row["network_steps"], row["machine"]) not in have.get(row["seed"], ())]
         rows += new
         if images_out is not None:  # before the rows: a seed with rows always has its images
             _add_images(images_out, batch, labels, outputs)
@@ -237,6 +247,12 @@ def relabelled(rows: Sequence[dict], machine: str, name: str) -> list[dict]:
     return [{**row, "machine": name} for row in rows if row["machine"] == machine]
 
 
+def seconds_per_sample(out: str | Path) -> dict[str, float]:
+    """Wall-clock seconds per sample of each component (``network@<k>`` and each machine), summed
+    over every run of :func:`evaluate` into the CSV ``out`` (its ``<out>.timing.json``)."""
+    return {name: v["seconds"] / v["samples"] for name, v in read_timing(out, {}).items()}
+
+
 def read_rows(path: str | Path) -> list[dict]:
     """Rows of an evaluation CSV (torn or malformed lines are skipped)."""
     if not Path(path).exists():
@@ -270,22 +286,31 @@ def read_images(path: str | Path) -> dict:
 
 
 def _add_images(path, seeds, labels, outputs) -> None:
+    """Put each model's images in ``outputs`` (name -> (B, C, H, W), one per seed in ``seeds``)
+    into the images file at ``path``, replacing what it held for those seeds. A name new to the
+    file (a machine added to an evaluation) holds NaN for the seeds it has not reached yet."""
     stored = read_images(path) if Path(path).exists() else {"seeds": [], "labels": None, "images": {}}
-    keep = [i for i, s in enumerate(stored["seeds"]) if s not in seeds]  # a recomputed seed replaces its images
-    stored["seeds"] = [stored["seeds"][i] for i in keep] + list(seeds)
+    new = [i for i, s in enumerate(seeds) if s not in stored["seeds"]]
+    stored["seeds"] = stored["seeds"] + [seeds[i] for i in new]
     if labels is not None:
-        stored["labels"] = [stored["labels"][i] for i in keep] + labels.tolist()
-    for name, value in outputs.items():
-        old = stored["images"].get(name, value[:0])[keep]
-        stored["images"][name] = torch.cat([old, value.float()])
+        stored["labels"] = (stored["labels"] or []) + [int(labels[i]) for i in new]
+    position = torch.tensor([stored["seeds"].index(s) for s in seeds])
+    for name in {*stored["images"], *outputs}:
+        old = stored["images"].get(name)
+        shape = (len(stored["seeds"]), *(outputs[name] if old is None else old).shape[1:])
+        images = torch.full(shape, float("nan"))
+        if old is not None:
+            images[:len(old)] = old
+        if name in outputs:
+            images[position] = outputs[name].float()
+        stored["images"][name] = images
     save_atomic(stored, path)
 
 
 def _complete_rows(out, expected: set[tuple[int, str]]) -> list[dict]:
-    """Rows of seeds written completely, one per expected (network steps, machine); the file is
-    rewritten without the rest (a seed cut short by a crash, torn or garbage lines). Rows for
-    a (network steps, machine) this evaluation does not produce are refused: they belong to
-    another evaluation."""
+    """Every whole row of an expected (network steps, machine), once per seed; the file is
+    rewritten without the rest (torn or garbage lines, repeats). Rows for a (network steps,
+    machine) this evaluation does not produce are refused: they belong to another evaluation."""
     if out is None:
         return []
     rows = read_rows(out)
@@ -293,13 +318,10 @@ def _complete_rows(out, expected: set[tuple[int, str]]) -> list[dict]:
     if foreign:
         raise ValueError(f"{out} holds rows for (network steps, machine) {sorted(foreign)} that this evaluation "
                          "does not produce: it belongs to another evaluation; use another out file")
-    per_seed: dict[int, set] = {}
-    for row in rows:
-        per_seed.setdefault(row["seed"], set()).add((row["network_steps"], row["machine"]))
     keep, seen = [], set()
-    for row in rows:  # whole seeds only, each (seed, steps, machine) once
+    for row in rows:
         key = (row["seed"], row["network_steps"], row["machine"])
-        if per_seed[row["seed"]] == expected and key not in seen:
+        if key not in seen:
             keep.append(row)
             seen.add(key)
     text = Path(out).read_text() if Path(out).exists() else ""

@@ -1,5 +1,6 @@
 """Agreement metrics, the per-sample CSV's resumption, and the summary (book appendix, §A.6)."""
 import csv
+import json
 import signal
 import subprocess
 import sys
@@ -117,6 +118,35 @@ def test_images_out_keeps_every_final_image_and_resumes(tmp_path):
     np.testing.assert_allclose(r, [by_seed[s] for s in (4, 5, 6, 7)], rtol=1e-6)
     with pytest.raises(ValueError, match="needs out="):
         evaluate(net, machines, seeds=1, images_out=tmp_path / "x.pt", progress=False)
+
+
+def test_a_machine_added_to_a_finished_evaluation_costs_only_itself(tmp_path):
+    """Fails if adding a machine to a finished evaluation samples the machines already there
+    again (their sample counts in the timing file grow), or if the added machine's rows and
+    images differ from an evaluation that had it from the start; the images file holds NaN for
+    the seeds the added machine has not reached."""
+    images = torch.rand(6, 1, 6, 6, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    net = els.ELS(images, patch_size=3, padding="zeros", device="cpu")
+    both = {"IS": (els.IS(images, device="cpu"), None), "LS": (els.LS(images, patch_size=3, device="cpu"), None)}
+    kw = dict(steps=3, network_steps=(3,), progress=False, batch_size=2)
+    evaluate(net, {"IS": both["IS"]}, seeds=[0, 1, 2], out=tmp_path / "e.csv", images_out=tmp_path / "e.pt", **kw)
+    evaluate(net, both, seeds=[0], out=tmp_path / "e.csv", images_out=tmp_path / "e.pt", **kw)
+    half = read_images(tmp_path / "e.pt")["images"]["LS"]
+    assert not half[0].isnan().any() and half[1:].isnan().all(), "LS reached seed 0 only"
+    rows = evaluate(net, both, seeds=[0, 1, 2], out=tmp_path / "e.csv", images_out=tmp_path / "e.pt", **kw)
+    timing = json.loads((tmp_path / "e.csv.timing.json").read_text())
+    assert timing["IS"]["samples"] == 3 and timing["LS"]["samples"] == 3, "only the missing machine is sampled"
+    from els.evaluate import seconds_per_sample
+    assert seconds_per_sample(tmp_path / "e.csv") == {k: v["seconds"] / v["samples"] for k, v in timing.items()}
+    assert set(timing) == {"network@3", "IS", "LS"} and timing["network@3"]["samples"] == 3 + 1 + 2
+    straight = evaluate(net, both, seeds=[0, 1, 2], out=tmp_path / "s.csv", images_out=tmp_path / "s.pt", **kw)
+    key = lambda r: (r["seed"], r["machine"])  # noqa: E731
+    assert [(key(a), a["r"]) for a in sorted(rows, key=key)] == [(key(b), pytest.approx(b["r"], rel=1e-6))
+                                                                 for b in sorted(straight, key=key)]
+    added, whole = read_images(tmp_path / "e.pt"), read_images(tmp_path / "s.pt")
+    assert added["seeds"] == whole["seeds"] == [0, 1, 2] and set(added["images"]) == set(whole["images"])
+    for name, value in whole["images"].items():
+        np.testing.assert_allclose(added["images"][name], value, atol=1e-6)
 
 
 @pytest.mark.parametrize("released", [False, True])
@@ -305,9 +335,10 @@ def test_summary_quartiles_and_share_against_hand_values():
     assert "beats_IS" not in only_els
 
 
-def test_only_whole_seeds_are_kept_and_a_clean_file_is_left_alone(tmp_path):
-    """Fails if a seed with some of its rows missing, a repeated row or a garbage line survives
-    in the results file, or if a file that is already clean is rewritten (a new inode)."""
+def test_whole_rows_are_kept_once_and_a_clean_file_is_left_alone(tmp_path):
+    """Fails if a repeated row or a garbage line survives in the results file, if a whole row of
+    a seed that lacks other rows is dropped (it is kept; only what is missing is recomputed), or
+    if a file that is already clean is rewritten (a new inode)."""
     import os
 
     from els.evaluate import HEADER, _complete_rows, _format
@@ -321,12 +352,13 @@ def test_only_whole_seeds_are_kept_and_a_clean_file_is_left_alone(tmp_path):
     out = tmp_path / "e.csv"
     out.write_text("\n".join([HEADER, _format(whole[0]), "garbage,,,", "0,,x,IS,1,1,1,1", *map(_format, whole[1:]),
                               _format(row(1, 2, "IS")), _format(whole[0])]) + "\n")  # junk mid-file too
-    assert [(r["seed"], r["machine"]) for r in _complete_rows(out, expected)] == [(0, "IS"), (0, "ELS")]
-    assert out.read_text() == "\n".join([HEADER, *map(_format, whole)]) + "\n"
+    kept = [(0, "IS"), (0, "ELS"), (1, "IS")]
+    assert [(r["seed"], r["machine"]) for r in _complete_rows(out, expected)] == kept
+    assert out.read_text() == "\n".join([HEADER, *map(_format, [*whole, row(1, 2, "IS")])]) + "\n"
     inode = os.stat(out).st_ino
-    assert len(_complete_rows(out, expected)) == 2 and os.stat(out).st_ino == inode
+    assert len(_complete_rows(out, expected)) == 3 and os.stat(out).st_ino == inode
     out.write_text(out.read_text().rstrip("\n"))  # no newline at the end: rewritten with one, so the
-    assert len(_complete_rows(out, expected)) == 2 and out.read_text().endswith("\n")  # next row starts a line
+    assert len(_complete_rows(out, expected)) == 3 and out.read_text().endswith("\n")  # next row starts a line
     assert _complete_rows(None, expected) == [] and _complete_rows(tmp_path / "new.csv", expected) == []
 
 

@@ -80,6 +80,7 @@ def test_standing_writes_every_machine_on_disjoint_seeds(standing_run):
     assert summary["peers_threshold"] == 0.005
     stored = read_images(here / "standing" / "final_images.pt")
     assert stored["seeds"] == [2, 3, 4] and stored["images"]["ELS"].shape == (3, 1, 32, 32)
+    assert summary["golden_sizes"] == [1, 2], "GoldDiff's 5% and 10% of the 20 images"
     spec, models_dir, _, _ = setup
     images, labels = training_data(models_dir / spec.name, 20)
     every = ("IS", "LS", "ELS", "Wiener", "PCALocality", "PCALocality (peers)", "GoldDiff (published)")
@@ -93,6 +94,26 @@ def test_standing_writes_every_machine_on_disjoint_seeds(standing_run):
         assert (machine.mask_rule, machine.threshold, machine.aggregation) == ("peers", 0.005, "chunk_average")
     assert machines["PCALocality"][0].mask_rule == "column" and machines["PCALocality"][1] == [0.1] * 3
     assert machines["ELS"][1] == [5] * 3 and machines["IS"][1] is None
+    # the peers' sampler: same machines, seeds and schedules; the network and Wiener sampled with
+    # it; every other machine's samples do not change under it, so its plain ones are scored
+    assert set(summary["clipped"]) == set(summary["machines"])
+    clipped = read_images(here / "standing" / "final_images_clipped.pt")
+    assert clipped["seeds"] == [2, 3, 4] and set(clipped["images"]) == {summary["reference"], *standing.CLIP_CHANGES}
+    assert all(float(x.abs().max()) <= 1 for x in clipped["images"].values())
+    assert any(float(x.abs().max()) > 1 for x in stored["images"].values()), "the plain sampler does not clip"
+    noise, _ = els.sampling.seeded_inputs([2, 3, 4], (1, 32, 32))
+    schedules = {"LS": [3] * 3, "ELS": [5] * 3, "PCALocality": [0.1] * 3}
+    def sampled(clip):  # fresh machines each time: GoldDiff's subsets are drawn from a seeded stream
+        built = standing.compared_machines(models_dir / spec.name, images, labels, schedules, "column", 0.005,
+                                           names=every)
+        return {name: els.sample(machine, noise, 3, scales, clip=clip) for name, (machine, scales) in built.items()}
+
+    plain, with_clip = sampled(False), sampled(True)
+    for name in every:
+        changed = float((plain[name] - with_clip[name]).abs().max())
+        assert (changed > 1e-3) if name in standing.CLIP_CHANGES else (changed < 1e-5), (name, changed)
+    wiener = summary["clipped"]["Wiener"]["book"]["r"]["median"]
+    assert wiener != summary["machines"]["Wiener"]["book"]["r"]["median"], "Wiener scored on its clipped samples"
     locality = summary["locality"]
     assert len(locality["network"]) == 3 and all(0 < w <= 32 for w in locality["Wiener"] + locality["network"])
     # the same machine from the same seed gives the same sample in both runs
@@ -137,6 +158,10 @@ def test_table_has_every_machine_and_every_protocol(standing_run):
     assert f"| ELS, shuffled seeds | {els['chance']['r']:.2f} |" in r_rows
     with pytest.raises(ValueError, match="protocol"):
         standing.table({"t": summary}, "book")
+    clipped = standing.table({"t": summary}, "r", clipped=True).splitlines()
+    assert clipped[0] == "| median r, clipped sampler | t |"
+    assert f"| ELS | {summary['clipped']['ELS']['book']['r']['median']:.2f} |" in clipped
+    assert f"| ELS, shuffled seeds | {summary['clipped']['ELS']['chance']['r']:.2f} |" in clipped
 
 
 def test_golden_bench_runs_on_a_compared_model(standing_run, monkeypatch):
@@ -201,7 +226,7 @@ def test_chapter_claims_match_the_committed_comparison():
         assert all(abs(w - n) <= 3 for t, w, n in zip(loc["t"], loc["Wiener"], loc["network"]) if t <= 0.6), name
         assert all(w > n for t, w, n in zip(loc["t"], loc["Wiener"], loc["network"]) if t >= 0.9), name
         assert max(loc["Wiener"][0], loc["network"][0]) <= 4 and loc["Wiener"][-1] > loc["Wiener"][0], name
-    assert len(summaries) == 7 and len(first["R2"]) == 6 and len(first["r"]) == 5 and len(first["peers"]) == 6
+    assert len(summaries) == 7 and len(first["R2"]) == 6 and len(first["r"]) == 6 and len(first["peers"]) == 6
     resnets = [n for n in summaries if "resnet" in n]  # "the margin is widest on the ResNets"
     margin = {n: book(summaries[n], "ELS", "R2") - max(book(summaries[n], m, "R2") for m in others) for n in summaries}
     assert min(margin[n] for n in resnets) > max(margin[n] for n in summaries if n not in resnets)

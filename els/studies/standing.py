@@ -10,12 +10,19 @@ Per model, under ``<out>/<model>/standing/``:
 * ``samples.csv`` (book protocol per sample, :mod:`els.evaluate`) and ``final_images.pt``
   (every final image, for the peers' protocol, the chance levels and the galleries), on
   evaluation seeds disjoint from every calibration seed;
+* ``clipped.csv`` and ``final_images_clipped.pt``: the network and the Wiener denoiser under
+  the peers' sampler (the clean-image estimate clipped to [-1, 1] at each DDIM step,
+  ``els.sample(clip=True)``), with the same schedules; the other machines' samples do not
+  change under it (:data:`CLIP_CHANGES`), so their plain samples are scored against the
+  clipped network (:func:`clipped_comparison`);
 * ``locality.json``: against t, how wide each denoiser's view of the centre pixel is;
 * ``summary.json`` (:func:`summarise`) and ``manifest.json``.
 
 Machines: ``IS``, ``LS``, ``ELS`` (calibrated), ``Wiener``, ``PCALocality`` (the mask rule whose
-calibrated schedule agrees best with the network on the calibration seeds) and
-``PCALocality (peers)`` (the published rule, threshold and chunk average, unchanged).
+calibrated schedule agrees best with the network on the calibration seeds),
+``PCALocality (peers)`` (the published rule, threshold and chunk average, unchanged) and
+``GoldDiff (published)`` (that machine on golden subsets of GoldDiff's sizes,
+:func:`els.machines.golden.published_sizes`).
 """
 from __future__ import annotations
 
@@ -30,21 +37,25 @@ from tqdm.auto import tqdm
 from .. import models
 from . import presets
 from ..calibrate import Calibration, calibrate
-from ..evaluate import agreement, evaluate, peers_agreement, read_images, summarise
+from ..evaluate import agreement, evaluate, peers_agreement, read_images, score, seconds_per_sample, summarise
 from ..machines.matched import machine_for, network_facts
 from ..machines.golden import GoldenSubset, published_sizes
 from ..machines.pca_locality import MASKS, gain_mask, mask_width
 from .harness import RESULTS_BYTES, ModelSpec, study_folders, training_data, write_summary
 from ..sampling import classes_of, seeded_inputs, trajectory
 from ..schedule import alpha_bar, x0_from_eps
-from ..storage import results_folder, timing_path, write_atomic
+from ..storage import results_folder, write_atomic
 
-MACHINES = ("IS", "LS", "ELS", "Wiener", "PCALocality", "PCALocality (peers)")
+MACHINES = ("IS", "LS", "ELS", "Wiener", "PCALocality", "PCALocality (peers)", "GoldDiff (published)")
 #: mask thresholds tried per step (0: every input for the column rule, the signed gain for the peers')
 THRESHOLDS = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 #: the published code's threshold per dataset (its configs for 28 x 28 MNIST and FashionMNIST)
 PEERS_THRESHOLD = {"mnist": 0.005, "fashion_mnist": 0.005}
-STANDING_SEEDS = 40  # evaluation seeds per model (fewer when the preset has fewer)
+#: the compared machines whose clean-image estimate can leave [-1, 1] (Wiener's is linear in
+#: x_t); every other machine's is a softmax-weighted average of training pixels, inside [-1, 1]
+#: already, so clipping it changes nothing (tests/test_standing.py checks)
+CLIP_CHANGES = ("Wiener",)
+STANDING_SEEDS = 100  # evaluation seeds per model (fewer when the preset has fewer)
 EVAL_BATCH = 20
 #: an input counts in a view's width when its influence on the centre output is at least this
 #: fraction of the largest influence
@@ -94,20 +105,41 @@ def _stand_into(here: Path, spec: ModelSpec, p: presets.EvalPreset, preset: str,
     rows = evaluate(network, machines, seeds=seeds, steps=p.steps, network_steps=(reference,),
                     out=here / "samples.csv", batch_size=EVAL_BATCH, progress=progress,
                     images_out=here / "final_images.pt")
+    clipped_rows, clipped_images = clipped_comparison(here, network, machines, seeds, p.steps, reference, progress)
     locality = _locality_file(here / "locality.json", network, machines, schedules["ELS"], calibration_seeds,
                               p.steps, progress)
-    timing = json.loads(timing_path(here / "samples.csv").read_text())
     summary = {"model": spec.name, "preset": preset, "images": len(images), "reference": f"network@{reference}",
                "calibration_seeds": calibration_seeds, "evaluation_seeds": seeds,
                "pca_rule": best, "pca_schedule": pca[best].schedule,
                "pca_agreement_along": {rule: _agreement_along(pca[rule]) for rule in MASKS},
                "peers_threshold": peers_threshold, "width_fraction": WIDTH_FRACTION,
-               "seconds_per_sample": {k: v["seconds"] / v["samples"] for k, v in timing.items()},
+               "seconds_per_sample": seconds_per_sample(here / "samples.csv"),
+               "golden_sizes": list(published_sizes(len(images))),
                "machines": summarise_machines(rows, read_images(here / "final_images.pt"), images, labels,
                                               f"network@{reference}"),
+               "clipped": summarise_machines(clipped_rows, clipped_images, images, labels, f"network@{reference}"),
                "locality": locality}
     write_summary(here, summary, command or f"els.standing.stand_model({spec.name!r}, preset={preset!r})", p, start)
     return summary
+
+
+def clipped_comparison(here: Path, network, machines: dict, seeds: list[int], steps: int, reference: int,
+                       progress: bool) -> tuple[list[dict], dict]:
+    """The comparison under the peers' sampler: the network (``reference`` steps) and the
+    machines of :data:`CLIP_CHANGES` sampled with ``clip=True`` into ``here/clipped.csv`` and
+    ``here/final_images_clipped.pt`` (resumable, :func:`els.evaluate.evaluate`); every other
+    machine's plain sample from ``here/final_images.pt`` scored against the clipped network.
+    Returns the rows (:func:`els.evaluate.score`) and the images (as
+    :func:`els.evaluate.read_images` gives them) of every machine on ``seeds``."""
+    evaluate(network, {name: machines[name] for name in CLIP_CHANGES}, seeds=seeds, steps=steps,
+             network_steps=(reference,), out=here / "clipped.csv", batch_size=EVAL_BATCH, progress=progress,
+             images_out=here / "final_images_clipped.pt", clip=True)
+    plain, clipped = read_images(here / "final_images.pt"), read_images(here / "final_images_clipped.pt")
+    plain_at, clipped_at = ([stored["seeds"].index(s) for s in seeds] for stored in (plain, clipped))
+    images = {name: value[plain_at] for name, value in plain["images"].items() if name not in clipped["images"]}
+    images.update({name: value[clipped_at] for name, value in clipped["images"].items()})
+    labels = None if clipped["labels"] is None else [clipped["labels"][i] for i in clipped_at]
+    return score(images, seeds, labels, (reference,)), {"seeds": seeds, "labels": labels, "images": images}
 
 
 def published_threshold(model_dir: Path) -> float:
@@ -274,17 +306,19 @@ def _width(influence: torch.Tensor, fraction: float) -> float:
 PROTOCOLS = {"r": "median r", "R2": "median R^2", "peers": "mean R^2 on [0, 1]"}
 
 
-def table(summaries: dict[str, dict], protocol: str = "r") -> str:
+def table(summaries: dict[str, dict], protocol: str = "r", clipped: bool = False) -> str:
     """Markdown table of one measure, one row per machine and one column per model (headed by
     its short label, :func:`els.book.plotting.model_label`), so that it fits the book's page.
     ``protocol``: ``"r"`` the median Pearson r over samples, ``"R2"`` the median R^2 (the
     book's protocol), ``"peers"`` the mean R^2 on [0, 1] clamped images (the follow-up papers'
-    number). The last rows are chance levels: the mean training image as the prediction, and
-    ELS with shuffled seeds (its sample for seed j against the network's for seed i != j)."""
+    number). ``clipped``: under the peers' sampler (the summaries' ``clipped`` entries). The
+    last rows are chance levels: the mean training image as the prediction, and ELS with
+    shuffled seeds (its sample for seed j against the network's for seed i != j)."""
     from ..book.plotting import model_label
 
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {list(PROTOCOLS)}, got {protocol!r}")
+    part = "clipped" if clipped else "machines"
 
     def value(entry: dict | None) -> str:
         if entry is None:
@@ -294,13 +328,14 @@ def table(summaries: dict[str, dict], protocol: str = "r") -> str:
         return f"{entry['book'][protocol]['median']:.2f}"
 
     def chance(summary: dict) -> str:
-        c = summary["machines"]["ELS"]["chance"]
+        c = summary[part]["ELS"]["chance"]
         return f"{c['peers_R2' if protocol == 'peers' else protocol]:.2f}"
 
-    lines = [f"| {PROTOCOLS[protocol]} | " + " | ".join(model_label(m) for m in summaries) + " |",
+    heading = PROTOCOLS[protocol] + (", clipped sampler" if clipped else "")
+    lines = [f"| {heading} | " + " | ".join(model_label(m) for m in summaries) + " |",
              "|---|" + "---|" * len(summaries)]
     for name in [*MACHINES, MEAN_IMAGE]:
-        lines.append(f"| {name} | " + " | ".join(value(s["machines"].get(name)) for s in summaries.values()) + " |")
+        lines.append(f"| {name} | " + " | ".join(value(s[part].get(name)) for s in summaries.values()) + " |")
     lines.append("| ELS, shuffled seeds | " + " | ".join(chance(s) for s in summaries.values()) + " |")
     return "\n".join(lines)
 

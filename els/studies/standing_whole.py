@@ -29,10 +29,10 @@ from .dictionary_size import SEEDS as DICTIONARY_SEEDS
 from .harness import RESULTS_BYTES, ModelSpec, study_folders, training_data, write_summary
 from .standing import EVAL_BATCH, calibrated_masks, compared_machines, published_threshold, summarise_machines
 from ..calibrate import Calibration
-from ..evaluate import evaluate, read_images, read_rows, summarise
+from ..evaluate import evaluate, read_images, read_rows, seconds_per_sample, summarise
 from ..machines.golden import published_sizes
 from ..machines.matched import machine_for
-from ..storage import read_timing, results_folder
+from ..storage import results_folder
 
 #: the folder under ``<results>/<model>/`` that holds this study
 STAGE = "standing_whole"
@@ -78,8 +78,7 @@ def stand_whole_subset(spec: ModelSpec, preset: str = "laptop", models_dir: Path
                    "pca_rule": best, "pca_schedule": pca[best].schedule, "peers_threshold": peers_threshold,
                    "golden_sizes": list(published_sizes(len(images))),
                    "dictionary": str(dictionary.relative_to(out)) if borrowed else None,
-                   "seconds_per_sample": {k: v["seconds"] / v["samples"]
-                                          for k, v in read_timing(here / "samples.csv", {}).items()},
+                   "seconds_per_sample": seconds_per_sample(here / "samples.csv"),
                    "machines": summarise_machines(rows, read_images(here / "final_images.pt"), images, labels,
                                                   f"network@{reference}"),
                    "from_dictionary": summarise(borrowed)[str(reference)] if borrowed else {}}
