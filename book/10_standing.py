@@ -246,7 +246,7 @@ glue("pcaone", sum(s["locality"]["PCALocality"][0] == 1 for s in standing.values
 # views never exceed {glue:text}`unetview:.1f` pixels and narrow again at high noise, while
 # the ResNets' grow to at least {glue:text}`resnetview:.1f`.
 #
-# Calibrated widths say which patch or mask reproduces the network best.
+# Calibrated widths instead fit the network's images.
 # At $t = 1$ the UNets' ELS patches reach up to {glue:text}`unetpatch:.0f` pixels, the ResNets' at
 # most {glue:text}`resnetpatch:.0f`. At the lowest noise the PCA-locality mask is 1 pixel
 # wide on {glue:text}`pcaone` of the seven networks: each pixel is denoised from its own
@@ -409,8 +409,7 @@ fig = els.book.plotting.gallery_figure(gallery)
 #   {glue:text}`leadhigh:.2f` in median $r$, thinly on the MNIST UNet
 #   ({glue:text}`leadunet:.3f`, an interval that starts at {glue:text}`leadunetlow:.3f`),
 #   and ties it on the other three UNets.
-# - ELS pays with up to {glue:text}`elshigh:.1f` seconds per sample, against at most
-#   {glue:text}`othershigh:.2f` for any other machine.
+# - ELS is the slowest machine, on every network.
 #
 # ## Exercises
 #
