@@ -240,9 +240,8 @@ Markdown(els.studies.standing.table(standing, "peers", clipped=True))
 # %% tags=["remove-input"]
 def network_images(name, file):
     """The network's final images in one of a comparison's image files, in evaluation-seed order."""
-    stored = read_images(results / name / "standing" / file)
-    order = [stored["seeds"].index(seed) for seed in standing[name]["evaluation_seeds"]]
-    return stored["images"][standing[name]["reference"]][order]
+    stored = read_images(results / name / "standing" / file, standing[name]["evaluation_seeds"])
+    return stored["images"][standing[name]["reference"]]
 
 
 moved = {name: float((network_images(name, "final_images_clipped.pt") - network_images(name, "final_images.pt"))

@@ -125,8 +125,9 @@ def evaluate(
     out: CSV file of per-sample rows (see ``COLUMNS``); a seed's rows already in it are kept, and
     only the machines a seed lacks are sampled (with the network again, to score them): a
     resumed run, or a machine added to a finished evaluation, costs only what is missing. A
-    ``<out>.timing.json`` beside it accumulates seconds per component. images_out: a ``.pt`` file that keeps every final image too (see
-    :func:`read_images`; needs ``out``). Returns all rows, old and new.
+    ``<out>.timing.json`` beside it accumulates seconds per component. images_out: a ``.pt``
+    file that keeps every final image too (see :func:`read_images`; needs ``out``). Returns all
+    rows, old and new.
     """
     if images_out is not None and out is None:
         raise ValueError("images_out needs out= (the rows say which seeds the images file holds)")
@@ -279,10 +280,16 @@ def _first_machine_and_classes(network, machines: Mapping) -> tuple[object, list
     return first, classes_of(first.labels, network)
 
 
-def read_images(path: str | Path) -> dict:
+def read_images(path: str | Path, seeds: Sequence[int] | None = None) -> dict:
     """The final images kept by :func:`evaluate`: ``{"seeds": [S], "labels": [S] or None,
-    "images": {name: (S, C, H, W) float32}}``, names ``network@<steps>`` and the machines'."""
-    return torch.load(path, weights_only=True)
+    "images": {name: (S, C, H, W) float32}}``, names ``network@<steps>`` and the machines'.
+    ``seeds``: only those seeds, in that order (each must be in the file)."""
+    stored = torch.load(path, weights_only=True)
+    if seeds is None:
+        return stored
+    at = [stored["seeds"].index(s) for s in seeds]
+    return {"seeds": list(seeds), "labels": None if stored["labels"] is None else [stored["labels"][i] for i in at],
+            "images": {name: value[at] for name, value in stored["images"].items()}}
 
 
 def _add_images(path, seeds, labels, outputs) -> None:

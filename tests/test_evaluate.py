@@ -116,6 +116,10 @@ def test_images_out_keeps_every_final_image_and_resumes(tmp_path):
     r = agreement(stored["images"]["IS"], stored["images"]["network@3"])["r"]
     by_seed = {row["seed"]: row["r"] for row in rows}
     np.testing.assert_allclose(r, [by_seed[s] for s in (4, 5, 6, 7)], rtol=1e-6)
+    picked = read_images(tmp_path / "img.pt", [6, 4])
+    assert picked["seeds"] == [6, 4] and picked["labels"] is None
+    for name, value in stored["images"].items():
+        assert torch.equal(picked["images"][name], value[[2, 0]]), name
     with pytest.raises(ValueError, match="needs out="):
         evaluate(net, machines, seeds=1, images_out=tmp_path / "x.pt", progress=False)
 

@@ -134,12 +134,9 @@ def clipped_comparison(here: Path, network, machines: dict, seeds: list[int], st
     evaluate(network, {name: machines[name] for name in CLIP_CHANGES}, seeds=seeds, steps=steps,
              network_steps=(reference,), out=here / "clipped.csv", batch_size=EVAL_BATCH, progress=progress,
              images_out=here / "final_images_clipped.pt", clip=True)
-    plain, clipped = read_images(here / "final_images.pt"), read_images(here / "final_images_clipped.pt")
-    plain_at, clipped_at = ([stored["seeds"].index(s) for s in seeds] for stored in (plain, clipped))
-    images = {name: value[plain_at] for name, value in plain["images"].items() if name not in clipped["images"]}
-    images.update({name: value[clipped_at] for name, value in clipped["images"].items()})
-    labels = None if clipped["labels"] is None else [clipped["labels"][i] for i in clipped_at]
-    return score(images, seeds, labels, (reference,)), {"seeds": seeds, "labels": labels, "images": images}
+    plain, clipped = (read_images(here / file, seeds) for file in ("final_images.pt", "final_images_clipped.pt"))
+    clipped["images"] = {**plain["images"], **clipped["images"]}
+    return score(clipped["images"], seeds, clipped["labels"], (reference,)), clipped
 
 
 def published_threshold(model_dir: Path) -> float:
