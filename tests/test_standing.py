@@ -8,7 +8,9 @@ import torch
 import els
 from els import models, train
 from els.studies import harness, presets, standing
+from els.calibrate import Calibration
 from els.evaluate import peers_agreement, read_images, read_rows
+from els.machines.matched import machine_for
 from els.studies.harness import ModelSpec, training_data
 from els.studies.reproduce import reproduce_model
 
@@ -98,7 +100,8 @@ def test_standing_writes_every_machine_on_disjoint_seeds(standing_run):
     # it; every other machine's samples do not change under it, so its plain ones are scored
     assert set(summary["clipped"]) == set(summary["machines"])
     clipped = read_images(here / "standing" / "final_images_clipped.pt")
-    assert clipped["seeds"] == [2, 3, 4] and set(clipped["images"]) == {summary["reference"], *standing.CLIP_CHANGES}
+    assert clipped["seeds"] == [2, 3, 4] and set(clipped["images"]) == {summary["reference"], "Wiener"}, \
+        "unconditional: no global-covariance Wiener"
     assert all(float(x.abs().max()) <= 1 for x in clipped["images"].values())
     assert any(float(x.abs().max()) > 1 for x in stored["images"].values()), "the plain sampler does not clip"
     noise, _ = els.sampling.seeded_inputs([2, 3, 4], (1, 32, 32))
@@ -401,7 +404,6 @@ def test_agreement_along_is_the_mean_similarity_at_the_schedule_written_out():
     """Fails if the agreement along a schedule is not the mean, over seeds and steps, of each
     step's similarity at that step's chosen candidate (not another candidate or step), or is
     not taken in float64 (float32 is off by about 1e-8; the best mask rule is picked by it)."""
-    from els.calibrate import Calibration
 
     sim = [[[0.1, 0.2, 0.312345678901], [0.412345678901, 0.5, 0.6]],  # seed 0: steps 1, 2; candidates 3, 5, 7
            [[0.7, 0.8, 0.912345678901], [0.151234567891, 0.25, 0.35]]]
@@ -531,7 +533,6 @@ def test_stand_model_checks_space_then_empties_the_folder_with_force(tmp_path, m
     import shutil
     from collections import namedtuple
 
-    from els.calibrate import Calibration
     from els.storage import NotEnoughSpace
 
     out = tmp_path / "results"
@@ -562,7 +563,7 @@ def test_the_comparison_at_the_whole_subset(standing_run):
     before = standing_whole.stand_whole_subset(spec, "smoke", models_dir, out, progress=False, sizes=sizes)
     assert before["images"] == 20 and before["evaluation_seeds"] == [6, 7, 8]
     assert set(before["machines"]) == {"IS", "Wiener", "PCALocality", "PCALocality (peers)", "GoldDiff (published)",
-                                       standing.MEAN_IMAGE}, "unconditional: one Wiener; no LS or ELS of its own"
+                                       standing.MEAN_IMAGE}, "unconditional: one of each; no LS or ELS of its own"
     assert before["dictionary"] is None and before["from_dictionary"] == {}
     assert before["golden_sizes"] == [1, 2]
     rows = read_rows(here / standing_whole.STAGE / "samples.csv")
@@ -584,21 +585,28 @@ def test_the_comparison_at_the_whole_subset(standing_run):
     assert standing_whole.dictionary_rows(out / after["dictionary"], [6, 7, 8, 9], 3) == [], "a seed missing: none"
 
 
-def test_the_whole_subset_compares_both_wiener_covariances_for_a_conditional_network(tmp_path):
-    """A class-conditional network gets the per-class Wiener and the global-covariance one, and
-    they denoise differently; an unconditional one gets one Wiener."""
-    from els.studies import standing_whole
-
+def test_a_conditional_network_gets_both_covariance_machines_with_the_other_class_statistics(tmp_path):
+    """A class-conditional network gets the Wiener machine on the global covariance and
+    PCA-locality with masks from each class's own images, its thresholds calibrated for them
+    (written beside the others); each denoises unlike its counterpart with the other statistics.
+    An unconditional network gets neither."""
     images = torch.rand(30, 1, 32, 32) * 2 - 1
     labels = torch.arange(30) % 3
     model_dir = tmp_path / "mnist_resnet_zeros"
-    train.train(models.ResNet(width=16, depth=1, emb_half=8, num_classes=3), images, labels, steps=1, batch_size=4,
-                out_dir=model_dir, progress=False, n_samples=3, sample_steps=2,
-                data_info={"name": "mnist", "max_images": 30, "subset_seed": 0, "conditional": True})
-    machines = standing_whole.whole_machines(model_dir, images, labels, [0.1] * 3, "column", 0.005)
-    assert list(machines) == ["IS", "Wiener", "PCALocality", "PCALocality (peers)", "GoldDiff (published)",
-                              standing_whole.GLOBAL_WIENER]
-    per_class, shared = machines["Wiener"][0], machines[standing_whole.GLOBAL_WIENER][0]
-    assert (per_class.covariance, shared.covariance) == ("class", "global")
+    network = models.ResNet(width=16, depth=1, emb_half=8, num_classes=3)
+    train.train(network, images, labels, steps=1, batch_size=4, out_dir=model_dir, progress=False, n_samples=3,
+                sample_steps=2, data_info={"name": "mnist", "max_images": 30, "subset_seed": 0, "conditional": True})
+    variants = standing.statistics_variants(network, model_dir, images, labels, [0, 1], 3, tmp_path, False, "column")
+    assert list(variants) == [standing.GLOBAL_WIENER, standing.CLASS_MASKS]
+    (shared, none), (classes, schedule) = variants.values()
+    assert none is None and shared.covariance == "global"
+    assert (classes.mask_statistics, classes.mask_rule) == ("class", "column")
+    stored = Calibration.load(tmp_path / "calibration_PCALocality_column_class.json")
+    assert schedule == stored.schedule and len(schedule) == 3 and set(schedule) <= set(standing.THRESHOLDS)
     x, label = torch.randn(3, 1, 32, 32), torch.tensor([0, 1, 2])
+    per_class = machine_for(model_dir, "Wiener", images, labels)
     assert (per_class.denoise(x, 0.3, label=label) - shared.denoise(x, 0.3, label=label)).abs().max() > 1e-3
+    pooled = machine_for(model_dir, "PCALocality", images, labels, mask="column")
+    assert (pooled.denoise(x, 0.3, label=label, threshold=0.3)
+            - classes.denoise(x, 0.3, label=label, threshold=0.3)).abs().max() > 1e-3
+    assert standing.statistics_variants(network, model_dir, images, None, [0, 1], 3, tmp_path, False, "column") == {}

@@ -6,11 +6,13 @@ calibrated P(t) for ELS and LS); every stage writes as it goes and resumes.
 Per model, under ``<out>/<model>/standing/``:
 
 * ``calibration_PCALocality_<rule>.jsonl|json``: the mask threshold per step for each mask
-  rule, calibrated like P(t) on the same calibration seeds as ELS;
+  rule, calibrated like P(t) on the same calibration seeds as ELS (and, for a class-conditional
+  network, ``calibration_PCALocality_<rule>_class.jsonl|json`` for the kept rule with masks
+  from each class's own images);
 * ``samples.csv`` (book protocol per sample, :mod:`els.evaluate`) and ``final_images.pt``
   (every final image, for the peers' protocol, the chance levels and the galleries), on
   evaluation seeds disjoint from every calibration seed;
-* ``clipped.csv`` and ``final_images_clipped.pt``: the network and the Wiener denoiser under
+* ``clipped.csv`` and ``final_images_clipped.pt``: the network and the Wiener denoisers under
   the peers' sampler (the clean-image estimate clipped to [-1, 1] at each DDIM step,
   ``els.sample(clip=True)``), with the same schedules; the other machines' samples do not
   change under it (:data:`CLIP_CHANGES`), so their plain samples are scored against the
@@ -22,7 +24,9 @@ Machines: ``IS``, ``LS``, ``ELS`` (calibrated), ``Wiener``, ``PCALocality`` (the
 calibrated schedule agrees best with the network on the calibration seeds),
 ``PCALocality (peers)`` (the published rule, threshold and chunk average, unchanged) and
 ``GoldDiff (published)`` (that machine on golden subsets of GoldDiff's sizes,
-:func:`els.machines.golden.published_sizes`).
+:func:`els.machines.golden.published_sizes`); for a class-conditional network also
+:data:`GLOBAL_WIENER` and :data:`CLASS_MASKS` (:func:`statistics_variants`), which tell whether
+the covariance machines gain from each class's own statistics.
 """
 from __future__ import annotations
 
@@ -54,7 +58,13 @@ PEERS_THRESHOLD = {"mnist": 0.005, "fashion_mnist": 0.005}
 #: the compared machines whose clean-image estimate can leave [-1, 1] (Wiener's is linear in
 #: x_t); every other machine's is a softmax-weighted average of training pixels, inside [-1, 1]
 #: already, so clipping it changes nothing (tests/test_standing.py checks)
-CLIP_CHANGES = ("Wiener",)
+CLIP_CHANGES = ("Wiener", "Wiener (global covariance)")
+#: for a class-conditional network, the two covariance machines again with the other class
+#: statistics (:func:`statistics_variants`): Wiener on the covariance of every image about its
+#: class mean (``Wiener`` uses each class's own), PCA-locality with masks from each class's own
+#: statistics (``PCALocality`` takes them from every image)
+GLOBAL_WIENER = "Wiener (global covariance)"
+CLASS_MASKS = "PCALocality (class masks)"
 STANDING_SEEDS = 100  # evaluation seeds per model (fewer when the preset has fewer)
 EVAL_BATCH = 20
 #: an input counts in a view's width when its influence on the centre output is at least this
@@ -99,6 +109,8 @@ def _stand_into(here: Path, spec: ModelSpec, p: presets.EvalPreset, preset: str,
     peers_threshold = published_threshold(model_dir)
     machines = compared_machines(model_dir, images, labels, {**{k: c.schedule for k, c in schedules.items()},
                                                              "PCALocality": pca[best].schedule}, best, peers_threshold)
+    machines.update(statistics_variants(network, model_dir, images, labels, calibration_seeds, p.steps, here,
+                                        progress, best))
     first = max(calibration_seeds) + 1
     seeds = list(range(first, first + min(p.n_seeds, STANDING_SEEDS)))
     reference = max(p.network_steps)
@@ -131,7 +143,7 @@ def clipped_comparison(here: Path, network, machines: dict, seeds: list[int], st
     machine's plain sample from ``here/final_images.pt`` scored against the clipped network.
     Returns the rows (:func:`els.evaluate.score`) and the images (as
     :func:`els.evaluate.read_images` gives them) of every machine on ``seeds``."""
-    evaluate(network, {name: machines[name] for name in CLIP_CHANGES}, seeds=seeds, steps=steps,
+    evaluate(network, {name: machines[name] for name in CLIP_CHANGES if name in machines}, seeds=seeds, steps=steps,
              network_steps=(reference,), out=here / "clipped.csv", batch_size=EVAL_BATCH, progress=progress,
              images_out=here / "final_images_clipped.pt", clip=True)
     plain, clipped = (read_images(here / file, seeds) for file in ("final_images.pt", "final_images_clipped.pt"))
@@ -151,13 +163,38 @@ def calibrated_masks(network, model_dir: Path, images: torch.Tensor, labels: tor
     calibration ``seeds``) for each mask rule of :data:`MASKS`, with the machine holding
     ``images``; written to (and resumed from) ``here/calibration_PCALocality_<rule>.jsonl|json``.
     Returns the calibrations and the rule whose schedule agrees best with the network."""
-    factory = partial(machine_for, model_dir, "PCALocality")
-    pca = {rule: calibrate(network, partial(factory, mask=rule), (images, labels), THRESHOLDS, seeds=seeds,
-                           steps=steps, out=here / f"calibration_PCALocality_{rule}.jsonl", batch_size=len(seeds),
-                           progress=progress) for rule in MASKS}
-    for rule, result in pca.items():
-        result.save(here / f"calibration_PCALocality_{rule}.json")
+    pca = {rule: _calibrated_mask(network, model_dir, images, labels, seeds, steps, here, progress, rule)
+           for rule in MASKS}
     return pca, max(MASKS, key=lambda rule: _agreement_along(pca[rule]))
+
+
+def _calibrated_mask(network, model_dir: Path, images: torch.Tensor, labels: torch.Tensor | None,
+                     seeds: list[int], steps: int, here: Path, progress: bool, rule: str,
+                     statistics: str = "global") -> Calibration:
+    """One mask rule's threshold per step calibrated as :func:`calibrated_masks` does, with the
+    masks from ``statistics`` (``"global"``: every image's; ``"class"``: each class's own, file
+    ``calibration_PCALocality_<rule>_class.jsonl|json``)."""
+    name = f"calibration_PCALocality_{rule}" + ("" if statistics == "global" else f"_{statistics}")
+    factory = partial(machine_for, model_dir, "PCALocality", mask=rule, mask_statistics=statistics)
+    result = calibrate(network, factory, (images, labels), THRESHOLDS, seeds=seeds, steps=steps,
+                       out=here / f"{name}.jsonl", batch_size=len(seeds), progress=progress)
+    result.save(here / f"{name}.json")
+    return result
+
+
+def statistics_variants(network, model_dir: Path, images: torch.Tensor, labels: torch.Tensor | None,
+                        seeds: list[int], steps: int, here: Path, progress: bool, pca_rule: str) -> dict:
+    """name -> (machine, schedule or None) for :data:`GLOBAL_WIENER` and :data:`CLASS_MASKS`
+    when the network is class-conditional (``labels`` given; {} otherwise): the Wiener machine
+    on the covariance of every image (with its class's mean), and PCA-locality with the
+    calibrated ``pca_rule``'s masks from each class's own images, its threshold per step
+    calibrated again for them (:func:`_calibrated_mask` on the calibration ``seeds``)."""
+    if labels is None:
+        return {}
+    classes = _calibrated_mask(network, model_dir, images, labels, seeds, steps, here, progress, pca_rule, "class")
+    return {GLOBAL_WIENER: (machine_for(model_dir, "Wiener", images, labels, covariance="global"), None),
+            CLASS_MASKS: (machine_for(model_dir, "PCALocality", images, labels, mask=pca_rule,
+                                      mask_statistics="class"), classes.schedule)}
 
 
 def compared_machines(model_dir: Path, images: torch.Tensor, labels: torch.Tensor | None, schedules: dict,

@@ -7,10 +7,11 @@ Per model, under ``<out>/<model>/standing_whole/``:
 
 * ``calibration_PCALocality_<rule>.jsonl|json``: the mask thresholds calibrated at this N, on
   the reproduction's calibration seeds;
-* ``samples.csv`` and ``final_images.pt``: IS, Wiener (for a class-conditional network with
-  each class's own covariance, ``Wiener``, and with every image's, ``Wiener (global
-  covariance)``), PCA-locality with the calibrated rule and as published, and GoldDiff as
-  published, on the dictionary-size study's evaluation seeds (:data:`els.studies.dictionary_size.SEEDS`);
+* ``samples.csv`` and ``final_images.pt``: IS, Wiener, PCA-locality with the calibrated rule
+  and as published, and GoldDiff as published (for a class-conditional network also both
+  covariance machines with the other class statistics,
+  :func:`els.studies.standing.statistics_variants`), on the dictionary-size study's evaluation
+  seeds (:data:`els.studies.dictionary_size.SEEDS`);
 * ``summary.json`` and ``manifest.json``.
 
 LS and ELS at this N come from the dictionary-size study (``dictionary/N<N>/recalibrated.csv``,
@@ -27,18 +28,17 @@ from .. import models
 from . import presets
 from .dictionary_size import SEEDS as DICTIONARY_SEEDS
 from .harness import RESULTS_BYTES, ModelSpec, study_folders, training_data, write_summary
-from .standing import EVAL_BATCH, calibrated_masks, compared_machines, published_threshold, summarise_machines
+from .standing import (CLASS_MASKS, EVAL_BATCH, GLOBAL_WIENER, calibrated_masks, compared_machines, published_threshold,
+                       statistics_variants, summarise_machines)
 from ..calibrate import Calibration
 from ..evaluate import evaluate, read_images, read_rows, seconds_per_sample, summarise
 from ..machines.golden import published_sizes
-from ..machines.matched import machine_for
 from ..storage import results_folder
 
 #: the folder under ``<results>/<model>/`` that holds this study
 STAGE = "standing_whole"
 #: the machines of the dictionary-size study's recalibrated stage used here
 FROM_DICTIONARY = ("LS (recalibrated)", "ELS (recalibrated)")
-GLOBAL_WIENER = "Wiener (global covariance)"
 #: the machines this study runs itself (LS and ELS come from the dictionary-size study)
 MACHINES = ("IS", "Wiener", "PCALocality", "PCALocality (peers)", "GoldDiff (published)")
 
@@ -65,7 +65,10 @@ def stand_whole_subset(spec: ModelSpec, preset: str = "laptop", models_dir: Path
         network = models.load(model_dir / "model.pt")
         pca, best = calibrated_masks(network, model_dir, images, labels, calibration_seeds, p.steps, here, progress)
         peers_threshold = published_threshold(model_dir)
-        machines = whole_machines(model_dir, images, labels, pca[best].schedule, best, peers_threshold)
+        machines = compared_machines(model_dir, images, labels, {"PCALocality": pca[best].schedule}, best,
+                                     peers_threshold, names=MACHINES)
+        machines.update(statistics_variants(network, model_dir, images, labels, calibration_seeds, p.steps, here,
+                                            progress, best))
         seeds = [s for s in DICTIONARY_SEEDS if s > max(calibration_seeds)][:p.n_seeds]
         reference = max(p.network_steps)
         rows = evaluate(network, machines, seeds=seeds, steps=p.steps, network_steps=(reference,),
@@ -86,19 +89,6 @@ def stand_whole_subset(spec: ModelSpec, preset: str = "laptop", models_dir: Path
         return summary
 
 
-def whole_machines(model_dir: Path, images, labels, pca_schedule: list[float], pca_rule: str,
-                   peers_threshold: float) -> dict:
-    """name -> (machine, schedule or None): the machines of :data:`MACHINES`
-    (:func:`els.studies.standing.compared_machines`), plus, for a class-conditional network
-    (``labels`` given), the Wiener machine with every image's covariance (:data:`GLOBAL_WIENER`)
-    beside the per-class one."""
-    machines = compared_machines(model_dir, images, labels, {"PCALocality": pca_schedule}, pca_rule,
-                                 peers_threshold, names=MACHINES)
-    if labels is not None:
-        machines[GLOBAL_WIENER] = (machine_for(model_dir, "Wiener", images, labels, covariance="global"), None)
-    return machines
-
-
 def dictionary_rows(path: Path, seeds: list[int], reference: int) -> list[dict]:
     """The LS and ELS rows (:data:`FROM_DICTIONARY`) of the dictionary-size study's file at
     ``path`` for ``seeds`` against the network at ``reference`` steps; [] when the study was
@@ -116,7 +106,7 @@ def table(summaries: dict[str, dict]) -> str:
     study, "-" where it was not run) and one column per model (its short label)."""
     from ..book.plotting import model_label
 
-    names = ["IS", *FROM_DICTIONARY, *MACHINES[1:], GLOBAL_WIENER]
+    names = ["IS", *FROM_DICTIONARY, *MACHINES[1:], GLOBAL_WIENER, CLASS_MASKS]
 
     def value(summary: dict, name: str) -> str:
         if name in summary["machines"]:
