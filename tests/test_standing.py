@@ -583,6 +583,11 @@ def test_the_comparison_at_the_whole_subset(standing_run):
     assert after["from_dictionary"]["ELS (recalibrated)"]["r"]["median"] == pytest.approx(median)
     assert f"| ELS (recalibrated) | {median:.2f} |" in standing_whole.table({"m": after})
     assert standing_whole.dictionary_rows(out / after["dictionary"], [6, 7, 8, 9], 3) == [], "a seed missing: none"
+    compared = standing_whole.compared_rows(out, after)
+    assert compared[:len(rows)] == rows
+    assert sorted((r["machine"], r["seed"]) for r in compared[len(rows):]) == \
+        sorted((m, k) for m in standing_whole.FROM_DICTIONARY for k in (6, 7, 8)), "LS and ELS on the same seeds"
+    assert standing_whole.compared_rows(out, before) == rows, "before the dictionary-size study: its own rows"
 
 
 def test_a_conditional_network_gets_both_covariance_machines_with_the_other_class_statistics(tmp_path):

@@ -101,6 +101,17 @@ def dictionary_rows(path: Path, seeds: list[int], reference: int) -> list[dict]:
     return rows if complete else []
 
 
+def compared_rows(results: Path, summary: dict) -> list[dict]:
+    """Every per-sample row of one model's whole-subset comparison (its ``summary``; ``results``
+    the folder that holds ``<model>/standing_whole``): this study's ``samples.csv`` and, where
+    the dictionary-size study was run, its LS and ELS rows on the same seeds
+    (:func:`dictionary_rows`); ready for :func:`els.evaluate.paired_difference`."""
+    reference = int(summary["reference"].split("@")[1])
+    borrowed = (dictionary_rows(results / summary["dictionary"], summary["evaluation_seeds"], reference)
+                if summary["dictionary"] else [])
+    return read_rows(results / summary["model"] / STAGE / "samples.csv") + borrowed
+
+
 def table(summaries: dict[str, dict]) -> str:
     """Markdown table of median r, one row per machine (LS and ELS from the dictionary-size
     study, "-" where it was not run) and one column per model (its short label)."""
