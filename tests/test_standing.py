@@ -591,10 +591,10 @@ def test_the_comparison_at_the_whole_subset(standing_run):
 
 
 def test_a_conditional_network_gets_both_covariance_machines_with_the_other_class_statistics(tmp_path):
-    """A class-conditional network gets the Wiener machine on the global covariance and
+    """A class-conditional network gets the Wiener machine on each class's own covariance and
     PCA-locality with masks from each class's own images, its thresholds calibrated for them
-    (written beside the others); each denoises unlike its counterpart with the other statistics.
-    An unconditional network gets neither."""
+    (written beside the others); each denoises unlike the compared machine, which takes every
+    image's covariance. An unconditional network gets neither."""
     images = torch.rand(30, 1, 32, 32) * 2 - 1
     labels = torch.arange(30) % 3
     model_dir = tmp_path / "mnist_resnet_zeros"
@@ -602,15 +602,17 @@ def test_a_conditional_network_gets_both_covariance_machines_with_the_other_clas
     train.train(network, images, labels, steps=1, batch_size=4, out_dir=model_dir, progress=False, n_samples=3,
                 sample_steps=2, data_info={"name": "mnist", "max_images": 30, "subset_seed": 0, "conditional": True})
     variants = standing.statistics_variants(network, model_dir, images, labels, [0, 1], 3, tmp_path, False, "column")
-    assert list(variants) == [standing.GLOBAL_WIENER, standing.CLASS_MASKS]
-    (shared, none), (classes, schedule) = variants.values()
-    assert none is None and shared.covariance == "global"
+    assert list(variants) == [standing.CLASS_WIENER, standing.CLASS_MASKS]
+    (own, none), (classes, schedule) = variants.values()
+    assert none is None and own.covariance == "class"
     assert (classes.mask_statistics, classes.mask_rule) == ("class", "column")
     stored = Calibration.load(tmp_path / "calibration_PCALocality_column_class.json")
     assert schedule == stored.schedule and len(schedule) == 3 and set(schedule) <= set(standing.THRESHOLDS)
     x, label = torch.randn(3, 1, 32, 32), torch.tensor([0, 1, 2])
-    per_class = machine_for(model_dir, "Wiener", images, labels)
-    assert (per_class.denoise(x, 0.3, label=label) - shared.denoise(x, 0.3, label=label)).abs().max() > 1e-3
+    compared = standing.compared_machines(model_dir, images, labels, {"PCALocality": schedule}, "column", 0.005,
+                                          names=("Wiener",))["Wiener"][0]
+    assert compared.covariance == "global"
+    assert (compared.denoise(x, 0.3, label=label) - own.denoise(x, 0.3, label=label)).abs().max() > 1e-3
     pooled = machine_for(model_dir, "PCALocality", images, labels, mask="column")
     assert (pooled.denoise(x, 0.3, label=label, threshold=0.3)
             - classes.denoise(x, 0.3, label=label, threshold=0.3)).abs().max() > 1e-3

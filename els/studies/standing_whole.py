@@ -28,7 +28,7 @@ from .. import models
 from . import presets
 from .dictionary_size import SEEDS as DICTIONARY_SEEDS
 from .harness import RESULTS_BYTES, ModelSpec, study_folders, training_data, write_summary
-from .standing import (CLASS_MASKS, EVAL_BATCH, GLOBAL_WIENER, calibrated_masks, compared_machines, published_threshold,
+from .standing import (CLASS_MASKS, EVAL_BATCH, CLASS_WIENER, calibrated_masks, compared_machines, published_threshold,
                        statistics_variants, summarise_machines)
 from ..calibrate import Calibration
 from ..evaluate import evaluate, read_images, read_rows, seconds_per_sample, summarise
@@ -117,7 +117,7 @@ def table(summaries: dict[str, dict]) -> str:
     study, "-" where it was not run) and one column per model (its short label)."""
     from ..book.plotting import model_label
 
-    names = ["IS", *FROM_DICTIONARY, *MACHINES[1:], GLOBAL_WIENER, CLASS_MASKS]
+    names = ["IS", *FROM_DICTIONARY, *MACHINES[1:], CLASS_WIENER, CLASS_MASKS]
 
     def value(summary: dict, name: str) -> str:
         if name in summary["machines"]:
