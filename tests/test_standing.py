@@ -229,7 +229,7 @@ def test_chapter_claims_match_the_committed_comparison():
         assert all(abs(w - n) <= 3 for t, w, n in zip(loc["t"], loc["Wiener"], loc["network"]) if t <= 0.6), name
         assert all(w > n for t, w, n in zip(loc["t"], loc["Wiener"], loc["network"]) if t >= 0.9), name
         assert max(loc["Wiener"][0], loc["network"][0]) <= 4 and loc["Wiener"][-1] > loc["Wiener"][0], name
-    assert len(summaries) == 7 and len(first["R2"]) == 6 and len(first["r"]) == 6 and len(first["peers"]) == 6
+    assert len(summaries) == 7 and len(first["R2"]) == 6 and len(first["r"]) == 6 and len(first["peers"]) == 5
     resnets = [n for n in summaries if "resnet" in n]  # "the margin is widest on the ResNets"
     margin = {n: book(summaries[n], "ELS", "R2") - max(book(summaries[n], m, "R2") for m in others) for n in summaries}
     assert min(margin[n] for n in resnets) > max(margin[n] for n in summaries if n not in resnets)
@@ -552,6 +552,24 @@ def test_stand_model_checks_space_then_empties_the_folder_with_force(tmp_path, m
     assert not (out / "net" / "standing" / "stale.txt").exists()
 
 
+def test_the_summary_carries_the_paired_interval_of_every_stated_difference(standing_run):
+    """summary["paired"]: ELS against every other compared machine and PCA-locality against
+    Wiener, by median r and R^2, each the paired bootstrap of the rows (recomputed here); the
+    class-statistics pairs are skipped for an unconditional network, which has no variants."""
+    from els.evaluate import paired_difference
+
+    summary, here, _ = standing_run
+    rows = read_rows(here / "standing" / "samples.csv")
+    pairs = [("ELS", m) for m in standing.MACHINES if m != "ELS"] + [("PCALocality", "Wiener")]
+    assert [(e["first"], e["second"], e["metric"]) for e in summary["paired"]] == \
+        [(a, b, k) for a, b in pairs for k in ("r", "R2")]
+    for e in summary["paired"]:
+        assert e == {"first": e["first"], "second": e["second"], "metric": e["metric"],
+                     **paired_difference(rows, e["first"], e["second"], metric=e["metric"])}
+        assert e["verdict"] == ("lead" if e["low"] > 0 else "behind" if e["high"] < 0 else "tie")
+    assert standing.paired_intervals(rows, [("ELS", "nothing")]) == [], "a machine without rows: no entry"
+
+
 def test_the_comparison_at_the_whole_subset(standing_run):
     """--whole-subset: every machine but LS and ELS holds the network's whole training subset
     (here all 20 images), on the dictionary-size study's seeds; both Wiener covariances only for a
@@ -582,6 +600,9 @@ def test_the_comparison_at_the_whole_subset(standing_run):
     median = float(torch.tensor([r["r"] for r in borrowed], dtype=torch.float64).median())
     assert after["from_dictionary"]["ELS (recalibrated)"]["r"]["median"] == pytest.approx(median)
     assert f"| ELS (recalibrated) | {median:.2f} |" in standing_whole.table({"m": after})
+    assert {(e["first"], e["second"]) for e in before["paired"]} == {("PCALocality", "Wiener")}, "no ELS before"
+    assert {(e["first"], e["second"]) for e in after["paired"]} >= {
+        ("ELS (recalibrated)", m) for m in ("LS (recalibrated)", *standing_whole.MACHINES)}
     assert standing_whole.dictionary_rows(out / after["dictionary"], [6, 7, 8, 9], 3) == [], "a seed missing: none"
     compared = standing_whole.compared_rows(out, after)
     assert compared[:len(rows)] == rows

@@ -18,7 +18,9 @@ Per model, under ``<out>/<model>/standing/``:
   change under it (:data:`CLIP_CHANGES`), so their plain samples are scored against the
   clipped network (:func:`clipped_comparison`);
 * ``locality.json``: against t, how wide each denoiser's view of the centre pixel is;
-* ``summary.json`` (:func:`summarise`) and ``manifest.json``.
+* ``summary.json`` (per machine both protocols and the chance levels; the paired bootstrap
+  interval of every difference the book states, :func:`paired_intervals`) and
+  ``manifest.json``.
 
 Machines: ``IS``, ``LS``, ``ELS`` (calibrated), ``Wiener`` (for a class-conditional network,
 the class's mean with every image's covariance), ``PCALocality`` (the mask rule whose
@@ -43,7 +45,8 @@ from tqdm.auto import tqdm
 from .. import models
 from . import presets
 from ..calibrate import Calibration, calibrate
-from ..evaluate import agreement, evaluate, peers_agreement, read_images, score, seconds_per_sample, summarise
+from ..evaluate import (agreement, evaluate, paired_difference, peers_agreement, read_images, score,
+                        seconds_per_sample, summarise)
 from ..machines.matched import machine_for, network_facts
 from ..machines.golden import GoldenSubset, published_sizes
 from ..machines.pca_locality import MASKS, gain_mask, mask_width
@@ -134,6 +137,7 @@ def _stand_into(here: Path, spec: ModelSpec, p: presets.EvalPreset, preset: str,
                "golden_sizes": list(published_sizes(len(images))),
                "machines": summarise_machines(rows, read_images(here / "final_images.pt"), images, labels,
                                               f"network@{reference}"),
+               "paired": paired_intervals(rows, stated_pairs("ELS", machines)),
                "clipped": summarise_machines(clipped_rows, clipped_images, images, labels, f"network@{reference}"),
                "locality": locality}
     write_summary(here, summary, command or f"els.standing.stand_model({spec.name!r}, preset={preset!r})", p, start)
@@ -253,6 +257,26 @@ def summarise_machines(rows: list[dict], stored: dict, images: torch.Tensor, lab
             entry["chance"] = shuffled(prediction, target, stored["labels"])
         out[name] = entry
     return out
+
+
+def stated_pairs(first: str, names) -> list[tuple[str, str]]:
+    """The differences the book states, as (first, second) machine names: ``first`` (ELS)
+    against every other compared machine in ``names`` (the variants with each class's own
+    statistics left out), calibrated PCA-locality against Wiener, and each variant against the
+    compared machine it varies."""
+    pairs = [(first, m) for m in names if m != first and m not in (CLASS_WIENER, CLASS_MASKS)]
+    return pairs + [("PCALocality", "Wiener"), (CLASS_WIENER, "Wiener"), (CLASS_MASKS, "PCALocality")]
+
+
+def paired_intervals(rows: list[dict], pairs: list[tuple[str, str]], metrics=("r", "R2")) -> list[dict]:
+    """For each (first, second) of ``pairs`` whose machines both have rows, and each metric: the
+    paired bootstrap difference in median (:func:`els.evaluate.paired_difference`, default
+    settings: 10,000 resamples, seed 0) as ``{"first", "second", "metric", "difference", "low",
+    "high", "n", "verdict"}``: what a summary carries, so that a lead or a tie can be read
+    from it without the rows."""
+    present = {row["machine"] for row in rows}
+    return [{"first": a, "second": b, "metric": k, **paired_difference(rows, a, b, metric=k)}
+            for a, b in pairs if {a, b} <= present for k in metrics]
 
 
 def shuffled(prediction: torch.Tensor, target: torch.Tensor, labels: torch.Tensor | None = None) -> dict:

@@ -12,7 +12,8 @@ Per model, under ``<out>/<model>/standing_whole/``:
   covariance machines with the other class statistics,
   :func:`els.studies.standing.statistics_variants`), on the dictionary-size study's evaluation
   seeds (:data:`els.studies.dictionary_size.SEEDS`);
-* ``summary.json`` and ``manifest.json``.
+* ``summary.json`` (with the paired bootstrap intervals,
+  :func:`els.studies.standing.paired_intervals`) and ``manifest.json``.
 
 LS and ELS at this N come from the dictionary-size study (``dictionary/N<N>/recalibrated.csv``,
 P(t) calibrated again at this N, the same seeds) where it was run: ELS holding 4,000 images
@@ -28,8 +29,8 @@ from .. import models
 from . import presets
 from .dictionary_size import SEEDS as DICTIONARY_SEEDS
 from .harness import RESULTS_BYTES, ModelSpec, study_folders, training_data, write_summary
-from .standing import (CLASS_MASKS, EVAL_BATCH, CLASS_WIENER, calibrated_masks, compared_machines, published_threshold,
-                       statistics_variants, summarise_machines)
+from .standing import (CLASS_MASKS, CLASS_WIENER, EVAL_BATCH, calibrated_masks, compared_machines, paired_intervals,
+                       published_threshold, stated_pairs, statistics_variants, summarise_machines)
 from ..calibrate import Calibration
 from ..evaluate import evaluate, read_images, read_rows, seconds_per_sample, summarise
 from ..machines.golden import published_sizes
@@ -84,7 +85,9 @@ def stand_whole_subset(spec: ModelSpec, preset: str = "laptop", models_dir: Path
                    "seconds_per_sample": seconds_per_sample(here / "samples.csv"),
                    "machines": summarise_machines(rows, read_images(here / "final_images.pt"), images, labels,
                                                   f"network@{reference}"),
-                   "from_dictionary": summarise(borrowed)[str(reference)] if borrowed else {}}
+                   "from_dictionary": summarise(borrowed)[str(reference)] if borrowed else {},
+                   "paired": paired_intervals(rows + borrowed, stated_pairs("ELS (recalibrated)",
+                                                                            [*FROM_DICTIONARY, *machines]))}
         write_summary(here, summary, command or f"els.standing_whole.stand_whole_subset({spec.name!r})", p, start)
         return summary
 
