@@ -528,3 +528,24 @@ def test_which_class_statistics(summaries):
     assert sorted(k for k, c in cells.items() if c["Wiener"] == "lead") == [
         ("fashion_mnist_attention_unet_zeros", 4000), ("fashion_mnist_unet_zeros", 4000)]
     assert all(c[m] != "lead" for (_, n), c in cells.items() if n == 500 for m in own), "never behind at 500"
+
+
+def test_the_summaries_carry_the_stated_verdicts(summaries):
+    """The rule "a difference whose 95% interval contains zero is a tie", against the committed
+    summaries: every paired entry's verdict follows its interval, and the chapter's leads and
+    ties of ELS over calibrated PCA-locality (LEADS, TIES) are the summaries' own verdicts, at
+    500 images and, on the networks where ELS ran at 4,000, at the whole subset."""
+    from els.studies import standing_whole
+
+    at_scale = harness.read_summaries(RESULTS, standing_whole.STAGE)
+    for name, s in [*summaries.items(), *at_scale.items()]:
+        assert s["paired"], name
+        for e in s["paired"]:
+            assert e["verdict"] == ("lead" if e["low"] > 0 else "behind" if e["high"] < 0 else "tie"), (name, e)
+    verdict = {name: {(e["first"], e["second"], e["metric"]): e["verdict"] for e in s["paired"]}
+               for name, s in summaries.items()}
+    assert sorted(n for n, v in verdict.items() if v["ELS", "PCALocality", "r"] == "lead") == sorted(LEADS)
+    assert sorted(n for n, v in verdict.items() if v["ELS", "PCALocality", "r"] == "tie") == sorted(TIES)
+    whole = {name: {(e["first"], e["second"]): e["verdict"] for e in s["paired"] if e["metric"] == "r"}
+             for name, s in at_scale.items() if s["dictionary"]}
+    assert sorted(n for n, v in whole.items() if v["ELS (recalibrated)", "PCALocality"] == "lead") == sorted(RESNETS)
