@@ -65,7 +65,7 @@ SCOPE = {
                      "x__stop_after_step_on_interrupt", "x_validation_loss", "xǁ_Runǁstart", "xǁ_Runǁbatch_indices",
                      "xǁ_Runǁcheckpoint"],
     "els/studies/standing.py": ["x_summarise_machines", "x_shuffled", "x__quartiles", "x__width",
-                                "x_network_sensitivity"],
+                                "x_network_sensitivity", "x_paired_intervals", "x_stated_pairs"],
     "els/studies/harness.py": ["x_write_summary", "x_run_id", "x_earlier_runs"],
     "els/studies/memorisation.py": ["x_copy_measures", "x_model_names"],
 }
