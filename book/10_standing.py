@@ -264,8 +264,8 @@ glue("pcaone", sum(s["locality"]["PCALocality"][0] == 1 for s in standing.values
 # network, is *calibrated PCA-locality*. *Published PCA-locality* is the published rule
 # at 0.005, and *GoldDiff* runs it on golden subsets, as published. Patch sizes and
 # thresholds are fitted on 6 noise seeds, the machines scored on {glue:text}`nseeds` others.
-# Conditional networks get Wiener and PCA-locality with the class's mean and every image's
-# covariance (appendix).
+# For class-conditional networks, Wiener and PCA-locality pair the class mean with the
+# covariance of all training images ({ref}`appendix-comparison`).
 #
 # Two rows are chance levels: the *mean training image* (per class for a class-conditional
 # network), and *ELS, shuffled seeds*, ELS's sample for seed $j$ against the network's for
@@ -371,11 +371,12 @@ glue("othershigh", max(c[m] for c in cost.values() for m in others), display=Fal
 # position-specific window does as well as ELS; on the ResNets, whose samples are patch
 # mosaics, patches shared across positions win.
 #
-# By median $r$ PCA-locality leads the Wiener denoiser whose gain it reads on
-# {glue:text}`pwrleads` networks and ties on the FashionMNIST ResNet; by median $R^2$ it
-# leads on {glue:text}`pwR2leads` and ties on the rest; by the follow-up papers' mean $R^2$
-# Wiener is ahead on {glue:text}`pwpeers` of 7 (appendix). With 4,000 images per machine,
-# ELS's leads stand on the ResNets; the MNIST UNet's becomes a tie (appendix).
+# By median $r$ calibrated PCA-locality leads Wiener on {glue:text}`pwrleads` of 7 networks
+# (tie: the FashionMNIST ResNet), by median $R^2$ on {glue:text}`pwR2leads`, tying on the
+# rest; by the follow-up papers' mean $R^2$,
+# Wiener scores higher on {glue:text}`pwpeers` of 7. With 4,000 images per machine (30
+# seeds), ELS still leads calibrated PCA-locality on the ResNets and ties it on the MNIST
+# UNet (appendix).
 #
 # ELS is also the slowest machine on every network: up to {glue:text}`elshigh:.1f` seconds
 # per sample on two CPU threads, against at most {glue:text}`othershigh:.2f` for any other.

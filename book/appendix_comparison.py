@@ -52,7 +52,7 @@ if "google.colab" in sys.modules:
 # - the comparison by median $R^2$ and by the follow-up papers' mean $R^2$, and the paired
 #   verdicts of ELS against every machine;
 # - calibrated PCA-locality against the Wiener denoiser, measure by measure;
-# - the headline tables under the follow-up papers' clipped sampler;
+# - the headline tables under the follow-up papers' sampler, which clips;
 # - every measure and the cost per sample, network by network;
 # - why published PCA-locality scores like the mean training image on MNIST;
 # - the comparison with every machine holding the network's 4,000 training images;
@@ -330,22 +330,22 @@ glue("whole_mean_r", whole["machines"][els.studies.standing.MEAN_IMAGE]["book"][
 # %% [markdown]
 # ## At the network's scale
 #
-# Every row above gives the machines 500 of the network's 4,000 training images, because ELS
-# holding all 4,000 costs about 47 s a sample on two CPU cores. `python -m els standing
+# Every table above gives the machines 500 of the network's 4,000 training images, because ELS
+# holding all 4,000 costs about 47 s a sample on two CPU threads. `python -m els standing
 # --whole-subset` runs the comparison again with IS, Wiener, both PCA-localities and GoldDiff
-# holding the whole subset, their thresholds calibrated again, on the
-# {glue:text}`whole_seeds` seeds of the dictionary-size study. Its LS and ELS rows, with
-# $P(t)$ calibrated again at 4,000 images ({ref}`appendix-robustness`), join them; that study
-# ran on five of the seven networks, so the two attention UNets have no LS or ELS row. Median
-# $r$:
+# holding the whole subset (calibrated PCA-locality's thresholds calibrated again), on the
+# {glue:text}`whole_seeds` seeds of the dictionary-size study ({ref}`appendix-robustness`).
+# LS and ELS come from that study, with $P(t)$ calibrated again at 4,000 images; it covers
+# five networks, so the attention UNets' LS and ELS cells are empty. Median $r$ (the last two
+# rows: next section):
 
 # %% tags=["remove-input"]
 at_scale = els.studies.harness.read_summaries(results, els.studies.standing_whole.STAGE)
 Markdown(els.studies.standing_whole.table(at_scale))
 
 # %% [markdown]
-# ELS against every other machine at this scale, paired over the {glue:text}`whole_seeds`
-# seeds (difference in median $r$ and verdict):
+# ELS's median $r$ minus each other machine's at this scale, with the paired-bootstrap verdict
+# over the {glue:text}`whole_seeds` seeds:
 
 # %% tags=["remove-input"]
 scale_rows = {name: els.studies.standing_whole.compared_rows(results, s) for name, s in at_scale.items()
@@ -367,9 +367,9 @@ Markdown("\n".join(lines))
 # No machine is ahead of ELS at this scale either ({glue:text}`scale_behind` verdicts of
 # "behind" in the table). ELS leads calibrated PCA-locality on {glue:text}`scale_pca_leads`
 # of the {glue:text}`scale_nets` networks, the three ResNets, and ties it on both UNets. On
-# the MNIST UNet the thin lead at 500 images becomes a tie, on 30 seeds rather than 100 and
-# so with a wider interval. The ResNets' leads at 500 images are not an artefact of starving
-# the covariance machines of data.
+# the MNIST UNet the difference stays about 0.02, but 30 seeds rather than 100 widen the
+# interval to include zero. The ResNets' leads at 500 images are not an artefact of starving
+# Wiener and the PCA-localities of data.
 #
 # ## Which class statistics
 #
@@ -377,12 +377,13 @@ Markdown("\n".join(lines))
 # coats. A Gaussian model of one class needs a mean and a covariance. The mean is the
 # class's own; for the covariance there are two candidates: the class's own, estimated from
 # its roughly 50 images at 500 (rank at most 49 on 1,024 pixels) or 400 at 4,000, or the
-# covariance of every training image. The comparison uses one rule for both covariance
-# machines: every image's covariance with the class's mean (PCA-locality's softmax always
-# runs over the class's own images). Each machine also ran with the class's own statistics
-# (`Wiener (class covariance)`, and `PCALocality (class masks)` with its thresholds
-# calibrated again for those masks). Own statistics minus every image's, in median $r$,
-# paired over the seeds:
+# covariance of all training images (about their overall mean). The comparison uses one rule
+# for both Wiener and PCA-locality: the class's mean with the covariance of all training
+# images (PCA-locality's softmax always runs over the class's own images). Each machine also
+# runs with the class's own statistics (`Wiener (class covariance)`, and
+# `PCALocality (class masks)` with its thresholds calibrated again for those masks). The
+# class's own statistics minus all images', in median $r$, with the paired-bootstrap verdict
+# (100 seeds at 500 images, 30 at 4,000):
 
 # %% tags=["remove-input"]
 conditional = [name for name, s in standing.items() if "PCALocality (class masks)" in s["machines"]]
@@ -402,15 +403,16 @@ Markdown("\n".join(lines))
 
 # %% [markdown]
 # Own-class masks never make PCA-locality better: behind on
-# {glue:text}`own_PCALocality_behind` of the {glue:text}`own_cells` cells, tied on the rest.
+# {glue:text}`own_PCALocality_behind` of the {glue:text}`own_cells` network-size rows, tied on
+# the rest.
 # The Wiener denoiser's own-class covariance is behind on {glue:text}`own_Wiener_behind`
 # (the FashionMNIST ResNet at 500 images), ties on {glue:text}`own_Wiener_tie` and leads on
-# {glue:text}`own_Wiener_lead`, both UNets at 4,000 images, where each class holds 400
-# images and its covariance is better estimated. Every image's covariance is thus the one
+# {glue:text}`own_Wiener_lead`, the two FashionMNIST UNets at 4,000 images, where each class
+# holds 400 images and its covariance is better estimated. The all-image covariance is thus the one
 # rule that is never behind at the comparison's 500 images for either machine; it is also
 # the choice of the released GoldDiff code for its class-conditional ImageNet runs
-# {cite:p}`shang2026golddiff`. Where a class
-# holds hundreds of images, a conditional Wiener denoiser gains from its own covariance.
+# {cite:p}`shang2026golddiff`. At 4,000 images a conditional Wiener denoiser gains from its
+# own covariance on the UNets; the tables above use the all-image one.
 
 # %% [markdown]
 # ## Galleries
