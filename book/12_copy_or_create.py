@@ -364,8 +364,8 @@ for m in ("IS", "ELS"):
 # window, shared by pieces of every digit at every position, says far less; the network with
 # the whole view copies and the one with the window does not. The UNet still copies
 # {glue:text}`copy_last:.0%` of its samples at $N =$ {glue:text}`n_last_copy:,` and none at
-# {glue:text}`n_first_none:,`. Whether longer training would make it copy every sample, and
-# where between those two sizes its copying stops, this study does not settle.
+# {glue:text}`n_first_none:,`: at this training length its copying stops between those two
+# sizes. Whether longer training would make it copy every sample, this study does not settle.
 
 # %% [markdown]
 # ## Summary

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 STEPS=${STEPS:-12000}
-SIZES=${SIZES:-16 64 256}
+SIZES=${SIZES:-16 64 128 256}
 ARCHS=${ARCHS:-unet resnet}
 SNAPSHOT_SIZES=${SNAPSHOT_SIZES:-16 64}
 SNAPSHOT_STEPS=${SNAPSHOT_STEPS:-1500 3000 6000}
