@@ -348,11 +348,9 @@ Markdown(els.studies.standing_whole.table(at_scale))
 # over the {glue:text}`whole_seeds` seeds:
 
 # %% tags=["remove-input"]
-scale_rows = {name: els.studies.standing_whole.compared_rows(results, s) for name, s in at_scale.items()
-              if s["dictionary"]}
 rivals = ["IS", "LS (recalibrated)", *els.studies.standing_whole.MACHINES[1:]]
-scale_verdicts = {name: {m: paired_difference(r, "ELS (recalibrated)", m) for m in rivals}
-                  for name, r in scale_rows.items()}
+scale_verdicts = {name: {m: els.studies.standing.stated(s, "ELS (recalibrated)", m) for m in rivals}
+                  for name, s in at_scale.items() if s["dictionary"]}
 lines = ["| network | " + " | ".join(m.replace("PCALocality", "PCA").replace(" (recalibrated)", "") for m in rivals)
          + " |", "|---|" + "---|" * len(rivals)]
 lines += [f"| {label(name)} | " + " | ".join(f"{v['verdict']} {v['difference']:.2f}" for v in cells.values()) + " |"
@@ -386,13 +384,10 @@ Markdown("\n".join(lines))
 # (100 seeds at 500 images, 30 at 4,000):
 
 # %% tags=["remove-input"]
-conditional = [name for name, s in standing.items() if "PCALocality (class masks)" in s["machines"]]
-own = {"Wiener": "Wiener (class covariance)", "PCALocality": "PCALocality (class masks)"}
-statistics = {}
-for name in conditional:
-    for n, r in ((standing[name]["images"], rows[name]),
-                 (at_scale[name]["images"], read_rows(results / name / els.studies.standing_whole.STAGE / "samples.csv"))):
-        statistics[name, n] = {m: paired_difference(r, own[m], m) for m in own}
+conditional = [name for name, s in standing.items() if els.studies.standing.CLASS_MASKS in s["machines"]]
+own = {"Wiener": els.studies.standing.CLASS_WIENER, "PCALocality": els.studies.standing.CLASS_MASKS}
+statistics = {(name, s["images"]): {m: els.studies.standing.stated(s, own[m], m) for m in own}
+              for name in conditional for s in (standing[name], at_scale[name])}
 lines = ["| network | images | Wiener | PCA-locality |", "|---|---|---|---|"]
 lines += [f"| {label(name)} | {n:,} | " + " | ".join(f"{v['verdict']} {v['difference']:+.3f}" for v in cells.values())
           + " |" for (name, n), cells in statistics.items()]

@@ -568,6 +568,9 @@ def test_the_summary_carries_the_paired_interval_of_every_stated_difference(stan
                      **paired_difference(rows, e["first"], e["second"], metric=e["metric"])}
         assert e["verdict"] == ("lead" if e["low"] > 0 else "behind" if e["high"] < 0 else "tie")
     assert standing.paired_intervals(rows, [("ELS", "nothing")]) == [], "a machine without rows: no entry"
+    assert standing.stated(summary, "ELS", "IS", "R2") == summary["paired"][1]
+    with pytest.raises(KeyError, match="states no r difference 'IS' - 'ELS'"):
+        standing.stated(summary, "IS", "ELS")
 
 
 def test_the_comparison_at_the_whole_subset(standing_run):

@@ -279,6 +279,16 @@ def paired_intervals(rows: list[dict], pairs: list[tuple[str, str]], metrics=("r
             for a, b in pairs if {a, b} <= present for k in metrics]
 
 
+def stated(summary: dict, first: str, second: str, metric: str = "r") -> dict:
+    """The paired interval of ``first`` minus ``second`` by ``metric`` that a summary carries
+    (:func:`paired_intervals`): ``{"first", "second", "metric", "difference", "low", "high",
+    "n", "verdict"}``."""
+    for entry in summary["paired"]:
+        if (entry["first"], entry["second"], entry["metric"]) == (first, second, metric):
+            return entry
+    raise KeyError(f"{summary['model']}'s summary states no {metric} difference {first!r} - {second!r}")
+
+
 def shuffled(prediction: torch.Tensor, target: torch.Tensor, labels: torch.Tensor | None = None) -> dict:
     """Chance level of a predictor: ``prediction[j]`` scored against ``target[i]`` for every
     pair of samples i != j (both ``(S, C, H, W)``), restricted to pairs of the same class when
