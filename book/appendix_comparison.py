@@ -82,7 +82,7 @@ import els.studies.bench
 import els.studies.harness
 import els.studies.standing
 import els.studies.standing_whole
-from els.evaluate import paired_difference, read_images, read_rows
+from els.evaluate import read_images
 from els.machines.pca_locality import gain_mask
 
 PRESET = os.environ.get("ELS_PRESET", "paper" if torch.cuda.is_available() else "laptop")
@@ -90,7 +90,7 @@ print(f"preset {PRESET!r}: the results below are read from the committed files")
 
 results = els.studies.artifacts.path("results")
 standing = els.studies.harness.read_summaries(results, els.studies.standing.STAGE)
-rows = {name: read_rows(results / name / "standing" / "samples.csv") for name in standing}
+stated = els.studies.standing.stated  # the paired intervals each summary carries
 label = els.book.plotting.model_label
 
 # %% [markdown]
@@ -198,8 +198,8 @@ def verdicts(metric):
     """ELS against every other machine on every network: the paired difference and its verdict."""
     lines = ["| network | " + " | ".join(m.replace("PCALocality", "PCA") for m in others) + " |",
              "|---|" + "---|" * len(others)]
-    for name, r in rows.items():
-        cells = [paired_difference(r, "ELS", m, metric=metric) for m in others]
+    for name, s in standing.items():
+        cells = [stated(s, "ELS", m, metric=metric) for m in others]
         lines.append(f"| {label(name)} | " + " | ".join(f"{c['verdict']} {c['difference']:.2f}" for c in cells) + " |")
     return Markdown("\n".join(lines))
 
@@ -220,7 +220,7 @@ verdicts("R2")
 lines = ["| network | median r | median R^2 | mean R^2 on [0, 1] |", "|---|---|---|---|"]
 for name, s in standing.items():
     pca, wiener = s["machines"]["PCALocality"], s["machines"]["Wiener"]
-    cells = [f"{paired_difference(rows[name], 'PCALocality', 'Wiener', metric=k)['verdict']} "
+    cells = [f"{stated(s, 'PCALocality', 'Wiener', metric=k)['verdict']} "
              f"{measures[k](pca) - measures[k](wiener):.2f}" for k in ("r", "R2")]
     lines.append(f"| {label(name)} | {' | '.join(cells)} | {pca['peers']['R2'] - wiener['peers']['R2']:.2f} |")
 Markdown("\n".join(lines))
@@ -349,7 +349,7 @@ Markdown(els.studies.standing_whole.table(at_scale))
 
 # %% tags=["remove-input"]
 rivals = ["IS", "LS (recalibrated)", *els.studies.standing_whole.MACHINES[1:]]
-scale_verdicts = {name: {m: els.studies.standing.stated(s, "ELS (recalibrated)", m) for m in rivals}
+scale_verdicts = {name: {m: stated(s, "ELS (recalibrated)", m) for m in rivals}
                   for name, s in at_scale.items() if s["dictionary"]}
 lines = ["| network | " + " | ".join(m.replace("PCALocality", "PCA").replace(" (recalibrated)", "") for m in rivals)
          + " |", "|---|" + "---|" * len(rivals)]
@@ -386,7 +386,7 @@ Markdown("\n".join(lines))
 # %% tags=["remove-input"]
 conditional = [name for name, s in standing.items() if els.studies.standing.CLASS_MASKS in s["machines"]]
 own = {"Wiener": els.studies.standing.CLASS_WIENER, "PCALocality": els.studies.standing.CLASS_MASKS}
-statistics = {(name, s["images"]): {m: els.studies.standing.stated(s, own[m], m) for m in own}
+statistics = {(name, s["images"]): {m: stated(s, own[m], m) for m in own}
               for name in conditional for s in (standing[name], at_scale[name])}
 lines = ["| network | images | Wiener | PCA-locality |", "|---|---|---|---|"]
 lines += [f"| {label(name)} | {n:,} | " + " | ".join(f"{v['verdict']} {v['difference']:+.3f}" for v in cells.values())
@@ -492,8 +492,8 @@ cost = [s["seconds_per_sample"]["GoldDiff (published)"] / s["seconds_per_sample"
         for s in standing.values()]
 glue("golddiff_cost_low", min(cost), display=False)
 glue("golddiff_cost_high", max(cost), display=False)
-glue("golddiff_behind", sum(paired_difference(r, "ELS", "GoldDiff (published)")["verdict"] == "lead"
-                            for r in rows.values()), display=False)
+glue("golddiff_behind", sum(stated(s, "ELS", "GoldDiff (published)")["verdict"] == "lead"
+                            for s in standing.values()), display=False)
 
 # %% [markdown]
 # **GoldDiff as published**, the published PCA-locality on golden subsets of GoldDiff's sizes
