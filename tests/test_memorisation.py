@@ -56,6 +56,17 @@ def test_copy_measures_count_a_copy_only_where_the_rule_holds():
     assert m["same_as_IS"] == pytest.approx(1 / 3)
 
 
+def test_copy_measures_on_a_line_at_the_rule_boundary():
+    """One-pixel images at 0, 4 and 12, so that every distance is exact. A sample at 1 is at
+    distance 1 from image 0 and 3 from image 4: exactly at the ratio 1/3, a copy. A sample at
+    12.5 (0.5 and 8.5 away) copies image 12. IS copying the same image counts, IS copying
+    another (or none: at 8, equally far from 4 and 12) does not."""
+    line = lambda *x: torch.tensor(x, dtype=torch.float64).reshape(-1, 1, 1, 1)  # noqa: E731
+    m = memorisation.copy_measures(line(0, 1, 12.5, 0), line(0, 4, 12), line(1, 12, 12, 8))
+    assert m["copied_image"] == [0, 0, 2, 0] and m["copy_rate"] == 1.0
+    assert m["same_as_IS"] == 0.5  # samples 0 (IS at 1: on the boundary) and 2
+
+
 def test_model_names_sort_by_architecture_then_size(tmp_path):
     for name in ("mnist_unet_n64", "mnist_unet_n16", "mnist_resnet_n256", "mnist_unet_n1024"):
         (tmp_path / name).mkdir()

@@ -343,6 +343,36 @@ def test_summarise_machines_of_a_conditional_network_predicts_with_the_mean_of_t
     assert out["ELS"]["chance"]["pairs"] == 2 + 2  # within class 1 (seeds 0, 3) and class 2 (seeds 2, 4)
 
 
+def test_summarise_machines_scores_each_machine_on_its_own_stored_images():
+    """The peers' protocol of a machine is computed from that machine's own final images (a
+    machine that reproduces the network exactly scores R^2 = 1 and MSE 0; another one's MSE on
+    [0, 1]-clamped images is written out here), and the book's entry carries r, r^2 and R^2
+    from the machine's rows."""
+    g = torch.Generator().manual_seed(6)
+    target = torch.randn(4, 1, 2, 3, generator=g, dtype=torch.float64)
+    other = target + 0.5 * torch.randn(target.shape, generator=g, dtype=torch.float64)
+    stored = {"seeds": [0, 1, 2, 3], "labels": None,
+              "images": {"network@3": target.float(), "copy": target.float(), "other": other.float()}}
+    rows = [{"seed": s, "machine": m, "network_steps": 3, "r": 0.1 * (s + 1), "r2": 0.01 * (s + 1),
+             "R2": 0.2 * s, "mse": 1.0} for s in range(4) for m in ("copy", "other")]
+    out = standing.summarise_machines(rows, stored, torch.randn(5, 1, 2, 3, generator=g), None, "network@3")
+    assert out["copy"]["peers"]["R2"] == pytest.approx(1.0) and out["copy"]["peers"]["mse"] == pytest.approx(0.0)
+    unit = lambda x: ((x.float().double().numpy() + 1) / 2).clip(0, 1).reshape(4, -1)  # noqa: E731
+    mse = ((unit(other) - unit(target)) ** 2).mean(1).mean()
+    assert out["other"]["peers"]["mse"] == pytest.approx(float(mse), rel=1e-6)
+    assert set(out["other"]["book"]) == {"r", "r2", "R2"}
+    assert out["other"]["book"]["r2"]["median"] == pytest.approx(0.025)  # median of 0.01 .. 0.04
+
+
+def test_stated_pairs_written_out():
+    """ELS against every other compared machine (not against itself, not against the class
+    variants), then PCA-locality against Wiener and each class variant against its machine."""
+    names = ["IS", "ELS", "Wiener", standing.CLASS_WIENER, "PCALocality", standing.CLASS_MASKS]
+    assert standing.stated_pairs("ELS", names) == [
+        ("ELS", "IS"), ("ELS", "Wiener"), ("ELS", "PCALocality"), ("PCALocality", "Wiener"),
+        (standing.CLASS_WIENER, "Wiener"), (standing.CLASS_MASKS, "PCALocality")]
+
+
 class _LabelledLinear(torch.nn.Module):
     """eps = k[label] x: the gradient of x0_hat at the centre depends on the label given."""
     conditional = True
