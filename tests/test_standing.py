@@ -339,6 +339,7 @@ def test_summarise_machines_of_a_conditional_network_predicts_with_the_mean_of_t
     entry = out[standing.MEAN_IMAGE]
     assert entry["book"]["r"]["median"] == pytest.approx(float(np.median(r)), abs=1e-6)
     assert entry["book"]["r"]["q25"] == pytest.approx(float(np.quantile(r, 0.25)), abs=1e-6)
+    assert entry["book"]["r"]["q75"] == pytest.approx(float(np.quantile(r, 0.75)), abs=1e-6)
     assert entry["n"] == 5 and "chance" not in entry
     assert out["ELS"]["chance"]["pairs"] == 2 + 2  # within class 1 (seeds 0, 3) and class 2 (seeds 2, 4)
 
