@@ -142,6 +142,7 @@ def test_a_machine_added_to_a_finished_evaluation_costs_only_itself(tmp_path):
     assert timing["IS"]["samples"] == 3 and timing["LS"]["samples"] == 3, "only the missing machine is sampled"
     from els.evaluate import seconds_per_sample
     assert seconds_per_sample(tmp_path / "e.csv") == {k: v["seconds"] / v["samples"] for k, v in timing.items()}
+    assert seconds_per_sample(tmp_path / "never_evaluated.csv") == {}
     assert set(timing) == {"network@3", "IS", "LS"} and timing["network@3"]["samples"] == 3 + 1 + 2
     straight = evaluate(net, both, seeds=[0, 1, 2], out=tmp_path / "s.csv", images_out=tmp_path / "s.pt", **kw)
     key = lambda r: (r["seed"], r["machine"])  # noqa: E731

@@ -9,7 +9,7 @@ import els
 from els import models, train
 from els.studies import harness, presets, standing
 from els.calibrate import Calibration
-from els.evaluate import peers_agreement, read_images, read_rows
+from els.evaluate import paired_difference, peers_agreement, read_images, read_rows
 from els.machines.matched import machine_for
 from els.studies.harness import ModelSpec, training_data
 from els.studies.reproduce import reproduce_model
@@ -266,6 +266,17 @@ def test_chance_level_is_the_median_over_every_pair_of_different_seeds():
     assert chance["pairs"] == 20
     assert chance["r"] == pytest.approx(float(torch.tensor(r).median()), abs=1e-12)
     assert abs(chance["r"] - float(np.mean(r))) > 1e-6  # the check could tell a mean apart
+    # R^2 about the target's mean (median over pairs), and the peers' R^2 on [0, 1] (mean over pairs)
+    R2, peers = [], []
+    for i in range(5):
+        for j in range(5):
+            if i != j:
+                p, y = prediction[j].ravel().numpy(), target[i].ravel().numpy()
+                R2.append(1 - ((y - p) ** 2).sum() / ((y - y.mean()) ** 2).sum())
+                p, y = ((p + 1) / 2).clip(0, 1), ((y + 1) / 2).clip(0, 1)
+                peers.append(1 - ((y - p) ** 2).sum() / (y.size * y.var(ddof=1)))
+    assert chance["R2"] == pytest.approx(float(torch.tensor(R2).median()), abs=1e-12)
+    assert chance["peers_R2"] == pytest.approx(float(np.mean(peers)), abs=1e-12)
 
 
 def test_network_sensitivity_converts_eps_to_x0_with_the_square_roots():
@@ -363,6 +374,17 @@ def test_summarise_machines_scores_each_machine_on_its_own_stored_images():
     assert out["other"]["peers"]["mse"] == pytest.approx(float(mse), rel=1e-6)
     assert set(out["other"]["book"]) == {"r", "r2", "R2"}
     assert out["other"]["book"]["r2"]["median"] == pytest.approx(0.025)  # median of 0.01 .. 0.04
+
+
+def test_paired_intervals_of_the_pairs_whose_machines_both_have_rows():
+    """Rows of exactly two machines: their pair gets an interval per metric (the paired
+    bootstrap's own numbers); a pair naming a machine without rows gets none."""
+    g = torch.Generator().manual_seed(7)
+    rows = [{"seed": s, "machine": m, "network_steps": 3, "r": float(torch.rand(1, generator=g)),
+             "R2": float(torch.rand(1, generator=g))} for s in range(6) for m in ("A", "B")]
+    out = standing.paired_intervals(rows, [("A", "B"), ("A", "C")])
+    assert [(e["first"], e["second"], e["metric"]) for e in out] == [("A", "B", "r"), ("A", "B", "R2")]
+    assert out[1] == {"first": "A", "second": "B", "metric": "R2", **paired_difference(rows, "A", "B", metric="R2")}
 
 
 def test_stated_pairs_written_out():
