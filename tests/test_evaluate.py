@@ -100,6 +100,23 @@ def test_summary_matches_recomputation_from_csv(tmp_path):
     assert summary["3"]["LS"]["beats_IS"] == pytest.approx(share)
 
 
+class _NotATensor:
+    """A pickled object that is neither a tensor nor a plain container."""
+
+
+def test_read_images_picks_the_labels_of_the_seeds_asked_and_never_unpickles_code(tmp_path):
+    """A class-conditional evaluation's images file: the seeds asked for come back with their
+    own labels, in the order asked. A file that holds any other pickled object is refused
+    (``weights_only``): reading results never runs code from them."""
+    images = torch.arange(3.0).reshape(3, 1, 1, 1)
+    torch.save({"seeds": [4, 5, 6], "labels": [7, 8, 9], "images": {"IS": images}}, tmp_path / "img.pt")
+    picked = read_images(tmp_path / "img.pt", [6, 4])
+    assert picked["labels"] == [9, 7] and picked["images"]["IS"].flatten().tolist() == [2.0, 0.0]
+    torch.save({"seeds": [4], "labels": None, "images": {}, "extra": _NotATensor()}, tmp_path / "code.pt")
+    with pytest.raises(Exception, match="(?i)weights"):
+        read_images(tmp_path / "code.pt")
+
+
 def test_images_out_keeps_every_final_image_and_resumes(tmp_path):
     """The stored images are the samples the rows score, one per seed, across resumed runs."""
     images = torch.rand(6, 1, 6, 6, generator=torch.Generator().manual_seed(2)) * 2 - 1
