@@ -117,6 +117,33 @@ def test_read_images_picks_the_labels_of_the_seeds_asked_and_never_unpickles_cod
         read_images(tmp_path / "code.pt")
 
 
+def test_a_resume_samples_every_group_of_seeds_and_repeats_no_row(tmp_path):
+    """Seeds 0 and 1 already have IS; seed 2 has nothing: the two groups (LS alone; IS and LS)
+    are both sampled. Then a seed whose row at one network step count was lost (a run stopped
+    between two lines) gets that row back, once."""
+    images = torch.rand(6, 1, 6, 6, generator=torch.Generator().manual_seed(8)) * 2 - 1
+    net = els.ELS(images, patch_size=3, padding="zeros", device="cpu")
+    machines = {"IS": (els.IS(images, device="cpu"), None), "LS": (els.LS(images, patch_size=3, device="cpu"), None)}
+    kw = dict(steps=2, network_steps=(2, 3), out=tmp_path / "e.csv", progress=False, batch_size=4)
+    evaluate(net, {"IS": machines["IS"]}, seeds=[0, 1], **kw)
+    rows = evaluate(net, machines, seeds=[0, 1, 2], **kw)
+    every = sorted((s, k, m) for s in (0, 1, 2) for k in (2, 3) for m in ("IS", "LS"))
+    assert sorted((r["seed"], r["network_steps"], r["machine"]) for r in rows) == every
+    lines = (tmp_path / "e.csv").read_text().splitlines()
+    (tmp_path / "e.csv").write_text("\n".join(lines[:-1]) + "\n")  # seed 2's last row is lost
+    rows = evaluate(net, machines, seeds=[0, 1, 2], **kw)
+    assert sorted((r["seed"], r["network_steps"], r["machine"]) for r in rows) == every
+    assert sorted((r["seed"], r["network_steps"], r["machine"]) for r in read_rows(tmp_path / "e.csv")) == every
+
+
+def test_a_conditional_network_without_labels_fails_before_writing_anything(tmp_path):
+    images = torch.rand(4, 1, 6, 6, generator=torch.Generator().manual_seed(9)) * 2 - 1
+    with pytest.raises(ValueError, match="class-conditional"):
+        evaluate(_ConditionalNet(), {"IS": (els.IS(images, device="cpu"), None)}, seeds=[0], steps=2,
+                 network_steps=(2,), out=tmp_path / "e.csv", progress=False)
+    assert not (tmp_path / "e.csv").exists()
+
+
 def test_images_out_keeps_every_final_image_and_resumes(tmp_path):
     """The stored images are the samples the rows score, one per seed, across resumed runs."""
     images = torch.rand(6, 1, 6, 6, generator=torch.Generator().manual_seed(2)) * 2 - 1
