@@ -19,7 +19,8 @@ def alpha_bar(t: torch.Tensor | float, schedule: str = "legacy_cosine") -> torch
 
     ``"legacy_cosine"`` (the paper's): ``cos(t / 1.008 * pi / 2) ** 2``, so ``abar(0) = 1``.
     ``"cosine"`` (Nichol & Dhariwal): ``f(t) / f(0)`` with ``f(t) = cos((t + 0.008) / 1.008 * pi / 2) ** 2``.
-    A float ``t`` gives a float64 scalar tensor.
+    A tensor ``t`` keeps its dtype (a float32 batch of times gives float32); a float ``t`` gives
+    a float64 scalar tensor.
     """
     t = torch.as_tensor(t, dtype=torch.float64) if not torch.is_tensor(t) else t
     if schedule == "legacy_cosine":

@@ -343,3 +343,10 @@ def test_noise_levels_and_per_image_land_on_the_asked_device():
     x = torch.empty(3, 1, 2, 2, device="meta", dtype=torch.float64)
     f = per_image(torch.tensor([0.1, 0.2, 0.3]), x)
     assert f.device.type == "meta" and f.dtype == torch.float64 and f.shape == (3, 1, 1, 1)
+
+
+def test_alpha_bar_keeps_the_dtype_of_a_tensor_of_times():
+    t = torch.tensor([0.25, 0.5], dtype=torch.float32)
+    for schedule in ("legacy_cosine", "cosine"):
+        assert els.alpha_bar(t, schedule=schedule).dtype == torch.float32
+    assert els.alpha_bar(0.5).dtype == torch.float64
