@@ -103,3 +103,18 @@ def test_under_mutation_tests_without_a_shared_fixture_run_first(monkeypatch):
     monkeypatch.setenv("MUTANT_UNDER_TEST", "els.evaluate.x_evaluate__mutmut_3")
     conftest.pytest_collection_modifyitems(None, items)
     assert [i.name for i in items] == ["unit", "tmp", "plain", "study", "study2"]
+
+
+def test_the_committed_report_covers_the_scope_with_every_survivor_explained():
+    """artifacts/mutation/report.json counts mutants in every module of the scope, none left
+    unexplained or not run; the README's command list states its size and a full pass's time
+    (the longest run in the manifest) as committed."""
+    folder = ROOT / "artifacts" / "mutation"
+    report = json.loads((folder / "report.json").read_text())
+    assert set(report["counts"]) == set(mutate.SCOPE)
+    assert all(sum(counts.values()) > 0 for counts in report["counts"].values())
+    assert report["unexplained"] == [] and report["not_run"] == []
+    total = sum(sum(counts.values()) for counts in report["counts"].values())
+    longest = max(run["seconds"] for run in json.loads((folder / "manifest.json").read_text())["runs"])
+    readme = (ROOT / "README.md").read_text()
+    assert f"{total:,} mutants, a full pass {round(longest / 60)} min" in readme
