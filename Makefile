@@ -77,7 +77,7 @@ book-exec: setup
 bench: setup
 	$(PY) -m els bench
 
-# Mutation testing (outside CI; a full pass takes about 1.5 hours on 2 cores, resumable: run it again to go on from artifacts/mutation/decided.json): mutmut on the layers around the
+# Mutation testing (outside CI; a full pass's time is in the README's command list; resumable: run it again to go on from artifacts/mutation/decided.json): mutmut on the layers around the
 # numerical core (scripts/mutate.py, SCOPE); report and manifest in artifacts/mutation/.
 mutate: setup
 	$(PY) -m pip install -q mutmut==3.8.1
